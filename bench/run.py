@@ -1,0 +1,299 @@
+"""frontdesk vs nginx, side by side on this machine.
+
+    .venv/bin/python bench/run.py [--scenario NAME ...] [--rounds 5] [--duration 10]
+                                  [--connections N] [--out FILE] [--frontdesk-cmd CMD]
+
+Both servers are pinned to core 0, wrk to core 1. Rounds are interleaved (nginx then
+frontdesk, the order alternating each round) and the report gives medians. See README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import procs
+import servers
+import wrk
+from scenarios import BY_NAME, SCENARIOS, Request, Scenario
+
+BENCH = Path(__file__).resolve().parent
+SERVER_CPU = 0
+WRK_CPU = 1
+SERVER_NAMES = ("nginx", "frontdesk")
+
+
+@dataclass(frozen=True)
+class Options:
+    scenarios: list[Scenario]
+    rounds: int
+    duration: float
+    warmup: float
+    connections: int | None
+    out: Path
+    frontdesk_cmd: str
+    keep_work: bool
+    work: Path
+    """Scratch directory of this run (configs, logs, scripts)."""
+
+
+@dataclass(frozen=True)
+class Round:
+    """One measured wrk run against one server."""
+
+    server: str
+    round: int
+    requests: int
+    requests_per_s: float
+    p99_ms: float
+    errors: int
+    cpu_us_per_request: float
+
+
+# ---------------------------------------------------------------- set-up
+
+
+def parse_args(argv: list[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenario", action="append", choices=list(BY_NAME),
+                        help="run only this scenario (repeatable; default: all)")
+    parser.add_argument("--rounds", type=int, default=5, help="measured rounds per server")
+    parser.add_argument("--duration", type=float, default=10, help="seconds per measured run")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per run")
+    parser.add_argument("--connections", type=int,
+                        help="override every scenario's connection count")
+    parser.add_argument("--out", type=Path, help="JSON results file "
+                        "(default: bench/results/<timestamp>.json)")
+    parser.add_argument("--frontdesk-cmd", default=servers.DEFAULT_FRONTDESK_CMD,
+                        help="command starting frontdesk; {config} is the TOML path "
+                        "(default: %(default)s)")
+    parser.add_argument("--keep-work", action="store_true",
+                        help="keep bench/.work/<timestamp>-<pid>/ (configs, logs) after success")
+    args = parser.parse_args(argv)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    return Options(
+        scenarios=[BY_NAME[n] for n in args.scenario] if args.scenario else SCENARIOS,
+        rounds=args.rounds, duration=args.duration, warmup=args.warmup,
+        connections=args.connections,
+        out=args.out or BENCH / "results" / f"{stamp}.json",
+        frontdesk_cmd=args.frontdesk_cmd, keep_work=args.keep_work,
+        work=BENCH / ".work" / f"{stamp}-{os.getpid()}",
+    )
+
+
+def ensure_tools() -> None:
+    """Install nginx and wrk from Debian when missing (CI and fresh machines)."""
+    if "/usr/sbin" not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] += os.pathsep + "/usr/sbin"
+    if shutil.which("nginx") and shutil.which("wrk"):
+        return
+    print("installing nginx-light and wrk ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "nginx-light", "wrk"], check=True, env=env)
+
+
+def machine() -> dict[str, str]:
+    return {
+        "cpu": _cpu_model(),
+        "cores": str(os.cpu_count()),
+        "kernel": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "nginx": _first_line(["nginx", "-v"]),
+        "wrk": _first_line(["wrk", "-v"]),
+    }
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _first_line(argv: list[str]) -> str:
+    """Version banners: nginx prints to stderr, wrk to stdout and exits 1."""
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    line = (done.stderr + done.stdout).strip().splitlines()[0]
+    return line.removeprefix("nginx version: ").split(" Copyright")[0]
+
+
+def cpus() -> tuple[int, int]:
+    """(server core, wrk core); on one core they share it and the numbers mean little."""
+    if (os.cpu_count() or 1) >= 2:
+        return SERVER_CPU, WRK_CPU
+    print("warning: one CPU only; server and wrk share it", file=sys.stderr)
+    return SERVER_CPU, SERVER_CPU
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def check(scenario: Scenario, running: list[servers.Server]) -> None:
+    """Both servers must answer the check request with the same status and body length."""
+    request = scenario.check_request
+    answers = {s.name: procs.http_get(s.port, request.path, request.headers) for s in running}
+    if len(set(answers.values())) != 1:
+        raise RuntimeError(f"{scenario.name}: servers disagree (status, body length): {answers}")
+    status, _ = next(iter(answers.values()))
+    if not 200 <= status < 400:
+        raise RuntimeError(f"{scenario.name}: check answered {answers}")
+
+
+def write_script(request: Request, workdir: Path) -> Path | None:
+    text = wrk.lua_script(request)
+    if text is None:
+        return None
+    path = workdir / "request.lua"
+    path.write_text(text)
+    return path
+
+
+def measure(
+    server: servers.Server, number: int, scenario: Scenario, opts: Options, script: Path | None
+) -> Round:
+    """Warm up, then one measured wrk run with the server tree's CPU time around it."""
+    url = f"http://127.0.0.1:{server.port}{scenario.request.path}"
+    connections = opts.connections or scenario.connections
+    _, wrk_cpu = cpus()
+    if opts.warmup > 0:
+        wrk.run(wrk.command(url, connections, opts.warmup, script, wrk_cpu), opts.warmup)
+    cpu_before = procs.cpu_seconds(server.proc.pid)
+    output = wrk.run(wrk.command(url, connections, opts.duration, script, wrk_cpu), opts.duration)
+    cpu_used = procs.cpu_seconds(server.proc.pid) - cpu_before
+    result = wrk.parse(output)
+    return Round(
+        server=server.name, round=number, requests=result.requests,
+        requests_per_s=result.requests_per_s, p99_ms=result.p99_ms, errors=result.errors,
+        cpu_us_per_request=cpu_used / max(result.requests, 1) * 1e6,
+    )
+
+
+def interleaved(
+    running: list[servers.Server], scenario: Scenario, opts: Options, script: Path | None
+) -> list[Round]:
+    """Round i runs nginx then frontdesk, round i+1 the other way round (cancels drift)."""
+    rounds: list[Round] = []
+    for number in range(1, opts.rounds + 1):
+        order = running if number % 2 else running[::-1]
+        for server in order:
+            result = measure(server, number, scenario, opts, script)
+            print(f"  round {number} {server.name:9} {result.requests_per_s:10.0f} req/s  "
+                  f"p99 {result.p99_ms:6.2f} ms  cpu {result.cpu_us_per_request:5.1f} us/req  "
+                  f"errors {result.errors}", flush=True)
+            rounds.append(result)
+    return rounds
+
+
+def run_scenario(scenario: Scenario, opts: Options, run_dir: Path) -> dict[str, Any]:
+    print(f"\n## {scenario.name}: {scenario.description}", flush=True)
+    server_cpu, _ = cpus()
+    running: list[servers.Server] = []
+    try:
+        for name in SERVER_NAMES:
+            workdir = run_dir / scenario.name / name
+            workdir.mkdir(parents=True)
+            running.append(_start(name, scenario, workdir, server_cpu, opts))
+        check(scenario, running)
+        script = write_script(scenario.request, run_dir / scenario.name)
+        rounds = interleaved(running, scenario, opts, script)
+    finally:
+        for server in running:
+            procs.stop(server.proc)
+    return {"scenario": scenario.name, "description": scenario.description,
+            "summary": summarise(rounds), "rounds": [asdict(r) for r in rounds]}
+
+
+def _start(
+    name: str, scenario: Scenario, workdir: Path, cpu: int, opts: Options
+) -> servers.Server:
+    if name == "nginx":
+        return servers.start_nginx(scenario, workdir, cpu)
+    return servers.start_frontdesk(scenario, workdir, cpu, opts.frontdesk_cmd)
+
+
+# ---------------------------------------------------------------- reporting
+
+METRICS = ("requests_per_s", "p99_ms", "errors", "cpu_us_per_request")
+
+
+def summarise(rounds: list[Round]) -> dict[str, Any]:
+    """Medians over rounds per server, and frontdesk/nginx req/s."""
+    summary: dict[str, Any] = {
+        name: {m: statistics.median(getattr(r, m) for r in rounds if r.server == name)
+               for m in METRICS}
+        for name in SERVER_NAMES
+    }
+    summary["ratio"] = summary["frontdesk"]["requests_per_s"] / summary["nginx"]["requests_per_s"]
+    return summary
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    head = ("| scenario | nginx req/s | frontdesk req/s | ratio | p99 ms nginx / fd "
+            "| CPU µs/req nginx / fd | errors nginx / fd |\n|---|--:|--:|--:|--:|--:|--:|")
+    return "\n".join([head, *(_row(r["scenario"], r["summary"]) for r in results)])
+
+
+def _row(name: str, summary: dict[str, Any]) -> str:
+    nginx, fd = summary["nginx"], summary["frontdesk"]
+    return (f"| {name} | {nginx['requests_per_s']:.0f} | {fd['requests_per_s']:.0f} "
+            f"| {summary['ratio']:.2f} | {nginx['p99_ms']:.2f} / {fd['p99_ms']:.2f} "
+            f"| {nginx['cpu_us_per_request']:.1f} / {fd['cpu_us_per_request']:.1f} "
+            f"| {nginx['errors']:g} / {fd['errors']:g} |")
+
+
+def write_json(opts: Options, info: dict[str, str], results: list[dict[str, Any]]) -> None:
+    opts.out.parent.mkdir(parents=True, exist_ok=True)
+    settings = {"rounds": opts.rounds, "duration_s": opts.duration, "warmup_s": opts.warmup,
+                "connections": opts.connections, "frontdesk_cmd": opts.frontdesk_cmd}
+    document = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": info,
+                "settings": settings, "results": results}
+    opts.out.write_text(json.dumps(document, indent=2) + "\n")
+
+
+# ---------------------------------------------------------------- main
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop servers
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with it ignored
+    ensure_tools()
+    info = machine()
+    print("machine: " + ", ".join(f"{k}: {v}" for k, v in info.items()), flush=True)
+    run_dir = opts.work
+    try:
+        results = [run_scenario(s, opts, run_dir) for s in opts.scenarios]
+    except (RuntimeError, ValueError, subprocess.SubprocessError) as error:
+        print(f"\nbench failed: {error}\n(configs and logs kept in {run_dir})", file=sys.stderr)
+        return 1
+    print("\n" + table(results))
+    write_json(opts, info, results)
+    print(f"\nresults: {opts.out}")
+    if not opts.keep_work:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        raise SystemExit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted; servers stopped", file=sys.stderr)
+        raise SystemExit(130) from None

@@ -1,0 +1,112 @@
+"""Benchmark scenarios, declared as data.
+
+A scenario is one workload run against nginx and frontdesk with the same request.
+To add one, append a `Scenario` to `SCENARIOS`; nothing else needs to change.
+
+Config texts may use these placeholders, replaced by the harness:
+  {port}     the port the server under test listens on
+  {workdir}  the scenario's scratch directory (bench/.work/<run>/<scenario>), e.g. for
+             a static root or an upstream socket path
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Request:
+    """What wrk sends (and what the pre-flight check sends): path plus extra header fields."""
+
+    path: str = "/"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    nginx_server: str
+    """Contents of nginx's `server { }` block, without `listen` (the harness adds it)."""
+    frontdesk_config: str
+    """The whole frontdesk TOML file."""
+    request: Request = field(default_factory=Request)
+    connections: int = 64
+    check: Request | None = None
+    """The GET both servers must answer with the same status and body length before
+    measuring; `None` means the measured request itself."""
+
+    @property
+    def check_request(self) -> Request:
+        return self.check if self.check is not None else self.request
+
+
+BODY_1K = "x" * 1024
+
+NGINX_FIXED_1K = f"""
+    default_type text/plain;
+    location / {{
+        return 200 "{BODY_1K}";
+    }}
+"""
+
+FRONTDESK_FIXED_1K = f"""
+[server]
+listen = ["127.0.0.1:{{port}}"]
+workers = 1
+access_log = "off"
+
+[[route]]
+respond = {{ status = 200, body = "{BODY_1K}", headers = {{ "Content-Type" = "text/plain" }} }}
+"""
+
+BROWSER_HEADERS: tuple[tuple[str, str], ...] = (
+    (
+        "User-Agent",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+    ),
+    (
+        "Accept",
+        "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,"
+        "image/webp,*/*;q=0.8",
+    ),
+    ("Accept-Language", "en-GB,en-US;q=0.9,en;q=0.8,fr;q=0.7"),
+    ("Accept-Encoding", "gzip, deflate, br, zstd"),
+    (
+        "Cookie",
+        "sessionid=8f14e45fceea167a5a36dedd4bea2543; csrftoken=c9f0f895fb98ab91; theme=dark",
+    ),
+    ("Referer", "http://127.0.0.1/articles/2024/frontdesk?ref=home"),
+    ("Sec-Fetch-Dest", "document"),
+    ("Sec-Fetch-Mode", "navigate"),
+    ("Sec-Fetch-Site", "same-origin"),
+    ("Sec-Fetch-User", "?1"),
+    ("Upgrade-Insecure-Requests", "1"),
+    ("Cache-Control", "max-age=0"),
+)
+
+SCENARIOS: list[Scenario] = [
+    Scenario(
+        name="fixed-1k",
+        description="1 KiB fixed body from config, keep-alive, bare `GET /` (only Host)",
+        nginx_server=NGINX_FIXED_1K,
+        frontdesk_config=FRONTDESK_FIXED_1K,
+    ),
+    Scenario(
+        name="fixed-1k-browser",
+        description="as fixed-1k, with a browser-like request: 12 header fields, ~600 bytes",
+        nginx_server=NGINX_FIXED_1K,
+        frontdesk_config=FRONTDESK_FIXED_1K,
+        request=Request(headers=BROWSER_HEADERS),
+    ),
+]
+
+BY_NAME: dict[str, Scenario] = {s.name: s for s in SCENARIOS}
+
+
+def render(template: str, values: dict[str, str]) -> str:
+    """Replace `{name}` placeholders for the given names only (TOML braces stay)."""
+    for name, value in values.items():
+        template = template.replace("{" + name + "}", value)
+    return template

@@ -1,0 +1,118 @@
+"""Command line: the only place that prints to the user and exits.
+
+    frontdesk serve [-c FILE] [--workers N]   run (no -c: the embedded default config)
+    frontdesk check -c FILE                   validate; every error with key path and line
+    frontdesk reload -c FILE                  validate, then tell the running master (SIGHUP)
+    frontdesk stop -c FILE                    graceful stop of the running master (SIGTERM)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+from frontdesk import __version__
+from frontdesk.config import apply_env, default_config, load_file
+from frontdesk.config.model import Config
+from frontdesk.errors import ConfigError, FrontdeskError
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="frontdesk", description=__doc__.split("\n\n")[0])
+    p.add_argument("--version", action="version", version=f"frontdesk {__version__}")
+    sub = p.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run the server")
+    serve.add_argument("-c", "--config", help="TOML config file (default: embedded welcome config)")
+    serve.add_argument("--workers", type=int, help="override server.workers")
+    for name, text in (
+        ("check", "validate a config file and report every error"),
+        ("reload", "validate the config, then make the running server load it"),
+        ("stop", "stop the running server gracefully"),
+    ):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("-c", "--config", required=True, help="TOML config file")
+    return p
+
+
+def _load(path: str | None) -> Config:
+    config = default_config() if path is None else load_file(path)
+    return apply_env(config, os.environ)
+
+
+def _report(exc: ConfigError) -> int:
+    for issue in exc.issues:
+        print(issue, file=sys.stderr)
+    n = len(exc.issues)
+    print(f"{n} error{'s' if n != 1 else ''} in the config", file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command or "serve"
+    path = getattr(args, "config", None)
+    try:
+        config = _load(path)
+    except ConfigError as exc:
+        return _report(exc)
+    if command == "check":
+        print(f"{path}: ok ({len(config.routes)} routes)")
+        return 0
+    if command in ("reload", "stop"):
+        return _signal_master(config, signal.SIGHUP if command == "reload" else signal.SIGTERM)
+    if args.workers is not None:
+        if args.workers < 1:
+            print("--workers must be at least 1", file=sys.stderr)
+            return EXIT_CONFIG
+        config = config.model_copy(update={"server": config.server.model_copy(
+            update={"workers": args.workers})})
+    return _serve(config, path)
+
+
+def _signal_master(config: Config, sig: signal.Signals) -> int:
+    pid_file = config.pid_file_path()
+    try:
+        with open(pid_file) as f:
+            pid = int(f.read().strip())
+        os.kill(pid, sig)
+    except (OSError, ValueError) as exc:
+        print(f"no running frontdesk found via {pid_file}: {exc}", file=sys.stderr)
+        return 1
+    print(f"sent {sig.name} to frontdesk master {pid}")
+    return 0
+
+
+def _serve(config: Config, path: str | None) -> int:
+    import uvloop
+
+    from frontdesk.log import setup_error_log
+    from frontdesk.master.workers import Master
+
+    setup_error_log()
+    reload = (lambda: _load(path)) if path is not None else None
+    master = Master(config, reload)
+    pid_file = config.pid_file_path()
+    try:
+        with open(pid_file, "w") as f:
+            f.write(f"{os.getpid()}\n")
+    except OSError as exc:
+        print(f"warning: cannot write pid file {pid_file}: {exc}", file=sys.stderr)
+        pid_file = ""
+    try:
+        return uvloop.run(master.run())
+    except OSError as exc:
+        print(f"frontdesk: {exc}", file=sys.stderr)
+        return 1
+    except FrontdeskError as exc:
+        print(f"frontdesk: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if pid_file:
+            try:
+                os.remove(pid_file)
+            except OSError:
+                pass

@@ -1,0 +1,320 @@
+"""The config as one frozen pydantic model tree; each field's docstring is its user documentation.
+
+The TOML keys are a contract (see DESIGN.md): ``[server]`` and ``[[route]]``. Models
+forbid unknown keys so a typo is an error, not a silently ignored setting.
+
+Adding a route action (static, proxy, ...) is one more optional field on ``Route``
+plus its name in ``ACTIONS``; the one-action check then covers it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from ..errors import ConfigError, ConfigIssue
+from .types import (
+    Count,
+    Duration,
+    HeaderMap,
+    Hosts,
+    ListenAddress,
+    Methods,
+    Size,
+    Workers,
+    check_field_value,
+    check_redirect_target,
+    split_listen,
+)
+
+__all__ = [
+    "Config",
+    "ServerConfig",
+    "Route",
+    "Match",
+    "Respond",
+    "Redirect",
+    "ACTIONS",
+    "apply_env",
+]
+
+_MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+def _listen_list(value: object) -> object:
+    # `listen = ":8080"` and `listen = 8080` are common enough to accept as a one-item list.
+    return (value,) if isinstance(value, str | int) else value
+
+
+def _no_duplicates(addresses: tuple[str, ...]) -> tuple[str, ...]:
+    seen = set()
+    for address in addresses:
+        if address in seen:
+            raise ValueError(f"{address!r} is listed twice")
+        seen.add(address)
+    return addresses
+
+
+def _server_header(value: str) -> str:
+    return check_field_value(value, "server_header")
+
+
+def _lower_names(headers: dict[str, str]) -> dict[str, str]:
+    # Field names are case-insensitive (RFC 9110 §5.1); lowercase once here, not per request.
+    return {name.lower(): value for name, value in headers.items()}
+
+
+class ServerConfig(BaseModel):
+    """The ``[server]`` table: sockets, processes, logging, limits and timeouts."""
+
+    model_config = _MODEL_CONFIG
+
+    listen: Annotated[
+        tuple[ListenAddress, ...],
+        BeforeValidator(_listen_list),
+        Field(min_length=1),
+        AfterValidator(_no_duplicates),
+    ] = ("0.0.0.0:8080",)
+    """Addresses to accept connections on: "host:port", "[::1]:port", ":port" (all
+    interfaces) or a bare port. One string is accepted as a one-item list. When $PORT is
+    set (Heroku), it replaces the port of every address. Default ["0.0.0.0:8080"]."""
+
+    workers: Workers = "auto"
+    """Worker processes sharing the listening sockets: a number >= 1, or "auto" for one
+    per CPU core. Default "auto"."""
+
+    access_log: Annotated[str, Field(min_length=1)] = "-"
+    """Where access log lines go: "-" for stdout, "off" for nowhere, or a file path.
+    Default "-"."""
+
+    access_log_format: Literal["combined", "json"] = "combined"
+    """Access log line format: "combined" (as nginx/Apache) or "json" (one object per
+    line). Default "combined"."""
+
+    server_header: Annotated[str, AfterValidator(_server_header)] = "frontdesk"
+    """Value of the Server response header; "" to send none. Default "frontdesk"."""
+
+    pid_file: str = ""
+    """Where the master writes its process id; "" for <tempdir>/frontdesk-<port>.pid,
+    using the first listen port. Default ""."""
+
+    max_uri_size: Size = 8 * 1024
+    """Longest request-target accepted; longer gets 414 URI Too Long. Default "8KB"."""
+
+    max_header_size: Size = 32 * 1024
+    """Largest request line plus header section; bigger gets 431. Default "32KB"."""
+
+    max_headers: Count = 100
+    """Most header fields in one request; more gets 431. Default 100."""
+
+    max_body_size: Size = 1024 * 1024
+    """Largest request body; bigger gets 413 Content Too Large. 0 means unlimited.
+    Default "1MB"."""
+
+    max_connections: Count = 20000
+    """Most open client connections per worker; more wait in the listen backlog.
+    Default 20000."""
+
+    header_timeout: Annotated[Duration, Field(gt=0)] = 10.0
+    """The whole request head must arrive within this long (defeats slowloris).
+    Default "10s"."""
+
+    body_timeout: Annotated[Duration, Field(gt=0)] = 30.0
+    """Longest wait between two reads of a request body. Default "30s"."""
+
+    keepalive_timeout: Duration = 15.0
+    """An idle keep-alive connection is closed after this long; 0 disables keep-alive.
+    Default "15s"."""
+
+    write_timeout: Annotated[Duration, Field(gt=0)] = 30.0
+    """A response write that makes no progress for this long closes the connection.
+    Default "30s"."""
+
+    shutdown_timeout: Duration = 30.0
+    """On SIGTERM, in-flight requests get this long to finish. Default "30s"."""
+
+    drain_timeout: Duration = 300.0
+    """On reload, old workers keep serving open long-lived connections up to this long.
+    Default "300s"."""
+
+    backlog: Count = 2048
+    """Listen backlog: connections the kernel queues before accept(). Default 2048."""
+
+
+def _absolute_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f'must start with "/", got {value!r}')
+    return value
+
+
+def _compiles(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"regex {value!r} does not compile: {exc}") from exc
+    return value
+
+
+class Match(BaseModel):
+    """Which requests a route takes. Every key given must match; no keys match everything."""
+
+    model_config = _MODEL_CONFIG
+
+    path: Annotated[str, AfterValidator(_absolute_path)] | None = None
+    """Path prefix, as nginx `location /static/`: "/static/" matches "/static/app.css".
+    Must start with "/". At most one of path, exact, regex."""
+
+    exact: Annotated[str, AfterValidator(_absolute_path)] | None = None
+    """The whole path, e.g. "/healthz" (the query string is not part of it)."""
+
+    regex: Annotated[str, AfterValidator(_compiles)] | None = None
+    """A Python regular expression searched in the path, e.g. "^/api/v[0-9]+/"."""
+
+    host: Hosts = ()
+    """Host name or list of them, without port, case-insensitive; "*.example.com"
+    matches any subdomain of example.com. Default: any host."""
+
+    method: Methods = ()
+    """Method or list of methods, e.g. "GET" or ["GET", "HEAD"] (case-sensitive).
+    Default: any method."""
+
+    header: Annotated[HeaderMap, AfterValidator(_lower_names)] = {}
+    """Request headers that must be present: name = exact value, or "*" for any value.
+    Names are case-insensitive. Default: none."""
+
+    @model_validator(mode="after")
+    def _check(self) -> Match:
+        given = [k for k in ("path", "exact", "regex") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"use at most one of path, exact, regex (got {', '.join(given)})")
+        return self
+
+
+class Respond(BaseModel):
+    """Answer directly from memory, e.g. health checks and fixed pages."""
+
+    model_config = _MODEL_CONFIG
+
+    status: Annotated[int, Field(ge=100, le=599)] = 200
+    """Response status code, 100-599. Default 200."""
+
+    body: str = ""
+    """Response body, sent as UTF-8. Default ""."""
+
+    headers: HeaderMap = {}
+    """Response header fields, e.g. { "Content-Type" = "text/plain" }. Default none."""
+
+
+def _redirect_shorthand(value: object) -> object:
+    # `redirect = "https://example.com/"` is the common case; spell out the table for it.
+    return {"to": value} if isinstance(value, str) else value
+
+
+class Redirect(BaseModel):
+    """Answer with a redirect to another URL."""
+
+    model_config = _MODEL_CONFIG
+
+    to: Annotated[str, AfterValidator(check_redirect_target)]
+    """Target URL. May use {host}, {path}, {query} (without "?") and {uri} (path and
+    query as requested), e.g. "https://{host}{uri}". Required."""
+
+    status: Literal[301, 302, 303, 307, 308] = 302
+    """301, 302, 303, 307 or 308. Default 302. A plain string `redirect = "URL"` means
+    a 302 to that URL."""
+
+
+ACTIONS = ("respond", "redirect")
+"""Route fields that are actions; a route has exactly one."""
+
+
+class Route(BaseModel):
+    """One ``[[route]]``: a match and exactly one action. Routes are tried in file order;
+    the first that matches handles the request."""
+
+    model_config = _MODEL_CONFIG
+
+    name: str = ""
+    """A label for logs and the admin API. Default ""."""
+
+    match: Match = Match()
+    """Which requests this route takes. Default {} (every request)."""
+
+    respond: Respond | None = None
+    """Answer from memory: { status, body, headers }."""
+
+    redirect: Annotated[Redirect | None, BeforeValidator(_redirect_shorthand)] = None
+    """Redirect: { to, status }, or just the target URL."""
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Route:
+        given = [a for a in ACTIONS if getattr(self, a) is not None]
+        if len(given) != 1:
+            which = "none" if not given else " and ".join(given)
+            actions = ", ".join(ACTIONS)
+            raise ValueError(f"a route needs exactly one action ({actions}); got {which}")
+        return self
+
+    @property
+    def action(self) -> str:
+        """The name of this route's action, e.g. "respond"."""
+        return next(a for a in ACTIONS if getattr(self, a) is not None)
+
+
+class Config(BaseModel):
+    """The whole config file."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, use_attribute_docstrings=True, populate_by_name=True
+    )
+
+    server: ServerConfig = ServerConfig()
+    """The ``[server]`` table."""
+
+    routes: tuple[Route, ...] = Field(default=(), alias="route")
+    """The ``[[route]]`` tables, in file order. No routes: every request gets 404."""
+
+    def listen_addresses(self) -> list[tuple[str, int]]:
+        """(host, port) pairs to bind; host "" means all interfaces, IPv6 without brackets."""
+        return [split_listen(a) for a in self.server.listen]
+
+    def resolved_workers(self, cpu_count: int | None = None) -> int:
+        """Worker processes to run: `workers`, or the CPU count when it is "auto"."""
+        if self.server.workers != "auto":
+            return self.server.workers
+        return max(1, cpu_count if cpu_count is not None else (os.cpu_count() or 1))
+
+    def pid_file_path(self) -> str:
+        """`pid_file`, or its default <tempdir>/frontdesk-<first listen port>.pid."""
+        if self.server.pid_file:
+            return self.server.pid_file
+        port = self.listen_addresses()[0][1]
+        return os.path.join(tempfile.gettempdir(), f"frontdesk-{port}.pid")
+
+    def to_json(self) -> str:
+        """Serialise for worker processes; `Config.model_validate_json` reads it back equal."""
+        return self.model_dump_json(by_alias=True)
+
+
+def apply_env(config: Config, environ: Mapping[str, str]) -> Config:
+    """Return `config` with $PORT (when set) as the port of every listen address (Heroku)."""
+    raw = environ.get("PORT")
+    if raw is None or raw.strip() == "":
+        return config
+    if not raw.strip().isdigit() or int(raw) > 65535:
+        raise ConfigError(
+            [ConfigIssue("environment", "PORT", None, f"invalid $PORT {raw!r}: expected 0-65535")]
+        )
+    port = int(raw)
+    listen = []
+    for host, _ in config.listen_addresses():
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        if address not in listen:  # "a:80" and "a:81" both become "a:$PORT"
+            listen.append(address)
+    server = config.server.model_copy(update={"listen": tuple(listen)})
+    return config.model_copy(update={"server": server})

@@ -1,0 +1,266 @@
+"""The master process: binds the listening sockets, runs and supervises the workers.
+
+Signals only enqueue (TERM/INT → shutdown, HUP → reload); one loop acts on them.
+Workers are fresh interpreters (`python -m frontdesk.server.worker`), not forks: the
+master runs an event loop of its own (health checks and the admin API come later),
+and forking a process with a running loop is unsafe. The listening sockets are
+bound once here and inherited, so a reload hands them from the old workers to the
+new ones without a moment where nobody is accepting.
+
+Reload: read and validate the config → start a new generation of workers with it →
+once every one of them is ready, tell the old generation to drain (stop accepting,
+finish their connections within drain_timeout). A broken config, or a new
+generation that fails to start, is refused and the old workers keep serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from frontdesk.config.model import Config
+from frontdesk.errors import ConfigError, FrontdeskError
+from frontdesk.log import error_log
+from frontdesk.master.channel import LineBuffer, Message, encode
+
+READY_TIMEOUT = 30.0
+_RESTART_BACKOFF_MAX = 30.0
+
+
+@dataclass(eq=False)
+class WorkerProcess:
+    generation: int
+    slot: int
+    proc: asyncio.subprocess.Process
+    channel: socket.socket
+    writer: asyncio.StreamWriter
+    ready: asyncio.Future[None]
+    state: str = "starting"  # starting → running → stopping; "stopping" is never restarted
+    started: float = field(default_factory=time.monotonic)
+
+    def send(self, msg: Message) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(encode(msg))
+
+
+def bind(address: tuple[str, int], backlog: int) -> socket.socket:
+    host, port = address
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6 and host == "::":
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.bind((host, port))
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return sock
+
+
+class Master:
+    def __init__(self, config: Config, reload_config: Callable[[], Config] | None) -> None:
+        self.config = config
+        self._reload_config = reload_config
+        self.sockets: dict[tuple[str, int], socket.socket] = {}
+        self.workers: list[WorkerProcess] = []
+        self.generation = 0
+        self._events: asyncio.Queue[str] = asyncio.Queue()
+        self._restarts: dict[int, float] = {}
+        self._reaper_tasks: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------ entry points
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig, event in ((signal.SIGTERM, "stop"), (signal.SIGINT, "stop"), (signal.SIGHUP, "reload")):
+            loop.add_signal_handler(sig, self._events.put_nowait, event)
+        self._bind(self.config)
+        if not await self._start_generation(self.config):
+            await self._stop_all(self.workers, 5.0)
+            raise FrontdeskError("workers failed to start")
+        error_log.info(
+            "frontdesk serving on %s with %d worker(s)",
+            ", ".join(f"{h}:{p}" for h, p in self.sockets_addresses()),
+            len(self.workers),
+        )
+        while True:
+            event = await self._events.get()
+            if event == "stop":
+                break
+            if event == "reload":
+                await self.reload()
+            elif event.startswith("died:"):
+                await self._on_death(event)
+        await self.shutdown()
+        return 0
+
+    def sockets_addresses(self) -> list[tuple[str, int]]:
+        return [s.getsockname()[:2] for s in self.sockets.values()]
+
+    async def reload(self) -> bool:
+        if self._reload_config is None:
+            error_log.info("reload: no config file (embedded default); nothing to reload")
+            return False
+        try:
+            new = self._reload_config()
+        except ConfigError as exc:
+            for issue in exc.issues:
+                error_log.error("reload refused: %s", issue)
+            error_log.error("reload refused: the running config stays in effect")
+            return False
+        try:
+            self._bind(new)
+        except OSError as exc:
+            error_log.error("reload refused: cannot listen: %s", exc)
+            return False
+        old = [w for w in self.workers if w.state != "stopping"]
+        if not await self._start_generation(new):
+            error_log.error("reload refused: new workers did not start; old ones keep serving")
+            return False
+        self.config = new
+        for w in old:
+            w.state = "stopping"
+            w.send({"type": "drain", "timeout": new.server.drain_timeout})
+        self._close_unused(new)
+        error_log.info("reloaded: generation %d serving, %d old worker(s) draining",
+                       self.generation, len(old))
+        return True
+
+    async def shutdown(self) -> None:
+        timeout = self.config.server.shutdown_timeout
+        error_log.info("shutting down: finishing in-flight requests (up to %.0fs)", timeout)
+        for s in self.sockets.values():
+            s.close()
+        await self._stop_all(self.workers, timeout)
+
+    # -------------------------------------------------------------------- internals
+
+    def _bind(self, config: Config) -> None:
+        wanted = config.listen_addresses()
+        fresh: dict[tuple[str, int], socket.socket] = {}
+        try:
+            for addr in wanted:
+                if addr not in self.sockets and addr not in fresh:
+                    fresh[addr] = bind(addr, config.server.backlog)
+        except OSError:
+            for s in fresh.values():
+                s.close()
+            raise
+        self.sockets.update(fresh)
+
+    def _close_unused(self, config: Config) -> None:
+        wanted = set(config.listen_addresses())
+        for addr in [a for a in self.sockets if a not in wanted]:
+            self.sockets.pop(addr).close()
+
+    def _fds_for(self, config: Config) -> list[int]:
+        return [self.sockets[a].fileno() for a in dict.fromkeys(config.listen_addresses())]
+
+    async def _start_generation(self, config: Config) -> bool:
+        self.generation += 1
+        count = config.resolved_workers()
+        new = [await self._spawn(config, self.generation, slot) for slot in range(count)]
+        self.workers.extend(new)
+        try:
+            await asyncio.wait_for(asyncio.gather(*(w.ready for w in new)), READY_TIMEOUT)
+        except (TimeoutError, ConnectionError, FrontdeskError) as exc:
+            error_log.error("generation %d failed to start: %s", self.generation, exc or "timeout")
+            for w in new:
+                w.state = "stopping"
+            await self._stop_all(new, 2.0)
+            return False
+        for w in new:
+            w.state = "running"
+        return True
+
+    async def _spawn(self, config: Config, generation: int, slot: int) -> WorkerProcess:
+        parent, child = socket.socketpair()
+        fds = self._fds_for(config)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "frontdesk.server.worker",
+            "--channel",
+            str(child.fileno()),
+            "--listen",
+            ",".join(map(str, fds)),
+            pass_fds=(child.fileno(), *fds),
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+        child.close()
+        reader, writer = await asyncio.open_unix_connection(sock=parent)
+        loop = asyncio.get_running_loop()
+        w = WorkerProcess(generation, slot, proc, parent, writer, loop.create_future())
+        w.send({"type": "config", "config": config.model_dump(mode="json", by_alias=True)})
+        self._track(w, reader)
+        return w
+
+    def _track(self, w: WorkerProcess, reader: asyncio.StreamReader) -> None:
+        async def read_channel() -> None:
+            buffer = LineBuffer()
+            while data := await reader.read(65536):
+                for msg in buffer.feed(data):
+                    if msg["type"] == "ready" and not w.ready.done():
+                        w.ready.set_result(None)
+
+        async def reap() -> None:
+            channel = asyncio.create_task(read_channel())
+            code = await w.proc.wait()
+            channel.cancel()
+            w.writer.close()
+            if not w.ready.done():
+                w.ready.set_exception(FrontdeskError(f"worker exited with {code} before ready"))
+            if w in self.workers:
+                self.workers.remove(w)
+            if w.state != "stopping":
+                error_log.warning("worker %d exited unexpectedly (status %s)", w.proc.pid, code)
+                self._dead_slots.append((w.generation, w.slot, w.started))
+                self._events.put_nowait(f"died:{w.proc.pid}")
+
+        task = asyncio.create_task(reap())
+        self._reaper_tasks.add(task)
+        task.add_done_callback(self._reaper_tasks.discard)
+
+    _dead_slots: list[tuple[int, int, float]] = []
+
+    async def _on_death(self, event: str) -> None:
+        while self._dead_slots:
+            generation, slot, started = self._dead_slots.pop(0)
+            if generation != self.generation:
+                continue  # a worker of a generation being replaced: not restarted
+            # Back off a worker that keeps dying right after start, so a crash loop
+            # does not spin the CPU.
+            delay = self._restarts.get(slot, 0.0)
+            delay = min(max(delay * 2, 0.5), _RESTART_BACKOFF_MAX) if time.monotonic() - started < 5 else 0.0
+            self._restarts[slot] = delay
+            if delay:
+                await asyncio.sleep(delay)
+            w = await self._spawn(self.config, generation, slot)
+            self.workers.append(w)
+            try:
+                await asyncio.wait_for(asyncio.shield(w.ready), READY_TIMEOUT)
+                w.state = "running"
+                error_log.info("worker restarted as %d", w.proc.pid)
+            except (TimeoutError, FrontdeskError) as exc:
+                error_log.error("worker restart failed: %s", exc)
+
+    async def _stop_all(self, workers: list[WorkerProcess], timeout: float) -> None:
+        for w in workers:
+            w.state = "stopping"
+            w.send({"type": "stop", "timeout": timeout})
+        procs = [w.proc for w in workers if w.proc.returncode is None]
+        if not procs:
+            return
+        _, pending = await asyncio.wait([asyncio.create_task(p.wait()) for p in procs],
+                                        timeout=timeout + 5.0)
+        for p in procs:
+            if p.returncode is None:
+                error_log.warning("worker %d did not stop in time; killing it", p.pid)
+                p.kill()
+        if pending:
+            await asyncio.wait(pending, timeout=5.0)
+

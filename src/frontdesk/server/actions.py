@@ -1,0 +1,129 @@
+"""Route actions: what a matched route does with a request.
+
+An action either answers from memory (`respond()` returns a FixedResponse; the
+protocol writes it with no further Python work) or streams (`streaming = True`;
+`stream()` reads the body and writes the response, with backpressure both ways).
+Static files and the proxy plug in as streaming actions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from frontdesk.server.response import FixedResponse
+
+if TYPE_CHECKING:
+    from frontdesk.server.exchange import BodyReader, ResponseWriter
+    from frontdesk.server.protocol import Request
+
+
+class Action:
+    """Base of route actions."""
+
+    streaming = False
+    name = ""
+
+    def respond(self, req: Request) -> FixedResponse:
+        raise NotImplementedError
+
+    async def stream(self, req: Request, body: BodyReader | None, out: ResponseWriter) -> None:
+        raise NotImplementedError
+
+
+class Respond(Action):
+    """A fixed answer (health endpoints, maintenance pages): bytes built at load time."""
+
+    __slots__ = ("response",)
+
+    def __init__(self, response: FixedResponse) -> None:
+        self.response = response
+
+    def respond(self, req: Request) -> FixedResponse:
+        return self.response
+
+
+# Characters left as they are when a decoded path goes back into a Location URI
+# (RFC 3986 §3.3 pchar plus "/"); everything else is percent-encoded again, so a
+# decoded CR/LF can never split the header.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+class Redirect(Action):
+    """A redirect whose Location is a template over {host} {path} {query} {uri}."""
+
+    __slots__ = ("status", "parts", "server")
+
+    PLACEHOLDERS = ("host", "path", "query", "uri")
+
+    def __init__(self, status: int, template: str, server: str) -> None:
+        self.status = status
+        self.server = server
+        self.parts = _compile_template(template)
+
+    def location(self, req: Request) -> str:
+        out: list[str] = []
+        for literal, field in self.parts:
+            out.append(literal)
+            if field == "host":
+                out.append(req.host)
+            elif field == "path":
+                out.append(quote(req.path, safe=_PATH_SAFE))
+            elif field == "query":
+                out.append(req.query)
+            elif field == "uri":
+                # The target as the client sent it: llhttp has checked it is printable
+                # ASCII. An absolute-form target contributes only its path and query.
+                uri = req.target.decode("ascii")
+                if not uri.startswith("/"):
+                    uri = quote(req.path, safe=_PATH_SAFE) + ("?" + req.query if req.query else "")
+                out.append(uri)
+        return "".join(out)
+
+    def respond(self, req: Request) -> FixedResponse:
+        location = self.location(req)
+        body = f'<a href="{location}">{self.status} redirect</a>\n'.encode()
+        return FixedResponse.build(
+            self.status,
+            [("Location", location), ("Content-Type", "text/html; charset=utf-8")],
+            body,
+            server=self.server,
+        )
+
+
+def _compile_template(template: str) -> list[tuple[str, str]]:
+    """Split "https://{host}{uri}" into [("https://", "host"), ("", "uri")]."""
+    parts: list[tuple[str, str]] = []
+    literal: list[str] = []
+    i = 0
+    while i < len(template):
+        ch = template[i]
+        if ch == "{":
+            end = template.find("}", i)
+            field = template[i + 1 : end] if end > 0 else ""
+            if field in Redirect.PLACEHOLDERS:
+                parts.append(("".join(literal), field))
+                literal = []
+                i = end + 1
+                continue
+        literal.append(ch)
+        i += 1
+    parts.append(("".join(literal), ""))
+    return parts
+
+
+class NotFound(Action):
+    """The answer when no route matches."""
+
+    __slots__ = ("response",)
+
+    def __init__(self, server: str) -> None:
+        self.response = FixedResponse.build(
+            404,
+            [("Content-Type", "text/plain; charset=utf-8")],
+            b"404 Not Found: no route matches this request\n",
+            server=server,
+        )
+
+    def respond(self, req: Request) -> FixedResponse:
+        return self.response

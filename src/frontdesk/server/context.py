@@ -1,0 +1,140 @@
+"""Everything a worker's connections share, built once from the config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from frontdesk.http.routing import Matcher, RouteTable
+from frontdesk.log import AccessLog, error_log
+from frontdesk.server.actions import Action, NotFound, Redirect, Respond
+from frontdesk.server.clock import Clock
+from frontdesk.server.response import FixedResponse, error_response
+
+if TYPE_CHECKING:
+    from frontdesk.config.model import Config, Route
+    from frontdesk.server.protocol import HttpProtocol, Request
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-connection limits and timeouts (sizes in bytes, times in seconds)."""
+
+    max_uri_size: int = 8 * 1024
+    max_header_size: int = 32 * 1024
+    max_headers: int = 100
+    max_body_size: int = 1024 * 1024  # 0 = unlimited
+    max_connections: int = 20000
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    keepalive_timeout: float = 15.0
+    write_timeout: float = 30.0
+
+
+class WorkerContext:
+    """Routes, limits, clock and logs of one worker; connections hold a reference."""
+
+    def __init__(
+        self,
+        routes: RouteTable[Action],
+        limits: Limits,
+        server_header: str,
+        access_log: AccessLog,
+        clock: Clock | None = None,
+    ) -> None:
+        self.routes = routes
+        self.limits = limits
+        self.server_header = server_header
+        self.server_line = f"Server: {server_header}\r\n".encode("latin-1") if server_header else b""
+        self.access_log = access_log
+        self.clock = clock or Clock()
+        self.not_found: Action = NotFound(server_header)
+        self.connections: set[HttpProtocol] = set()
+        self.closing = False
+        self._errors: dict[tuple[int, str], FixedResponse] = {}
+
+    def error(self, status: int, reason: str) -> FixedResponse:
+        key = (status, reason)
+        resp = self._errors.get(key)
+        if resp is None:
+            resp = self._errors[key] = error_response(status, reason, server=self.server_header)
+        return resp
+
+    def log_request(self, req: Request, status: int, size: int) -> None:
+        log = self.access_log
+        if log.enabled:
+            log.record(
+                req.peer,
+                self.clock.log_time,
+                req.method,
+                req.target,
+                req.version,
+                status,
+                size,
+                req.header(b"referer"),
+                req.header(b"user-agent"),
+            )
+
+    def log_error_request(self, conn: HttpProtocol, status: int, target: bytes, size: int) -> None:
+        log = self.access_log
+        if log.enabled:
+            method = conn.parser.get_method() if target else b"-"
+            log.record(conn.peer, self.clock.log_time, method or b"-", target or b"-", "1.1",
+                       status, size, None, None)
+
+    def log_exception(self, req: Request) -> None:
+        error_log.exception("action failed on %s %r", req.method.decode(), req.path)
+
+
+def build_context(config: Config) -> WorkerContext:
+    s = config.server
+    limits = Limits(
+        max_uri_size=s.max_uri_size,
+        max_header_size=s.max_header_size,
+        max_headers=s.max_headers,
+        max_body_size=s.max_body_size,
+        max_connections=s.max_connections,
+        header_timeout=s.header_timeout,
+        body_timeout=s.body_timeout,
+        keepalive_timeout=s.keepalive_timeout,
+        write_timeout=s.write_timeout,
+    )
+    table = RouteTable([(build_matcher(r), build_action(r, s.server_header)) for r in config.routes])
+    access_log = AccessLog(s.access_log, s.access_log_format)
+    return WorkerContext(table, limits, s.server_header, access_log)
+
+
+def _as_tuple(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+def build_matcher(route: Route) -> Matcher:
+    m = route.match
+    if m is None:
+        return Matcher()
+    headers = m.header or {}
+    return Matcher.build(
+        hosts=_as_tuple(m.host),
+        prefix=m.path,
+        exact=m.exact,
+        regex=m.regex,
+        methods=_as_tuple(m.method),
+        headers=list(headers.items()),
+    )
+
+
+def build_action(route: Route, server: str) -> Action:
+    if route.respond is not None:
+        r = route.respond
+        resp = FixedResponse.build(r.status, list(r.headers.items()), r.body.encode(), server=server)
+        action: Action = Respond(resp)
+    elif route.redirect is not None:
+        action = Redirect(route.redirect.status, route.redirect.to, server)
+    else:  # the config validator guarantees exactly one action per route
+        raise ValueError("route has no action")
+    action.name = route.name or ""
+    return action

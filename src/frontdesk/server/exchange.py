@@ -1,0 +1,172 @@
+"""What a streaming (async) action sees of one request: a body reader and a response writer.
+
+Actions that answer from memory (respond, redirect) never touch these; the proxy and
+static-file actions do. Both sides apply backpressure: the reader pauses the socket
+when the action falls behind the client, and the writer's `drain()` waits while the
+transport's buffer is above its high-water mark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import TYPE_CHECKING
+
+from frontdesk.server.response import CONN_CLOSE, CONN_KEEP_ALIVE, NO_BODY_STATUS, status_line
+
+if TYPE_CHECKING:
+    from frontdesk.server.protocol import HttpProtocol, Request
+
+# Body bytes buffered ahead of the action before the socket is paused.
+_HIGH_WATER = 256 * 1024
+_LOW_WATER = 64 * 1024
+
+
+class ClientDisconnected(Exception):
+    """The client went away before the exchange finished."""
+
+
+class BodyReader:
+    """The request body as it arrives, chunk by chunk (`async for chunk in body`)."""
+
+    __slots__ = ("_conn", "_chunks", "_buffered", "_done", "_error", "_waiter", "_expect")
+
+    def __init__(self, conn: HttpProtocol, expect_continue: bool) -> None:
+        self._conn = conn
+        self._chunks: deque[bytes] = deque()
+        self._buffered = 0
+        self._done = False
+        self._error: BaseException | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        # RFC 9110 §10.1.1: the 100 (Continue) interim response is sent only once the
+        # action actually asks for the body; an action that answers without reading it
+        # never invites the client to send it.
+        self._expect = expect_continue
+
+    @property
+    def complete(self) -> bool:
+        return self._done and not self._chunks
+
+    def feed(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+        self._buffered += len(chunk)
+        self._expect = False  # the client sent the body without waiting for 100
+        if self._buffered > _HIGH_WATER:
+            self._conn.pause_reading()
+        self._wake()
+
+    def end(self) -> None:
+        self._done = True
+        self._wake()
+
+    def abort(self, exc: BaseException) -> None:
+        self._error = exc
+        self._wake()
+
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    async def read(self) -> bytes:
+        """The next chunk of the body; b"" once it has all been read."""
+        if self._expect:
+            self._expect = False
+            self._conn.send_continue()
+        while not self._chunks:
+            if self._error is not None:
+                raise self._error
+            if self._done:
+                return b""
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        chunk = self._chunks.popleft()
+        self._buffered -= len(chunk)
+        if self._buffered < _LOW_WATER:
+            self._conn.resume_reading()
+        return chunk
+
+    def __aiter__(self) -> BodyReader:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk = await self.read()
+        if not chunk:
+            raise StopAsyncIteration
+        return chunk
+
+
+class ResponseWriter:
+    """Writes one response: `start()` once, `write()` any number of times, `end()` once."""
+
+    __slots__ = ("_conn", "_req", "status", "sent", "_chunked", "_no_body", "started", "ended")
+
+    def __init__(self, conn: HttpProtocol, req: Request) -> None:
+        self._conn = conn
+        self._req = req
+        self.status = 0
+        self.sent = 0  # body bytes, for the access log
+        self._chunked = False
+        self._no_body = False
+        self.started = False
+        self.ended = False
+
+    def start(
+        self, status: int, headers: list[tuple[bytes, bytes]], content_length: int | None = None
+    ) -> None:
+        """Send the status line and headers; the framing is chosen here.
+
+        RFC 9112 §6.3: with a known length we send Content-Length; otherwise chunked to
+        an HTTP/1.1 client, and for HTTP/1.0 the end of the body is the closing of the
+        connection.
+        """
+        if self.started:
+            raise RuntimeError("response already started")
+        self.started = True
+        self.status = status
+        req = self._req
+        self._no_body = req.method == b"HEAD" or status in NO_BODY_STATUS
+        parts = [status_line(status), self._conn.server_line]
+        for name, value in headers:
+            parts += (name, b": ", value, b"\r\n")
+        if status in NO_BODY_STATUS:
+            pass
+        elif content_length is not None:
+            parts.append(b"Content-Length: %d\r\n" % content_length)
+        elif req.version == "1.1":
+            self._chunked = not self._no_body
+            parts.append(b"Transfer-Encoding: chunked\r\n")
+        else:
+            req.keep_alive = False
+        parts.append(self._conn.clock.date_line)
+        if not req.keep_alive:
+            parts.append(CONN_CLOSE)
+        elif req.version == "1.0":
+            parts.append(CONN_KEEP_ALIVE)
+        parts.append(b"\r\n")
+        self._conn.write(b"".join(parts))
+
+    def write(self, data: bytes) -> None:
+        if not data or self._no_body:
+            return
+        self.sent += len(data)
+        if self._chunked:
+            # RFC 9112 §7.1: chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+            self._conn.write(b"%x\r\n%b\r\n" % (len(data), data))
+        else:
+            self._conn.write(data)
+
+    async def drain(self) -> None:
+        await self._conn.drain()
+
+    def end(self) -> None:
+        if self.ended:
+            return
+        if not self.started:
+            self.start(204, [])
+        self.ended = True
+        if self._chunked:
+            self._conn.write(b"0\r\n\r\n")

@@ -1,0 +1,81 @@
+"""Pre-serialised responses: the bytes of a status line and header block built once.
+
+The hot path adds only the Date line (cached per second), an optional Connection line
+and the body. Header names and values are validated when the config is loaded, so
+nothing here re-checks them per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from http import HTTPStatus
+
+CONN_CLOSE = b"Connection: close\r\n"
+CONN_KEEP_ALIVE = b"Connection: keep-alive\r\n"  # only for HTTP/1.0 clients that asked
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def status_line(status: int) -> bytes:
+    # RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ]
+    # We always speak HTTP/1.1, also to 1.0 clients (RFC 9110 §6.2).
+    return f"HTTP/1.1 {status} {reason(status)}\r\n".encode("latin-1")
+
+
+def header_block(headers: Iterable[tuple[str, str]]) -> bytes:
+    return b"".join(f"{k}: {v}\r\n".encode("latin-1") for k, v in headers)
+
+
+# Status codes whose responses never carry content (RFC 9110 §6.4.1, §15.3.5, §15.4.5).
+NO_BODY_STATUS = frozenset({204, 304}) | frozenset(range(100, 200))
+
+
+@dataclass(frozen=True, slots=True)
+class FixedResponse:
+    """A whole response known in advance, split where per-request lines go in.
+
+    `head` holds the status line and every header but Date and Connection; the
+    protocol appends those, then CRLF, then `body` (omitted for HEAD).
+    """
+
+    status: int
+    head: bytes
+    body: bytes
+    close: bool = False  # always close the connection after this response
+
+    @classmethod
+    def build(
+        cls,
+        status: int,
+        headers: Iterable[tuple[str, str]],
+        body: bytes,
+        *,
+        server: str,
+        close: bool = False,
+    ) -> FixedResponse:
+        hdrs = [(k, v) for k, v in headers if k.lower() not in ("content-length", "date")]
+        if server:
+            hdrs.insert(0, ("Server", server))
+        if status in NO_BODY_STATUS:
+            body = b""
+            if status == 204 or status < 200:
+                # RFC 9110 §8.6: no Content-Length in 1xx and 204 responses.
+                return cls(status, status_line(status) + header_block(hdrs), body, close)
+        hdrs.append(("Content-Length", str(len(body))))
+        return cls(status, status_line(status) + header_block(hdrs), body, close)
+
+
+def error_response(status: int, message: str, *, server: str, close: bool = True) -> FixedResponse:
+    """A short plain-text answer to bad input; it names no internals."""
+    body = f"{status} {reason(status)}: {message}\n".encode()
+    headers = [("Content-Type", "text/plain; charset=utf-8")]
+    if status == 405:
+        headers.append(("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"))
+    return FixedResponse.build(status, headers, body, server=server, close=close)

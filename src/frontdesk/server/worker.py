@@ -1,0 +1,163 @@
+"""A worker process: one uvloop event loop serving the listening sockets it inherited.
+
+Started by the master as `python -m frontdesk.server.worker --channel FD --listen FD,..`.
+The first control message carries the validated config; the worker answers "ready"
+once it accepts connections. It stops on "stop"/"drain" from the master, on SIGTERM,
+or when the channel closes (the master is gone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+import uvloop
+
+from frontdesk.config.model import Config
+from frontdesk.log import error_log, setup_error_log
+from frontdesk.master.channel import LineBuffer, Message, encode
+from frontdesk.server.context import WorkerContext, build_context
+from frontdesk.server.protocol import HttpProtocol
+
+TICK = 0.5  # seconds between deadline sweeps, Date refreshes and access-log flushes
+DRAIN_IDLE_GRACE = 1.0  # reload: an idle keep-alive connection is closed after this
+
+
+class Worker:
+    def __init__(self, config: Config, listen_fds: list[int], channel: socket.socket) -> None:
+        self.config = config
+        self.listen_fds = listen_fds
+        self.channel = channel
+        self.ctx: WorkerContext = build_context(config)
+        self.servers: list[asyncio.AbstractServer] = []
+        self.stopping: asyncio.Future[tuple[float, float]] | None = None
+        self._tick_handle: asyncio.TimerHandle | None = None
+        self._channel_transport: asyncio.BaseTransport | None = None
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.stopping = loop.create_future()
+        ctx = self.ctx
+        backlog = self.config.server.backlog
+        for fd in self.listen_fds:
+            sock = socket.socket(fileno=fd)
+            server = await loop.create_server(
+                lambda: HttpProtocol(ctx), sock=sock, backlog=backlog, reuse_address=None
+            )
+            self.servers.append(server)
+        loop.add_signal_handler(signal.SIGTERM, self._request_stop,
+                                self.config.server.shutdown_timeout, 0.0)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the master coordinates Ctrl-C
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        self._tick()
+        transport, _ = await loop.connect_accepted_socket(
+            lambda: _ChannelProtocol(self), sock=self.channel
+        )
+        self._channel_transport = transport
+        self.send({"type": "ready", "pid": os.getpid()})
+        timeout, grace = await self.stopping
+        await self._shutdown(timeout, grace)
+
+    def send(self, msg: Message) -> None:
+        t = self._channel_transport
+        if t is not None and not t.is_closing():
+            t.write(encode(msg))  # type: ignore[attr-defined]
+
+    def on_message(self, msg: Message) -> None:
+        kind = msg["type"]
+        if kind == "stop":
+            self._request_stop(float(msg.get("timeout", 30.0)), 0.0)
+        elif kind == "drain":
+            self._request_stop(float(msg.get("timeout", 300.0)), DRAIN_IDLE_GRACE)
+
+    def on_channel_lost(self) -> None:
+        # The master is gone: nobody will restart or stop us, so stop now, gracefully.
+        self._request_stop(self.config.server.shutdown_timeout, 0.0)
+
+    def _request_stop(self, timeout: float, grace_idle: float) -> None:
+        if self.stopping is not None and not self.stopping.done():
+            self.stopping.set_result((timeout, grace_idle))
+
+    def _tick(self) -> None:
+        ctx = self.ctx
+        clock = ctx.clock
+        clock.tick(time.monotonic(), time.time())
+        now = clock.now
+        for conn in [c for c in ctx.connections if c.deadline <= now]:
+            conn.on_deadline()
+        ctx.access_log.flush()
+        self._tick_handle = asyncio.get_running_loop().call_later(TICK, self._tick)
+
+    async def _shutdown(self, timeout: float, grace_idle: float) -> None:
+        """Stop accepting; let in-flight work finish within `timeout`; then exit."""
+        ctx = self.ctx
+        ctx.closing = True
+        for server in self.servers:
+            server.close()
+        for conn in list(ctx.connections):
+            conn.shutdown(grace_idle)
+        deadline = time.monotonic() + timeout
+        while ctx.connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for conn in list(ctx.connections):
+            if conn.transport is not None:
+                conn.transport.abort()
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+        ctx.access_log.close()
+
+
+class _ChannelProtocol(asyncio.Protocol):
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.buffer = LineBuffer()
+
+    def data_received(self, data: bytes) -> None:
+        for msg in self.buffer.feed(data):
+            self.worker.on_message(msg)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.worker.on_channel_lost()
+
+
+def _read_config(channel: socket.socket) -> Config:
+    """Block until the first message (the config) has arrived; nothing else runs yet."""
+    buffer = LineBuffer()
+    while True:
+        data = channel.recv(1 << 20)
+        if not data:
+            raise SystemExit("frontdesk worker: control channel closed before config")
+        for msg in buffer.feed(data):
+            if msg["type"] == "config":
+                return Config.model_validate(msg["config"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="frontdesk-worker")
+    parser.add_argument("--channel", type=int, required=True)
+    parser.add_argument("--listen", default="")
+    args = parser.parse_args(argv)
+    setup_error_log()
+    channel = socket.socket(fileno=args.channel)
+    fds = [int(fd) for fd in args.listen.split(",") if fd]
+    config = _read_config(channel)
+    worker = Worker(config, fds, channel)
+    uvloop.run(worker.run())
+    return 0
+
+
+def run_worker_main() -> Any:
+    try:
+        return main()
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(run_worker_main())

@@ -31,7 +31,10 @@ def launch(argv: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
     """Start `argv` in a new session (its own process group), output to `log`."""
     with log.open("wb") as out:
         return subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -78,8 +81,9 @@ def wait_http(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: floa
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"exited with {proc.returncode} before answering; see {log}:\n"
-                               + _tail(log))
+            raise RuntimeError(
+                f"exited with {proc.returncode} before answering; see {log}:\n" + _tail(log)
+            )
         try:
             http_get(port, "/", timeout=1.0)
             return
@@ -110,7 +114,7 @@ def _stat_fields(pid: int) -> list[str] | None:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError):
         return None
-    return raw[raw.rindex(")") + 2:].split()
+    return raw[raw.rindex(")") + 2 :].split()
 
 
 def tree_pids(root: int) -> list[int]:

@@ -67,28 +67,42 @@ class Round:
 
 def parse_args(argv: list[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenario", action="append", choices=list(BY_NAME),
-                        help="run only this scenario (repeatable; default: all)")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=list(BY_NAME),
+        help="run only this scenario (repeatable; default: all)",
+    )
     parser.add_argument("--rounds", type=int, default=5, help="measured rounds per server")
     parser.add_argument("--duration", type=float, default=10, help="seconds per measured run")
     parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per run")
-    parser.add_argument("--connections", type=int,
-                        help="override every scenario's connection count")
-    parser.add_argument("--out", type=Path, help="JSON results file "
-                        "(default: bench/results/<timestamp>.json)")
-    parser.add_argument("--frontdesk-cmd", default=servers.DEFAULT_FRONTDESK_CMD,
-                        help="command starting frontdesk; {config} is the TOML path "
-                        "(default: %(default)s)")
-    parser.add_argument("--keep-work", action="store_true",
-                        help="keep bench/.work/<timestamp>-<pid>/ (configs, logs) after success")
+    parser.add_argument(
+        "--connections", type=int, help="override every scenario's connection count"
+    )
+    parser.add_argument(
+        "--out", type=Path, help="JSON results file (default: bench/results/<timestamp>.json)"
+    )
+    parser.add_argument(
+        "--frontdesk-cmd",
+        default=servers.DEFAULT_FRONTDESK_CMD,
+        help="command starting frontdesk; {config} is the TOML path (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--keep-work",
+        action="store_true",
+        help="keep bench/.work/<timestamp>-<pid>/ (configs, logs) after success",
+    )
     args = parser.parse_args(argv)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     return Options(
         scenarios=[BY_NAME[n] for n in args.scenario] if args.scenario else SCENARIOS,
-        rounds=args.rounds, duration=args.duration, warmup=args.warmup,
+        rounds=args.rounds,
+        duration=args.duration,
+        warmup=args.warmup,
         connections=args.connections,
         out=args.out or BENCH / "results" / f"{stamp}.json",
-        frontdesk_cmd=args.frontdesk_cmd, keep_work=args.keep_work,
+        frontdesk_cmd=args.frontdesk_cmd,
+        keep_work=args.keep_work,
         work=BENCH / ".work" / f"{stamp}-{os.getpid()}",
     )
 
@@ -175,8 +189,12 @@ def measure(
     cpu_used = procs.cpu_seconds(server.proc.pid) - cpu_before
     result = wrk.parse(output)
     return Round(
-        server=server.name, round=number, requests=result.requests,
-        requests_per_s=result.requests_per_s, p99_ms=result.p99_ms, errors=result.errors,
+        server=server.name,
+        round=number,
+        requests=result.requests,
+        requests_per_s=result.requests_per_s,
+        p99_ms=result.p99_ms,
+        errors=result.errors,
         cpu_us_per_request=cpu_used / max(result.requests, 1) * 1e6,
     )
 
@@ -190,9 +208,12 @@ def interleaved(
         order = running if number % 2 else running[::-1]
         for server in order:
             result = measure(server, number, scenario, opts, script)
-            print(f"  round {number} {server.name:9} {result.requests_per_s:10.0f} req/s  "
-                  f"p99 {result.p99_ms:6.2f} ms  cpu {result.cpu_us_per_request:5.1f} us/req  "
-                  f"errors {result.errors}", flush=True)
+            print(
+                f"  round {number} {server.name:9} {result.requests_per_s:10.0f} req/s  "
+                f"p99 {result.p99_ms:6.2f} ms  cpu {result.cpu_us_per_request:5.1f} us/req  "
+                f"errors {result.errors}",
+                flush=True,
+            )
             rounds.append(result)
     return rounds
 
@@ -212,13 +233,15 @@ def run_scenario(scenario: Scenario, opts: Options, run_dir: Path) -> dict[str, 
     finally:
         for server in running:
             procs.stop(server.proc)
-    return {"scenario": scenario.name, "description": scenario.description,
-            "summary": summarise(rounds), "rounds": [asdict(r) for r in rounds]}
+    return {
+        "scenario": scenario.name,
+        "description": scenario.description,
+        "summary": summarise(rounds),
+        "rounds": [asdict(r) for r in rounds],
+    }
 
 
-def _start(
-    name: str, scenario: Scenario, workdir: Path, cpu: int, opts: Options
-) -> servers.Server:
+def _start(name: str, scenario: Scenario, workdir: Path, cpu: int, opts: Options) -> servers.Server:
     if name == "nginx":
         return servers.start_nginx(scenario, workdir, cpu)
     return servers.start_frontdesk(scenario, workdir, cpu, opts.frontdesk_cmd)
@@ -232,8 +255,9 @@ METRICS = ("requests_per_s", "p99_ms", "errors", "cpu_us_per_request")
 def summarise(rounds: list[Round]) -> dict[str, Any]:
     """Medians over rounds per server, and frontdesk/nginx req/s."""
     summary: dict[str, Any] = {
-        name: {m: statistics.median(getattr(r, m) for r in rounds if r.server == name)
-               for m in METRICS}
+        name: {
+            m: statistics.median(getattr(r, m) for r in rounds if r.server == name) for m in METRICS
+        }
         for name in SERVER_NAMES
     }
     summary["ratio"] = summary["frontdesk"]["requests_per_s"] / summary["nginx"]["requests_per_s"]
@@ -241,25 +265,38 @@ def summarise(rounds: list[Round]) -> dict[str, Any]:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    head = ("| scenario | nginx req/s | frontdesk req/s | ratio | p99 ms nginx / fd "
-            "| CPU µs/req nginx / fd | errors nginx / fd |\n|---|--:|--:|--:|--:|--:|--:|")
+    head = (
+        "| scenario | nginx req/s | frontdesk req/s | ratio | p99 ms nginx / fd "
+        "| CPU µs/req nginx / fd | errors nginx / fd |\n|---|--:|--:|--:|--:|--:|--:|"
+    )
     return "\n".join([head, *(_row(r["scenario"], r["summary"]) for r in results)])
 
 
 def _row(name: str, summary: dict[str, Any]) -> str:
     nginx, fd = summary["nginx"], summary["frontdesk"]
-    return (f"| {name} | {nginx['requests_per_s']:.0f} | {fd['requests_per_s']:.0f} "
-            f"| {summary['ratio']:.2f} | {nginx['p99_ms']:.2f} / {fd['p99_ms']:.2f} "
-            f"| {nginx['cpu_us_per_request']:.1f} / {fd['cpu_us_per_request']:.1f} "
-            f"| {nginx['errors']:g} / {fd['errors']:g} |")
+    return (
+        f"| {name} | {nginx['requests_per_s']:.0f} | {fd['requests_per_s']:.0f} "
+        f"| {summary['ratio']:.2f} | {nginx['p99_ms']:.2f} / {fd['p99_ms']:.2f} "
+        f"| {nginx['cpu_us_per_request']:.1f} / {fd['cpu_us_per_request']:.1f} "
+        f"| {nginx['errors']:g} / {fd['errors']:g} |"
+    )
 
 
 def write_json(opts: Options, info: dict[str, str], results: list[dict[str, Any]]) -> None:
     opts.out.parent.mkdir(parents=True, exist_ok=True)
-    settings = {"rounds": opts.rounds, "duration_s": opts.duration, "warmup_s": opts.warmup,
-                "connections": opts.connections, "frontdesk_cmd": opts.frontdesk_cmd}
-    document = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": info,
-                "settings": settings, "results": results}
+    settings = {
+        "rounds": opts.rounds,
+        "duration_s": opts.duration,
+        "warmup_s": opts.warmup,
+        "connections": opts.connections,
+        "frontdesk_cmd": opts.frontdesk_cmd,
+    }
+    document = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": info,
+        "settings": settings,
+        "results": results,
+    }
     opts.out.write_text(json.dumps(document, indent=2) + "\n")
 
 

@@ -68,8 +68,7 @@ BROWSER_HEADERS: tuple[tuple[str, str], ...] = (
     ),
     (
         "Accept",
-        "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,"
-        "image/webp,*/*;q=0.8",
+        "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
     ),
     ("Accept-Language", "en-GB,en-US;q=0.9,en;q=0.8,fr;q=0.7"),
     ("Accept-Encoding", "gzip, deflate, br, zstd"),

@@ -48,9 +48,7 @@ def command(
 
 
 def run(argv: list[str], duration: float) -> str:
-    done = subprocess.run(
-        argv, capture_output=True, text=True, timeout=duration + 60, check=False
-    )
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
     return done.stdout

@@ -1,9 +1,9 @@
 """Command line: the only place that prints to the user and exits.
 
-    frontdesk serve [-c FILE] [--workers N]   run (no -c: the embedded default config)
-    frontdesk check -c FILE                   validate; every error with key path and line
-    frontdesk reload -c FILE                  validate, then tell the running master (SIGHUP)
-    frontdesk stop -c FILE                    graceful stop of the running master (SIGTERM)
+frontdesk serve [-c FILE] [--workers N]   run (no -c: the embedded default config)
+frontdesk check -c FILE                   validate; every error with key path and line
+frontdesk reload -c FILE                  validate, then tell the running master (SIGHUP)
+frontdesk stop -c FILE                    graceful stop of the running master (SIGTERM)
 """
 
 from __future__ import annotations
@@ -68,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.workers < 1:
             print("--workers must be at least 1", file=sys.stderr)
             return EXIT_CONFIG
-        config = config.model_copy(update={"server": config.server.model_copy(
-            update={"workers": args.workers})})
+        config = config.model_copy(
+            update={"server": config.server.model_copy(update={"workers": args.workers})}
+        )
     return _serve(config, path)
 
 

@@ -45,4 +45,3 @@ def parse_http_date(value: str) -> int | None:
         return int(email.utils.mktime_tz(parts))
     except (OverflowError, ValueError):
         return None
-

@@ -76,7 +76,11 @@ class Master:
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
-        for sig, event in ((signal.SIGTERM, "stop"), (signal.SIGINT, "stop"), (signal.SIGHUP, "reload")):
+        for sig, event in (
+            (signal.SIGTERM, "stop"),
+            (signal.SIGINT, "stop"),
+            (signal.SIGHUP, "reload"),
+        ):
             loop.add_signal_handler(sig, self._events.put_nowait, event)
         self._bind(self.config)
         if not await self._start_generation(self.config):
@@ -126,8 +130,9 @@ class Master:
             w.state = "stopping"
             w.send({"type": "drain", "timeout": new.server.drain_timeout})
         self._close_unused(new)
-        error_log.info("reloaded: generation %d serving, %d old worker(s) draining",
-                       self.generation, len(old))
+        error_log.info(
+            "reloaded: generation %d serving, %d old worker(s) draining", self.generation, len(old)
+        )
         return True
 
     async def shutdown(self) -> None:
@@ -235,7 +240,11 @@ class Master:
             # Back off a worker that keeps dying right after start, so a crash loop
             # does not spin the CPU.
             delay = self._restarts.get(slot, 0.0)
-            delay = min(max(delay * 2, 0.5), _RESTART_BACKOFF_MAX) if time.monotonic() - started < 5 else 0.0
+            delay = (
+                min(max(delay * 2, 0.5), _RESTART_BACKOFF_MAX)
+                if time.monotonic() - started < 5
+                else 0.0
+            )
             self._restarts[slot] = delay
             if delay:
                 await asyncio.sleep(delay)
@@ -255,12 +264,12 @@ class Master:
         procs = [w.proc for w in workers if w.proc.returncode is None]
         if not procs:
             return
-        _, pending = await asyncio.wait([asyncio.create_task(p.wait()) for p in procs],
-                                        timeout=timeout + 5.0)
+        _, pending = await asyncio.wait(
+            [asyncio.create_task(p.wait()) for p in procs], timeout=timeout + 5.0
+        )
         for p in procs:
             if p.returncode is None:
                 error_log.warning("worker %d did not stop in time; killing it", p.pid)
                 p.kill()
         if pending:
             await asyncio.wait(pending, timeout=5.0)
-

@@ -45,7 +45,9 @@ class WorkerContext:
         self.routes = routes
         self.limits = limits
         self.server_header = server_header
-        self.server_line = f"Server: {server_header}\r\n".encode("latin-1") if server_header else b""
+        self.server_line = (
+            f"Server: {server_header}\r\n".encode("latin-1") if server_header else b""
+        )
         self.access_log = access_log
         self.clock = clock or Clock()
         self.not_found: Action = NotFound(server_header)
@@ -79,8 +81,17 @@ class WorkerContext:
         log = self.access_log
         if log.enabled:
             method = conn.parser.get_method() if target else b"-"
-            log.record(conn.peer, self.clock.log_time, method or b"-", target or b"-", "1.1",
-                       status, size, None, None)
+            log.record(
+                conn.peer,
+                self.clock.log_time,
+                method or b"-",
+                target or b"-",
+                "1.1",
+                status,
+                size,
+                None,
+                None,
+            )
 
     def log_exception(self, req: Request) -> None:
         error_log.exception("action failed on %s %r", req.method.decode(), req.path)
@@ -99,7 +110,9 @@ def build_context(config: Config) -> WorkerContext:
         keepalive_timeout=s.keepalive_timeout,
         write_timeout=s.write_timeout,
     )
-    table = RouteTable([(build_matcher(r), build_action(r, s.server_header)) for r in config.routes])
+    table = RouteTable(
+        [(build_matcher(r), build_action(r, s.server_header)) for r in config.routes]
+    )
     access_log = AccessLog(s.access_log, s.access_log_format)
     return WorkerContext(table, limits, s.server_header, access_log)
 
@@ -130,7 +143,9 @@ def build_matcher(route: Route) -> Matcher:
 def build_action(route: Route, server: str) -> Action:
     if route.respond is not None:
         r = route.respond
-        resp = FixedResponse.build(r.status, list(r.headers.items()), r.body.encode(), server=server)
+        resp = FixedResponse.build(
+            r.status, list(r.headers.items()), r.body.encode(), server=server
+        )
         action: Action = Respond(resp)
     elif route.redirect is not None:
         action = Redirect(route.redirect.status, route.redirect.to, server)

@@ -342,8 +342,12 @@ class HttpProtocol(asyncio.Protocol):
         else:
             host = ""
         url = self._url
-        if url[0] == 47 and b"?" not in url and b"%" not in url and b"/." not in url and (
-            b"//" not in url and b"#" not in url
+        if (
+            url[0] == 47
+            and b"?" not in url
+            and b"%" not in url
+            and b"/." not in url
+            and (b"//" not in url and b"#" not in url)
         ):
             path = url.decode("ascii")  # plain origin-form: already normal
             query = ""
@@ -433,7 +437,9 @@ class HttpProtocol(asyncio.Protocol):
         self._reset_message()
         if self._active is None and not self._queue:
             self.state = BUSY if action.streaming else IDLE
-            self.deadline = _NEVER if action.streaming else self.clock.now + self.limits.keepalive_timeout
+            self.deadline = (
+                _NEVER if action.streaming else self.clock.now + self.limits.keepalive_timeout
+            )
         else:
             self.state = BUSY
             self.deadline = _NEVER
@@ -599,7 +605,9 @@ class HttpProtocol(asyncio.Protocol):
         if not self._queue and self._active is None:
             pending = self._pending_error
             if pending is not None:
-                self.write(pending.head + self.clock.date_line + CONN_CLOSE + b"\r\n" + pending.body)
+                self.write(
+                    pending.head + self.clock.date_line + CONN_CLOSE + b"\r\n" + pending.body
+                )
                 self._linger_close()
                 return
             if self.state == BUSY:

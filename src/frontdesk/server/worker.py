@@ -20,7 +20,7 @@ from typing import Any
 import uvloop
 
 from frontdesk.config.model import Config
-from frontdesk.log import error_log, setup_error_log
+from frontdesk.log import setup_error_log
 from frontdesk.master.channel import LineBuffer, Message, encode
 from frontdesk.server.context import WorkerContext, build_context
 from frontdesk.server.protocol import HttpProtocol
@@ -51,8 +51,9 @@ class Worker:
                 lambda: HttpProtocol(ctx), sock=sock, backlog=backlog, reuse_address=None
             )
             self.servers.append(server)
-        loop.add_signal_handler(signal.SIGTERM, self._request_stop,
-                                self.config.server.shutdown_timeout, 0.0)
+        loop.add_signal_handler(
+            signal.SIGTERM, self._request_stop, self.config.server.shutdown_timeout, 0.0
+        )
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the master coordinates Ctrl-C
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         self._tick()

@@ -23,6 +23,8 @@ class Action:
 
     streaming = False
     name = ""
+    # An action whose answer never varies sets this: the protocol then skips the call.
+    fixed: FixedResponse | None = None
 
     def respond(self, req: Request) -> FixedResponse:
         raise NotImplementedError
@@ -34,13 +36,11 @@ class Action:
 class Respond(Action):
     """A fixed answer (health endpoints, maintenance pages): bytes built at load time."""
 
-    __slots__ = ("response",)
-
     def __init__(self, response: FixedResponse) -> None:
-        self.response = response
+        self.fixed = response
 
     def respond(self, req: Request) -> FixedResponse:
-        return self.response
+        return self.fixed  # type: ignore[return-value]
 
 
 # Characters left as they are when a decoded path goes back into a Location URI
@@ -51,8 +51,6 @@ _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 class Redirect(Action):
     """A redirect whose Location is a template over {host} {path} {query} {uri}."""
-
-    __slots__ = ("status", "parts", "server")
 
     PLACEHOLDERS = ("host", "path", "query", "uri")
 
@@ -115,10 +113,8 @@ def _compile_template(template: str) -> list[tuple[str, str]]:
 class NotFound(Action):
     """The answer when no route matches."""
 
-    __slots__ = ("response",)
-
     def __init__(self, server: str) -> None:
-        self.response = FixedResponse.build(
+        self.fixed = FixedResponse.build(
             404,
             [("Content-Type", "text/plain; charset=utf-8")],
             b"404 Not Found: no route matches this request\n",
@@ -126,4 +122,4 @@ class NotFound(Action):
         )
 
     def respond(self, req: Request) -> FixedResponse:
-        return self.response
+        return self.fixed  # type: ignore[return-value]

@@ -54,6 +54,10 @@ class WorkerContext:
         self.connections: set[HttpProtocol] = set()
         self.closing = False
         self._errors: dict[tuple[int, str], FixedResponse] = {}
+        # Parsed Host values and request-targets, keyed by their raw bytes: real
+        # traffic repeats both, and the cache is cleared whenever it fills up.
+        self.host_cache: dict[bytes, str] = {}
+        self.target_cache: dict[bytes, tuple[str, str, str | None]] = {}
 
     def error(self, status: int, reason: str) -> FixedResponse:
         key = (status, reason)

@@ -45,6 +45,14 @@ _LINGER_TIME = 2.0
 _KNOWN_CODINGS = frozenset({b"chunked", b"gzip", b"x-gzip", b"deflate", b"compress", b"x-compress"})
 
 
+# Lengths and first letters (lower-cased) of host, expect, content-length and
+# transfer-encoding: a cheap filter before the name is lower-cased and compared.
+_SPECIAL_LENGTHS = frozenset({4, 6, 14, 17})
+_SPECIAL_FIRST = frozenset(b"hect")
+_FRAMING = frozenset({b"expect", b"content-length", b"transfer-encoding"})
+_CACHE_SIZE = 4096  # Host values and request-targets remembered per worker
+
+
 class _Stop(Exception):
     """Raised inside a parser callback to stop parsing the rest of the buffer."""
 
@@ -126,14 +134,18 @@ class HttpProtocol(asyncio.Protocol):
         "peer",
         "state",
         "deadline",
-        "_url",
+        "_url_parts",
+        "on_url",
+        "_answered",
         "_headers",
         "_head_size",
-        "_host",
-        "_host_count",
-        "_te",
+        "access_log",
+        "routes",
+        "not_found",
+        "fast_lane",
+        "host_cache",
+        "target_cache",
         "_expect",
-        "_content_length",
         "_body_size",
         "_req",
         "_action",
@@ -155,7 +167,21 @@ class HttpProtocol(asyncio.Protocol):
         self.clock = ctx.clock
         self.limits = ctx.limits
         self.server_line = ctx.server_line
+        self.access_log = ctx.access_log if ctx.access_log.enabled else None
+        self.routes = ctx.routes
+        self.not_found = ctx.not_found
+        # With no access log to feed and the worker not closing, fixed answers skip
+        # building a Request (see on_headers_complete).
+        self.fast_lane = self.access_log is None and not ctx.closing
+        self.host_cache = ctx.host_cache
+        self.target_cache = ctx.target_cache
         self.transport: Any = None
+        # on_url is the C-level append of a list (the parser looks callbacks up once,
+        # here): one Python call fewer per request. The target is joined, and its
+        # length checked, when the head is complete.
+        self._url_parts: list[bytes] = []
+        self.on_url = self._url_parts.append
+        self._answered = False
         self.parser = httptools.HttpRequestParser(self)
         self.peer = "-"
         self.state = IDLE
@@ -176,14 +202,10 @@ class HttpProtocol(asyncio.Protocol):
         self._pending_error: FixedResponse | None = None
 
     def _reset_message(self) -> None:
-        self._url = b""
+        self._url_parts.clear()
         self._headers: list[tuple[bytes, bytes]] = []
         self._head_size = 0
-        self._host: bytes | None = None
-        self._host_count = 0
-        self._te: bytes | None = None
         self._expect = False
-        self._content_length = -1
         self._body_size = 0
 
     # ---------------------------------------------------------------- asyncio callbacks
@@ -245,6 +267,9 @@ class HttpProtocol(asyncio.Protocol):
         if state == IDLE:
             self.state = HEAD
             self.deadline = self.clock.now + self.limits.header_timeout
+            self._head_size = len(data)
+        elif state == HEAD:
+            self._head_size += len(data)
         elif state == BODY:
             self.deadline = self.clock.now + self.limits.body_timeout
         elif state == LINGER or state == CLOSED:
@@ -258,7 +283,7 @@ class HttpProtocol(asyncio.Protocol):
             offset = exc.args[0] if exc.args else len(data)
             self._in_feed = False
             self._flush()
-            if offset < len(data) and self.state != CLOSED:
+            if offset < len(data) and self.state != CLOSED and not self._stop:
                 self.data_received(data[offset:])
             return
         except httptools.HttpParserCallbackError as exc:
@@ -266,6 +291,7 @@ class HttpProtocol(asyncio.Protocol):
             if isinstance(cause, ProtocolError):
                 self._protocol_error(cause.status, cause.reason)
             elif not isinstance(cause, _Stop):
+                self._in_feed = False
                 raise
         except httptools.HttpParserInvalidMethodError:
             # RFC 9110 §9.1: an unrecognised method gets 501, a malformed line 400.
@@ -276,128 +302,143 @@ class HttpProtocol(asyncio.Protocol):
                 self._protocol_error(400, "malformed request line")
         except httptools.HttpParserError as exc:
             self._parser_error(str(exc))
-        finally:
-            self._in_feed = False
-        if self.state == HEAD and self._head_size + len(self._url) > self.limits.max_header_size:
-            self._protocol_error(431, "request header section too large")
-        self._flush()
+        self._in_feed = False
+        if self.state == HEAD and self._head_size > self.limits.max_header_size:
+            # Counted on raw bytes: llhttp buffers a header value split across reads,
+            # so the limit must hold before the parser hands us the field.
+            if len(self._url) > self.limits.max_uri_size:
+                self._protocol_error(414, "request-target too long")
+            else:
+                self._protocol_error(431, "request header section too large")
+        out = self._out
+        if out:
+            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
+        if self._close_after:
+            self._flush()
 
     # ------------------------------------------------------------------ parser callbacks
 
-    def on_url(self, url: bytes) -> None:
-        self._url += url
-        if len(self._url) > self.limits.max_uri_size:
-            raise ProtocolError(414, "request-target too long")
+    @property
+    def _url(self) -> bytes:
+        parts = self._url_parts
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self.state == BODY:
-            # A trailer field of a chunked body: counted, never merged into the head.
-            self._head_size += len(name) + len(value) + 4
-            if self._head_size > self.limits.max_header_size:
-                raise ProtocolError(431, "trailer section too large")
-            return
-        headers = self._headers
-        headers.append((name, value))
-        self._head_size += len(name) + len(value) + 4
-        n = len(name)
-        if n == 4 or n == 6 or n == 14 or n == 17:
-            self._special_header(name.lower(), value)
-        if len(headers) > self.limits.max_headers:
-            raise ProtocolError(431, "too many header fields")
-        if self._head_size > self.limits.max_header_size:
-            raise ProtocolError(431, "request header section too large")
-
-    def _special_header(self, name: bytes, value: bytes) -> None:
-        if name == b"host":
-            self._host = value
-            self._host_count += 1
-        elif name == b"transfer-encoding":
-            self._te = value if self._te is None else self._te + b"," + value
-        elif name == b"content-length":
-            self._content_length = int(value)  # llhttp has checked it is digits only
-        elif name == b"expect":
-            # RFC 9110 §10.1.1: the only expectation defined is 100-continue.
-            if value.lower() != b"100-continue":
-                raise ProtocolError(417, "unsupported expectation")
-            self._expect = True
+        # Kept minimal: this runs once per field of every request. Limits and the
+        # fields the server itself interprets are checked in on_headers_complete;
+        # fields after the head (chunked trailers) land in a list of their own.
+        self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         if self._stop:
             raise _Stop()
+        headers = self._headers
+        self._headers = []  # trailers, if any, go to a list of their own
+        limits = self.limits
+        if len(headers) > limits.max_headers:
+            raise ProtocolError(431, "too many header fields")
+        if self._head_size > limits.max_header_size:
+            self._check_head_size(headers)
+        raw_host: bytes | None = None
+        hosts = 0
+        framing = False
+        for name, value in headers:
+            # Cheap filter on length and first letter before lower-casing the name.
+            if len(name) in _SPECIAL_LENGTHS and name[0] | 0x20 in _SPECIAL_FIRST:
+                lname = name.lower()
+                if lname == b"host":
+                    raw_host = value
+                    hosts += 1
+                elif lname in _FRAMING:
+                    framing = True
         parser = self.parser
         version = parser.get_http_version()
         if version != "1.1" and version != "1.0":
             raise ProtocolError(505, "HTTP version not supported")
-        if self._te is not None:
-            self._check_transfer_coding(self._te)
+        has_body = self._framing_headers(headers) if framing else False
         method = parser.get_method()
-        if self._host_count > 1:
-            raise ProtocolError(400, "more than one Host header")
-        if self._host is not None:
-            host = parse_host(self._host)
+        if hosts == 1:
+            host = self.host_cache.get(raw_host)  # type: ignore[arg-type]
             if host is None:
-                raise ProtocolError(400, "invalid Host header")
+                host = self._parse_host(raw_host)  # type: ignore[arg-type]
+        elif hosts > 1:
+            raise ProtocolError(400, "more than one Host header")  # RFC 9112 §3.2
         elif version == "1.1":
             raise ProtocolError(400, "missing Host header")  # RFC 9112 §3.2
         else:
             host = ""
-        url = self._url
+        parts = self._url_parts
+        url = parts[0] if len(parts) == 1 else b"".join(parts)
+        parts.clear()
+        target = self.target_cache.get(url)
+        if target is None:
+            target = self._parse_target(url, method)
+        path, query, target_host = target
+        if target_host is not None:
+            host = target_host  # RFC 9112 §3.2.2: absolute-form wins over Host
+        action = self.routes.match(method, host, path, headers) or self.not_found
+        fixed = action.fixed
         if (
-            url[0] == 47
-            and b"?" not in url
-            and b"%" not in url
-            and b"/." not in url
-            and (b"//" not in url and b"#" not in url)
+            fixed is not None
+            and self.fast_lane
+            and not has_body
+            and method != b"HEAD"
+            and version == "1.1"
+            and parser.should_keep_alive()
+            and self._active is None
+            and not self._queue
         ):
-            path = url.decode("ascii")  # plain origin-form: already normal
-            query = ""
-        else:
-            target = parse_target(url, method)
-            if target is None:
-                raise ProtocolError(400, "invalid request-target")
-            path, query = target.path, target.query
-            if target.host is not None:
-                host = target.host  # RFC 9112 §3.2.2: absolute-form wins over Host
-        if method == b"CONNECT":
-            raise ProtocolError(405, "CONNECT is not supported")
-        limits = self.limits
-        cl = self._content_length
-        has_body = cl > 0 or self._te is not None
-        if limits.max_body_size and cl > limits.max_body_size:
-            raise ProtocolError(413, "request body too large")
-        keep_alive = parser.should_keep_alive() and not self.ctx.closing
+            # Fast lane: a fixed answer to a body-less keep-alive request, with no
+            # access log to feed, needs no Request object at all.
+            self._out.append(fixed.rendered(self.clock.date_line))
+            self._answered = True
+            return
+        self._dispatch(method, url, path, query, version, headers, host, has_body, action)
+
+    def _dispatch(
+        self,
+        method: bytes,
+        url: bytes,
+        path: str,
+        query: str,
+        version: str,
+        headers: list[tuple[bytes, bytes]],
+        host: str,
+        has_body: bool,
+        action: Action,
+    ) -> None:
+        expect = self._expect
+        if has_body:
+            self._expect = False
+            self._body_size = 0
+            self.state = BODY
+            self.deadline = self.clock.now + self.limits.body_timeout
         req = Request(
             method,
             url,
             path,
             query,
             version,
-            self._headers,
+            headers,
             host,
-            keep_alive,
+            self.parser.should_keep_alive() and not self.ctx.closing,
             self.peer,
-            self._expect,
+            expect,
             has_body,
             self.clock.now,
         )
         self._req = req
-        action = self.ctx.routes.match(method, host, path, self._headers)
-        if action is None:
-            action = self.ctx.not_found
         self._action = action
-        if has_body:
-            self.state = BODY
-            self.deadline = self.clock.now + limits.body_timeout
         if action.streaming:
-            reader = BodyReader(self, self._expect) if has_body else None
+            reader = BodyReader(self, expect) if has_body else None
+            self._reader = reader
             if self._active is None and not self._queue:
-                self._reader = reader
                 self._start(req, action, reader)
             else:
                 self._queue.append(_Queued(req, action, reader))
-                self._reader = reader
                 self.pause_reading()
-        elif self._expect and has_body:
+        elif expect and has_body:
             # Answering without the body: no 100 (Continue) is sent, and since the
             # client may or may not send the body now, the connection cannot be
             # reused (RFC 9110 §10.1.1).
@@ -405,6 +446,64 @@ class HttpProtocol(asyncio.Protocol):
             self._stop = True
             self._respond(req, action.respond(req))
             raise _Stop()
+
+    def _check_head_size(self, headers: list[tuple[bytes, bytes]]) -> None:
+        # The read that completed the head may have carried body bytes too:
+        # measure the head itself before refusing.
+        size = len(self._url) + sum(len(n) + len(v) + 4 for n, v in headers)
+        if size > self.limits.max_header_size:
+            raise ProtocolError(431, "request header section too large")
+
+    def _framing_headers(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        """Content-Length, Transfer-Encoding, Expect: the fields that frame a body.
+
+        Returns whether the request has a body. llhttp has already refused the
+        smuggling shapes (CL with TE, repeated CL, TE on HTTP/1.0 without chunked).
+        """
+        te: bytes | None = None
+        content_length = -1
+        for name, value in headers:
+            lname = name.lower()
+            if lname == b"transfer-encoding":
+                te = value if te is None else te + b"," + value
+            elif lname == b"content-length":
+                content_length = int(value)  # llhttp checked: digits only
+            elif lname == b"expect":
+                # RFC 9110 §10.1.1: the only expectation defined is 100-continue.
+                if value.lower() != b"100-continue":
+                    raise ProtocolError(417, "unsupported expectation")
+                self._expect = True
+        if te is not None:
+            self._check_transfer_coding(te)
+            return True
+        max_body = self.limits.max_body_size
+        if max_body and content_length > max_body:
+            raise ProtocolError(413, "request body too large")
+        return content_length > 0
+
+    def _parse_host(self, raw: bytes) -> str:
+        host = parse_host(raw)
+        if host is None:
+            raise ProtocolError(400, "invalid Host header")
+        cache = self.host_cache
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        cache[raw] = host
+        return host
+
+    def _parse_target(self, url: bytes, method: bytes) -> tuple[str, str, str | None]:
+        if method == b"CONNECT":
+            raise ProtocolError(405, "CONNECT is not supported")
+        target = parse_target(url, method)
+        if target is None:
+            raise ProtocolError(400, "invalid request-target")
+        result = (target.path, target.query, target.host)
+        if target.path != "*":  # asterisk-form depends on the method: not cached
+            cache = self.target_cache
+            if len(cache) >= _CACHE_SIZE:
+                cache.clear()
+            cache[url] = result
+        return result
 
     def _check_transfer_coding(self, te: bytes) -> None:
         codings = [c.strip().split(b";", 1)[0].strip().lower() for c in te.split(b",")]
@@ -429,54 +528,75 @@ class HttpProtocol(asyncio.Protocol):
         req = self._req
         action = self._action
         if req is None or action is None:
+            if self._answered:  # answered by the fast lane in on_headers_complete
+                self._answered = False
+                self.state = IDLE
+                self.deadline = self.clock.now + self.limits.keepalive_timeout
             return
-        reader = self._reader
         self._req = None
-        self._action = None
-        self._reader = None
-        self._reset_message()
-        if self._active is None and not self._queue:
-            self.state = BUSY if action.streaming else IDLE
-            self.deadline = (
-                _NEVER if action.streaming else self.clock.now + self.limits.keepalive_timeout
-            )
+        if self._headers:
+            self._end_trailers()
+        if action.streaming or self._active is not None or self._queue:
+            self._complete_queued(req, action)
         else:
-            self.state = BUSY
-            self.deadline = _NEVER
+            self.state = IDLE
+            self.deadline = self.clock.now + self.limits.keepalive_timeout
+            resp = action.fixed or action.respond(req)
+            if req.keep_alive and req.version == "1.1" and req.method != b"HEAD" and not resp.close:
+                # The common case, kept to a few attribute reads and one append.
+                self._out.append(resp.rendered(self.clock.date_line))
+                if self.access_log is not None:
+                    self.ctx.log_request(req, resp.status, len(resp.body))
+                return
+            self._respond(req, resp)
+        if not req.keep_alive:
+            self._stop = True  # nothing after a request that ends the connection
+            raise _Stop()
+
+    def _end_trailers(self) -> None:
+        trailers = self._headers
+        self._headers = []
+        size = sum(len(n) + len(v) + 4 for n, v in trailers)
+        if len(trailers) > self.limits.max_headers or size > self.limits.max_header_size:
+            raise ProtocolError(431, "trailer section too large")
+
+    def _complete_queued(self, req: Request, action: Action) -> None:
+        reader = self._reader
+        self._reader = None
+        self.state = BUSY
+        self.deadline = _NEVER
         if action.streaming:
             if reader is not None:
                 reader.end()
             for q in self._queue:
                 if q.req is req:
                     q.complete = True
-        elif self._queue or self._active is not None:
+        else:
             q = _Queued(req, action, None)
             q.complete = True
             self._queue.append(q)
             self.pause_reading()
-        else:
-            self._respond(req, action.respond(req))
-        if not req.keep_alive:
-            self._stop = True  # nothing after a request that ends the connection
-            raise _Stop()
 
     # ------------------------------------------------------------------------ responses
 
     def _respond(self, req: Request, resp: FixedResponse) -> None:
-        if resp.close or not req.keep_alive:
-            req.keep_alive = False
-            conn = CONN_CLOSE
-        elif req.version == "1.0":
-            conn = CONN_KEEP_ALIVE
+        date_line = self.clock.date_line
+        if req.keep_alive and not resp.close and req.version == "1.1":
+            if req.method == b"HEAD":
+                self.write(resp.head + date_line + b"\r\n")
+            else:
+                self.write(resp.rendered(date_line))
         else:
-            conn = b""
-        if req.method == b"HEAD":
-            self.write(resp.head + self.clock.date_line + conn + b"\r\n")
-        else:
-            self.write(resp.head + self.clock.date_line + conn + b"\r\n" + resp.body)
-        self.ctx.log_request(req, resp.status, 0 if req.method == b"HEAD" else len(resp.body))
-        if not req.keep_alive:
-            self._close_after = True
+            if resp.close or not req.keep_alive:
+                req.keep_alive = False
+                conn = CONN_CLOSE
+                self._close_after = True
+            else:
+                conn = CONN_KEEP_ALIVE  # an HTTP/1.0 client that asked for it
+            tail = b"\r\n" if req.method == b"HEAD" else b"\r\n" + resp.body
+            self.write(resp.head + date_line + conn + tail)
+        if self.access_log is not None:
+            self.ctx.log_request(req, resp.status, 0 if req.method == b"HEAD" else len(resp.body))
 
     def write(self, data: bytes) -> None:
         """Queue bytes for the client; while parsing, batched into one send."""
@@ -539,7 +659,7 @@ class HttpProtocol(asyncio.Protocol):
         if "HTTP version" in message or "PRI/Upgrade" in message:
             self._protocol_error(505, "HTTP version not supported")
         elif "Transfer-Encoding" in message:
-            te = self._te or b""
+            te = b",".join(v for n, v in self._headers if n.lower() == b"transfer-encoding")
             codings = {c.strip().lower() for c in te.split(b",")}
             unknown = any(c and c not in _KNOWN_CODINGS for c in codings)
             if unknown:
@@ -656,6 +776,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def shutdown(self, grace_idle: float) -> None:
         """Stop reusing this connection: idle now → closed (after `grace_idle`)."""
+        self.fast_lane = False  # the next answer must say Connection: close
         if self.state == IDLE and self._active is None and not self._queue:
             if grace_idle <= 0:
                 self.transport.close()

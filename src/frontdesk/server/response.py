@@ -8,7 +8,6 @@ nothing here re-checks them per request.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from http import HTTPStatus
 
 CONN_CLOSE = b"Connection: close\r\n"
@@ -37,18 +36,30 @@ def header_block(headers: Iterable[tuple[str, str]]) -> bytes:
 NO_BODY_STATUS = frozenset({204, 304}) | frozenset(range(100, 200))
 
 
-@dataclass(frozen=True, slots=True)
 class FixedResponse:
     """A whole response known in advance, split where per-request lines go in.
 
     `head` holds the status line and every header but Date and Connection; the
-    protocol appends those, then CRLF, then `body` (omitted for HEAD).
+    protocol appends those, then CRLF, then `body` (omitted for HEAD). For the common
+    case (HTTP/1.1, keep-alive, not HEAD) the whole response is rendered once per
+    second, when the Date line changes, and reused as one bytes object.
     """
 
-    status: int
-    head: bytes
-    body: bytes
-    close: bool = False  # always close the connection after this response
+    __slots__ = ("status", "head", "body", "close", "_date", "_rendered")
+
+    def __init__(self, status: int, head: bytes, body: bytes, close: bool = False) -> None:
+        self.status = status
+        self.head = head
+        self.body = body
+        self.close = close  # always close the connection after this response
+        self._date = b""
+        self._rendered = b""
+
+    def rendered(self, date_line: bytes) -> bytes:
+        if date_line is not self._date:
+            self._rendered = b"".join((self.head, date_line, b"\r\n", self.body))
+            self._date = date_line
+        return self._rendered
 
     @classmethod
     def build(

@@ -1,0 +1,32 @@
+"""The sans-I/O rule: pure modules never import asyncio or os, nor read the clock."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "frontdesk"
+PURE = sorted((SRC / "http").glob("*.py"))
+BANNED_MODULES = {"asyncio", "os", "socket", "time", "uvloop", "selectors"}
+BANNED_CALLS = {"time", "monotonic", "now", "utcnow", "today", "perf_counter"}
+
+
+@pytest.mark.parametrize("path", PURE, ids=lambda p: p.name)
+def test_pure_module_has_no_io(path: Path) -> None:
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names = {(node.module or "").split(".")[0]}
+        else:
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                assert node.func.attr not in BANNED_CALLS, f"{path.name} reads the clock"
+            continue
+        assert not names & BANNED_MODULES, f"{path.name} imports {names & BANNED_MODULES}"
+
+
+def test_pure_modules_exist() -> None:
+    assert len(PURE) >= 4

@@ -61,6 +61,20 @@ def bind(address: tuple[str, int], backlog: int) -> socket.socket:
     return sock
 
 
+def preflight(config: Config) -> None:
+    """Checks that need the machine, not just the file: done by the master, once, so a
+    worker never dies at start for a reason the master could have reported."""
+    path = config.server.access_log
+    if path not in ("-", "off"):
+        try:
+            with open(path, "a"):
+                pass
+        except OSError as exc:
+            raise FrontdeskError(
+                f"server.access_log: cannot open {path!r} for writing: {exc.strerror}"
+            ) from None
+
+
 class Master:
     def __init__(self, config: Config, reload_config: Callable[[], Config] | None) -> None:
         self.config = config
@@ -71,6 +85,7 @@ class Master:
         self._events: asyncio.Queue[str] = asyncio.Queue()
         self._restarts: dict[int, float] = {}
         self._reaper_tasks: set[asyncio.Task[None]] = set()
+        self._dead_slots: list[tuple[int, int, float]] = []
 
     # ------------------------------------------------------------------ entry points
 
@@ -82,6 +97,7 @@ class Master:
             (signal.SIGHUP, "reload"),
         ):
             loop.add_signal_handler(sig, self._events.put_nowait, event)
+        preflight(self.config)
         self._bind(self.config)
         if not await self._start_generation(self.config):
             await self._stop_all(self.workers, 5.0)
@@ -117,7 +133,11 @@ class Master:
             error_log.error("reload refused: the running config stays in effect")
             return False
         try:
+            preflight(new)
             self._bind(new)
+        except FrontdeskError as exc:
+            error_log.error("reload refused: %s", exc)
+            return False
         except OSError as exc:
             error_log.error("reload refused: cannot listen: %s", exc)
             return False
@@ -229,8 +249,6 @@ class Master:
         task = asyncio.create_task(reap())
         self._reaper_tasks.add(task)
         task.add_done_callback(self._reaper_tasks.discard)
-
-    _dead_slots: list[tuple[int, int, float]] = []
 
     async def _on_death(self, event: str) -> None:
         while self._dead_slots:

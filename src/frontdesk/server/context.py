@@ -84,7 +84,10 @@ class WorkerContext:
     def log_error_request(self, conn: HttpProtocol, status: int, target: bytes, size: int) -> None:
         log = self.access_log
         if log.enabled:
-            method = conn.parser.get_method() if target else b"-"
+            try:
+                method = conn.parser.get_method() or b"-"
+            except Exception:  # the parser may not have got as far as the method
+                method = b"-"
             log.record(
                 conn.peer,
                 self.clock.log_time,

@@ -128,6 +128,8 @@ class ResponseWriter:
         self.started = True
         self.status = status
         req = self._req
+        if self._conn.ctx.closing:
+            req.keep_alive = False  # shutting down or draining: last answer here
         self._no_body = req.method == b"HEAD" or status in NO_BODY_STATUS
         parts = [status_line(status), self._conn.server_line]
         for name, value in headers:

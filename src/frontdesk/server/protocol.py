@@ -541,6 +541,8 @@ class HttpProtocol(asyncio.Protocol):
         else:
             self.state = IDLE
             self.deadline = self.clock.now + self.limits.keepalive_timeout
+            if self.ctx.closing:
+                req.keep_alive = False  # shutting down or draining: last answer here
             resp = action.fixed or action.respond(req)
             if req.keep_alive and req.version == "1.1" and req.method != b"HEAD" and not resp.close:
                 # The common case, kept to a few attribute reads and one append.
@@ -697,6 +699,8 @@ class HttpProtocol(asyncio.Protocol):
             req.keep_alive = False  # the framing of a half-sent response is lost
         self.ctx.log_request(req, writer.status, writer.sent)
         self._active = None
+        if self.ctx.closing:
+            req.keep_alive = False
         if req.keep_alive and reader is not None and not reader.complete:
             # The action answered without reading the whole body: the rest of it is
             # still on the wire, so the connection cannot carry another request.

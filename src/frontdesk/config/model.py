@@ -117,8 +117,9 @@ class ServerConfig(BaseModel):
     Default "1MB"."""
 
     max_connections: Count = 20000
-    """Most open client connections per worker; more wait in the listen backlog.
-    Default 20000."""
+    """Most open client connections per worker. At the limit the worker stops
+    accepting and further clients wait in the listen backlog (or go to another
+    worker) until some close. Default 20000."""
 
     header_timeout: Annotated[Duration, Field(gt=0)] = 10.0
     """The whole request head must arrive within this long (defeats slowloris).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,10 @@ from frontdesk.server.response import FixedResponse, error_response
 if TYPE_CHECKING:
     from frontdesk.config.model import Config, Route
     from frontdesk.server.protocol import HttpProtocol, Request
+
+
+def _nothing() -> None:
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +58,32 @@ class WorkerContext:
         self.not_found: Action = NotFound(server_header)
         self.connections: set[HttpProtocol] = set()
         self.closing = False
+        # At max_connections the worker stops accepting (the kernel queues further
+        # clients in the backlog) and resumes at 90%; the worker sets the hooks.
+        self.accept_paused = False
+        self.pause_accepting: Callable[[], None] = _nothing
+        self.resume_accepting: Callable[[], None] = _nothing
+        # keepalive_timeout = 0 disables keep-alive: every answer says close.
+        self.keep_alive = limits.keepalive_timeout > 0
         self._errors: dict[tuple[int, str], FixedResponse] = {}
         # Parsed Host values and request-targets, keyed by their raw bytes: real
         # traffic repeats both, and the cache is cleared whenever it fills up.
         self.host_cache: dict[bytes, str] = {}
         self.target_cache: dict[bytes, tuple[str, str, str | None]] = {}
+
+    def at_capacity(self) -> None:
+        if not self.accept_paused:
+            self.accept_paused = True
+            error_log.warning(
+                "max_connections (%d) reached: not accepting until some close",
+                self.limits.max_connections,
+            )
+            self.pause_accepting()
+
+    def below_capacity(self) -> None:
+        if len(self.connections) <= self.limits.max_connections * 9 // 10 and not self.closing:
+            self.accept_paused = False
+            self.resume_accepting()
 
     def error(self, status: int, reason: str) -> FixedResponse:
         key = (status, reason)

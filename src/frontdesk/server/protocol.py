@@ -40,16 +40,12 @@ CLOSED = 5
 _NEVER = float("inf")
 _LINGER_TIME = 2.0
 
-# RFC 9112 §6.1: codings a server may know; we decode only chunked, so a request that
-# applies any of the others gets 501, one that names an unregistered coding too.
-_KNOWN_CODINGS = frozenset({b"chunked", b"gzip", b"x-gzip", b"deflate", b"compress", b"x-compress"})
-
 
 # Lengths and first letters (lower-cased) of host, expect, content-length and
 # transfer-encoding: a cheap filter before the name is lower-cased and compared.
-_SPECIAL_LENGTHS = frozenset({4, 6, 14, 17})
-_SPECIAL_FIRST = frozenset(b"hect")
-_FRAMING = frozenset({b"expect", b"content-length", b"transfer-encoding"})
+_SPECIAL_LENGTHS = frozenset({4, 6, 7, 14, 17})
+_SPECIAL_FIRST = frozenset(b"hectu")
+_FRAMING = frozenset({b"expect", b"content-length", b"transfer-encoding", b"upgrade"})
 _CACHE_SIZE = 4096  # Host values and request-targets remembered per worker
 
 
@@ -160,6 +156,8 @@ class HttpProtocol(asyncio.Protocol):
         "_write_paused",
         "_drain_waiter",
         "_pending_error",
+        "_force_close",
+        "_body_raw",
     )
 
     def __init__(self, ctx: WorkerContext) -> None:
@@ -172,7 +170,7 @@ class HttpProtocol(asyncio.Protocol):
         self.not_found = ctx.not_found
         # With no access log to feed and the worker not closing, fixed answers skip
         # building a Request (see on_headers_complete).
-        self.fast_lane = self.access_log is None and not ctx.closing
+        self.fast_lane = self.access_log is None and not ctx.closing and ctx.keep_alive
         self.host_cache = ctx.host_cache
         self.target_cache = ctx.target_cache
         self.transport: Any = None
@@ -200,6 +198,8 @@ class HttpProtocol(asyncio.Protocol):
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self._pending_error: FixedResponse | None = None
+        self._force_close = False
+        self._body_raw = 0
 
     def _reset_message(self) -> None:
         self._url_parts.clear()
@@ -220,12 +220,17 @@ class HttpProtocol(asyncio.Protocol):
         # The first request is under the header timeout from the moment of accept:
         # a client that connects and sends nothing is a slowloris too.
         self.deadline = self.clock.now + self.limits.header_timeout
-        if len(ctx.connections) > self.limits.max_connections or ctx.closing:
+        if ctx.closing:
             transport.close()
+        elif len(ctx.connections) >= self.limits.max_connections:
+            ctx.at_capacity()  # stop accepting: further clients wait in the backlog
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.state = CLOSED
-        self.ctx.connections.discard(self)
+        ctx = self.ctx
+        ctx.connections.discard(self)
+        if ctx.accept_paused:
+            ctx.below_capacity()
         if self._active is not None:
             self._active.cancel()
         gone = ClientDisconnected()
@@ -272,20 +277,16 @@ class HttpProtocol(asyncio.Protocol):
             self._head_size += len(data)
         elif state == BODY:
             self.deadline = self.clock.now + self.limits.body_timeout
+            self._body_raw += len(data)
         elif state == LINGER or state == CLOSED:
             return  # discarded: the answer is already on its way and the socket closing
         self._in_feed = True
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade as exc:
-            # We accept no upgrade yet (RFC 9110 §7.8 lets a server ignore Upgrade):
-            # the request was answered as plain HTTP/1.1; go on parsing after it.
-            offset = exc.args[0] if exc.args else len(data)
-            self._in_feed = False
-            self._flush()
-            if offset < len(data) and self.state != CLOSED and not self._stop:
-                self.data_received(data[offset:])
-            return
+        except httptools.HttpParserUpgrade:
+            # The request was answered as plain HTTP/1.1 with Connection: close
+            # (see _framing_headers); what follows the head is never parsed.
+            self._stop = True
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
             if isinstance(cause, ProtocolError):
@@ -303,6 +304,13 @@ class HttpProtocol(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._parser_error(str(exc))
         self._in_feed = False
+        if self.state == BODY and self._headers:
+            self._check_trailers()
+        if self.state == BODY and self._body_raw - self._body_size > self._overhead_allowance():
+            # Chunk framing and trailers are not body data: bytes that are neither must
+            # stay bounded, or a client streams trailers (or 1-byte chunks) forever.
+            # (Go's net/http refuses chunked bodies with "too much non-data" likewise.)
+            self._protocol_error(400, "chunked framing or trailers too large")
         if self.state == HEAD and self._head_size > self.limits.max_header_size:
             # Counted on raw bytes: llhttp buffers a header value split across reads,
             # so the limit must hold before the parser hands us the field.
@@ -358,6 +366,8 @@ class HttpProtocol(asyncio.Protocol):
             raise ProtocolError(505, "HTTP version not supported")
         has_body = self._framing_headers(headers) if framing else False
         method = parser.get_method()
+        if method == b"CONNECT":
+            raise ProtocolError(405, "CONNECT is not supported")
         if hosts == 1:
             host = self.host_cache.get(raw_host)  # type: ignore[arg-type]
             if host is None:
@@ -371,6 +381,8 @@ class HttpProtocol(asyncio.Protocol):
         parts = self._url_parts
         url = parts[0] if len(parts) == 1 else b"".join(parts)
         parts.clear()
+        if len(url) > limits.max_uri_size:
+            raise ProtocolError(414, "request-target too long")
         target = self.target_cache.get(url)
         if target is None:
             target = self._parse_target(url, method)
@@ -382,7 +394,7 @@ class HttpProtocol(asyncio.Protocol):
         if (
             fixed is not None
             and self.fast_lane
-            and not has_body
+            and not framing
             and method != b"HEAD"
             and version == "1.1"
             and parser.should_keep_alive()
@@ -408,10 +420,19 @@ class HttpProtocol(asyncio.Protocol):
         has_body: bool,
         action: Action,
     ) -> None:
+        ctx = self.ctx
+        keep_alive = (
+            self.parser.should_keep_alive()
+            and ctx.keep_alive
+            and not ctx.closing
+            and not self._force_close
+        )
+        self._force_close = False
         expect = self._expect
         if has_body:
             self._expect = False
             self._body_size = 0
+            self._body_raw = 0
             self.state = BODY
             self.deadline = self.clock.now + self.limits.body_timeout
         req = Request(
@@ -422,7 +443,7 @@ class HttpProtocol(asyncio.Protocol):
             version,
             headers,
             host,
-            self.parser.should_keep_alive() and not self.ctx.closing,
+            keep_alive,
             self.peer,
             expect,
             has_body,
@@ -450,6 +471,8 @@ class HttpProtocol(asyncio.Protocol):
     def _check_head_size(self, headers: list[tuple[bytes, bytes]]) -> None:
         # The read that completed the head may have carried body bytes too:
         # measure the head itself before refusing.
+        if len(self._url) > self.limits.max_uri_size:
+            raise ProtocolError(414, "request-target too long")  # the more specific answer
         size = len(self._url) + sum(len(n) + len(v) + 4 for n, v in headers)
         if size > self.limits.max_header_size:
             raise ProtocolError(431, "request header section too large")
@@ -462,6 +485,12 @@ class HttpProtocol(asyncio.Protocol):
         """
         te: bytes | None = None
         content_length = -1
+        if self.parser.should_upgrade():
+            # Upgrade (and CONNECT) are not served yet. RFC 9110 §7.8 lets a server
+            # ignore Upgrade, but llhttp has stopped parsing at the end of the head
+            # and would take the body, if any, for the new protocol: answer, then
+            # close, so no byte after the head is ever read as a request.
+            self._force_close = True
         for name, value in headers:
             lname = name.lower()
             if lname == b"transfer-encoding":
@@ -475,6 +504,10 @@ class HttpProtocol(asyncio.Protocol):
                 self._expect = True
         if te is not None:
             self._check_transfer_coding(te)
+            if self.parser.get_http_version() == "1.0":
+                # RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 request is faulty
+                # framing: process the message, then close the connection.
+                self._force_close = True
             return True
         max_body = self.limits.max_body_size
         if max_body and content_length > max_body:
@@ -492,8 +525,6 @@ class HttpProtocol(asyncio.Protocol):
         return host
 
     def _parse_target(self, url: bytes, method: bytes) -> tuple[str, str, str | None]:
-        if method == b"CONNECT":
-            raise ProtocolError(405, "CONNECT is not supported")
         target = parse_target(url, method)
         if target is None:
             raise ProtocolError(400, "invalid request-target")
@@ -505,15 +536,23 @@ class HttpProtocol(asyncio.Protocol):
             cache[url] = result
         return result
 
+    def _overhead_allowance(self) -> int:
+        # The first read of the body may still carry the end of the head; chunk
+        # framing of reasonable chunks is far below the data it frames.
+        return self.limits.max_header_size + self._body_size + 65536
+
     def _check_transfer_coding(self, te: bytes) -> None:
         codings = [c.strip().split(b";", 1)[0].strip().lower() for c in te.split(b",")]
         codings = [c for c in codings if c]
-        for c in codings:
-            if c != b"chunked":  # unknown, or known but not decoded by us
-                raise ProtocolError(501, "transfer coding not implemented")
         if not codings or codings[-1] != b"chunked" or codings.count(b"chunked") > 1:
-            # RFC 9112 §6.3: chunked not final → the length cannot be determined: 400.
+            # RFC 9112 §6.3: "If a Transfer-Encoding header field is present in a
+            # request and the chunked transfer coding is not the final encoding, ...
+            # the server MUST respond with the 400 (Bad Request) status code".
             raise ProtocolError(400, "invalid Transfer-Encoding")
+        if len(codings) > 1:
+            # RFC 9112 §6.1: a coding the server does not understand (we decode only
+            # chunked) SHOULD get 501.
+            raise ProtocolError(501, "transfer coding not implemented")
 
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)
@@ -561,6 +600,14 @@ class HttpProtocol(asyncio.Protocol):
         size = sum(len(n) + len(v) + 4 for n, v in trailers)
         if len(trailers) > self.limits.max_headers or size > self.limits.max_header_size:
             raise ProtocolError(431, "trailer section too large")
+
+    def _check_trailers(self) -> None:
+        """Trailers still arriving are held to the limits of a head (431)."""
+        trailers = self._headers
+        size = sum(len(n) + len(v) + 4 for n, v in trailers)
+        if len(trailers) > self.limits.max_headers or size > self.limits.max_header_size:
+            self._headers = []
+            self._protocol_error(431, "trailer section too large")
 
     def _complete_queued(self, req: Request, action: Action) -> None:
         reader = self._reader
@@ -651,8 +698,13 @@ class HttpProtocol(asyncio.Protocol):
             self._close_after = True
             self._pending_error = resp
             return
-        self.write(resp.head + self.clock.date_line + CONN_CLOSE + b"\r\n" + resp.body)
-        self.ctx.log_error_request(self, status, self._url, len(resp.body))
+        try:
+            head_only = self.parser.get_method() == b"HEAD"
+        except Exception:  # the parser may not have got as far as the method
+            head_only = False
+        body = b"" if head_only else resp.body  # RFC 9110 §9.3.2: no content for HEAD
+        self.write(resp.head + self.clock.date_line + CONN_CLOSE + b"\r\n" + body)
+        self.ctx.log_error_request(self, status, self._url, len(body))
         self._stop = True
         self._close_after = True
         self.state = BUSY
@@ -661,13 +713,9 @@ class HttpProtocol(asyncio.Protocol):
         if "HTTP version" in message or "PRI/Upgrade" in message:
             self._protocol_error(505, "HTTP version not supported")
         elif "Transfer-Encoding" in message:
-            te = b",".join(v for n, v in self._headers if n.lower() == b"transfer-encoding")
-            codings = {c.strip().lower() for c in te.split(b",")}
-            unknown = any(c and c not in _KNOWN_CODINGS for c in codings)
-            if unknown:
-                self._protocol_error(501, "transfer coding not implemented")
-            else:
-                self._protocol_error(400, "invalid Transfer-Encoding")
+            # llhttp refuses a request whose final coding is not chunked: RFC 9112
+            # §6.3 makes that a 400, whatever the codings are.
+            self._protocol_error(400, "invalid Transfer-Encoding")
         else:
             self._protocol_error(400, "malformed request")
 

@@ -15,7 +15,18 @@ CONN_KEEP_ALIVE = b"Connection: keep-alive\r\n"  # only for HTTP/1.0 clients tha
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
+# RFC 9110 §15 renamed a few reason phrases; Python 3.11's HTTPStatus has the old ones.
+_RFC9110_REASONS = {
+    413: "Content Too Large",
+    414: "URI Too Long",
+    416: "Range Not Satisfiable",
+    422: "Unprocessable Content",
+}
+
+
 def reason(status: int) -> str:
+    if status in _RFC9110_REASONS:
+        return _RFC9110_REASONS[status]
     try:
         return HTTPStatus(status).phrase
     except ValueError:

@@ -15,6 +15,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 import uvloop
@@ -39,18 +40,19 @@ class Worker:
         self.stopping: asyncio.Future[tuple[float, float]] | None = None
         self._tick_handle: asyncio.TimerHandle | None = None
         self._channel_transport: asyncio.BaseTransport | None = None
+        self._listen: list[socket.socket] = []
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         self.stopping = loop.create_future()
         ctx = self.ctx
-        backlog = self.config.server.backlog
-        for fd in self.listen_fds:
-            sock = socket.socket(fileno=fd)
-            server = await loop.create_server(
-                lambda: HttpProtocol(ctx), sock=sock, backlog=backlog, reuse_address=None
-            )
-            self.servers.append(server)
+        # The inherited sockets stay open here; servers get duplicates, so accepting
+        # can be stopped (server.close() closes its fd) and started again.
+        self._listen = [socket.socket(fileno=fd) for fd in self.listen_fds]
+        await self._start_accepting()
+        ctx.pause_accepting = self._pause_accepting
+        ctx.resume_accepting = lambda: self._later(self._start_accepting())
         loop.add_signal_handler(
             signal.SIGTERM, self._request_stop, self.config.server.shutdown_timeout, 0.0
         )
@@ -64,6 +66,28 @@ class Worker:
         self.send({"type": "ready", "pid": os.getpid()})
         timeout, grace = await self.stopping
         await self._shutdown(timeout, grace)
+
+    async def _start_accepting(self) -> None:
+        loop = asyncio.get_running_loop()
+        ctx = self.ctx
+        if ctx.closing:
+            return
+        backlog = self.config.server.backlog
+        for listener in self._listen:
+            server = await loop.create_server(
+                lambda: HttpProtocol(ctx), sock=listener.dup(), backlog=backlog
+            )
+            self.servers.append(server)
+
+    def _pause_accepting(self) -> None:
+        for server in self.servers:
+            server.close()
+        self.servers = []
+
+    def _later(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def send(self, msg: Message) -> None:
         t = self._channel_transport
@@ -90,7 +114,10 @@ class Worker:
         clock = ctx.clock
         clock.tick(time.monotonic(), time.time())
         now = clock.now
-        for conn in [c for c in ctx.connections if c.deadline <= now]:
+        # Deadlines were set from a clock that lags by up to one tick: fire a tick late
+        # rather than early, so no timeout is ever shorter than configured.
+        late = now - TICK
+        for conn in [c for c in ctx.connections if c.deadline <= late]:
             conn.on_deadline()
         ctx.access_log.flush()
         self._tick_handle = asyncio.get_running_loop().call_later(TICK, self._tick)
@@ -99,8 +126,9 @@ class Worker:
         """Stop accepting; let in-flight work finish within `timeout`; then exit."""
         ctx = self.ctx
         ctx.closing = True
-        for server in self.servers:
-            server.close()
+        self._pause_accepting()
+        for listener in self._listen:
+            listener.close()
         for conn in list(ctx.connections):
             conn.shutdown(grace_idle)
         deadline = time.monotonic() + timeout

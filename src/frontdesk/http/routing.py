@@ -100,6 +100,11 @@ class RouteTable(Generic[T]):
 
     __slots__ = ("_entries", "_catch_all")
 
+    @property
+    def catch_all(self) -> T | None:
+        """The action of a leading route that matches every request, if there is one."""
+        return self._catch_all
+
     def __init__(self, entries: Sequence[tuple[Matcher, T]]) -> None:
         self._entries = tuple(entries)
         # A leading catch-all route (a bare `respond`, a whole-site proxy) is common

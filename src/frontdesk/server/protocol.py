@@ -138,6 +138,7 @@ class HttpProtocol(asyncio.Protocol):
         "access_log",
         "routes",
         "not_found",
+        "catch_all",
         "fast_lane",
         "host_cache",
         "target_cache",
@@ -168,6 +169,7 @@ class HttpProtocol(asyncio.Protocol):
         self.access_log = ctx.access_log if ctx.access_log.enabled else None
         self.routes = ctx.routes
         self.not_found = ctx.not_found
+        self.catch_all = ctx.routes.catch_all
         # With no access log to feed and the worker not closing, fixed answers skip
         # building a Request (see on_headers_complete).
         self.fast_lane = self.access_log is None and not ctx.closing and ctx.keep_alive
@@ -270,8 +272,7 @@ class HttpProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         state = self.state
         if state == IDLE:
-            self.state = HEAD
-            self.deadline = self.clock.now + self.limits.header_timeout
+            self.state = HEAD  # its deadline is set below, if the head is not complete
             self._head_size = len(data)
         elif state == HEAD:
             self._head_size += len(data)
@@ -304,26 +305,39 @@ class HttpProtocol(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._parser_error(str(exc))
         self._in_feed = False
-        if self.state == BODY and self._headers:
-            self._check_trailers()
-        if self.state == BODY and self._body_raw - self._body_size > self._overhead_allowance():
-            # Chunk framing and trailers are not body data: bytes that are neither must
-            # stay bounded, or a client streams trailers (or 1-byte chunks) forever.
-            # (Go's net/http refuses chunked bodies with "too much non-data" likewise.)
-            self._protocol_error(400, "chunked framing or trailers too large")
-        if self.state == HEAD and self._head_size > self.limits.max_header_size:
-            # Counted on raw bytes: llhttp buffers a header value split across reads,
-            # so the limit must hold before the parser hands us the field.
-            if len(self._url) > self.limits.max_uri_size:
-                self._protocol_error(414, "request-target too long")
-            else:
-                self._protocol_error(431, "request header section too large")
+        if self.state != IDLE:  # a request is still being read (or the answer pends)
+            self._after_feed(state == IDLE)
         out = self._out
         if out:
             self.transport.write(out[0] if len(out) == 1 else b"".join(out))
             out.clear()
         if self._close_after:
             self._flush()
+
+    def _after_feed(self, new_request: bool) -> None:
+        state = self.state
+        limits = self.limits
+        if state == HEAD:
+            if new_request:
+                # The header timeout runs from a request's first byte (slowloris).
+                self.deadline = self.clock.now + limits.header_timeout
+            if self._head_size > limits.max_header_size:
+                # Counted on raw bytes: llhttp buffers a header value split across
+                # reads, so the limit must hold before the parser hands us the field.
+                if len(self._url) > limits.max_uri_size:
+                    self._protocol_error(414, "request-target too long")
+                else:
+                    self._protocol_error(431, "request header section too large")
+        elif state == BODY:
+            if self._headers:
+                self._check_trailers()
+            if self.state == BODY and (
+                self._body_raw - self._body_size > self._overhead_allowance()
+            ):
+                # Chunk framing and trailers are not body data: bytes that are neither
+                # must stay bounded, or a client streams trailers (or 1-byte chunks)
+                # forever. (Go's net/http refuses "too much non-data" likewise.)
+                self._protocol_error(400, "chunked framing or trailers too large")
 
     # ------------------------------------------------------------------ parser callbacks
 
@@ -389,7 +403,7 @@ class HttpProtocol(asyncio.Protocol):
         path, query, target_host = target
         if target_host is not None:
             host = target_host  # RFC 9112 §3.2.2: absolute-form wins over Host
-        action = self.routes.match(method, host, path, headers) or self.not_found
+        action = self.catch_all or self.routes.match(method, host, path, headers) or self.not_found
         fixed = action.fixed
         if (
             fixed is not None
@@ -403,7 +417,11 @@ class HttpProtocol(asyncio.Protocol):
         ):
             # Fast lane: a fixed answer to a body-less keep-alive request, with no
             # access log to feed, needs no Request object at all.
-            self._out.append(fixed.rendered(self.clock.date_line))
+            date_line = self.clock.date_line
+            if fixed._date is date_line:  # rendered this second already (inlined call)
+                self._out.append(fixed._rendered)
+            else:
+                self._out.append(fixed.rendered(date_line))
             self._answered = True
             return
         self._dispatch(method, url, path, query, version, headers, host, has_body, action)

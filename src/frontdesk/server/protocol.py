@@ -223,7 +223,11 @@ class HttpProtocol(asyncio.Protocol):
         # a client that connects and sends nothing is a slowloris too.
         self.deadline = self.clock.now + self.limits.header_timeout
         if ctx.closing:
-            transport.close()
+            # Accepted in the last loop turn before accepting stopped: the client may
+            # have sent its request already, and closing now would reset it. Serve
+            # it (the answer says Connection: close), under a short idle grace.
+            self.fast_lane = False
+            self.deadline = min(self.deadline, self.clock.now + 1.0)
         elif len(ctx.connections) >= self.limits.max_connections:
             ctx.at_capacity()  # stop accepting: further clients wait in the backlog
 

@@ -41,10 +41,10 @@ _NEVER = float("inf")
 _LINGER_TIME = 2.0
 
 
-# Lengths and first letters (lower-cased) of host, expect, content-length and
-# transfer-encoding: a cheap filter before the name is lower-cased and compared.
+# First letters (either case) and lengths of host, expect, upgrade, content-length and
+# transfer-encoding: a cheap filter before a field name is lower-cased and compared.
 _SPECIAL_LENGTHS = frozenset({4, 6, 7, 14, 17})
-_SPECIAL_FIRST = frozenset(b"hectu")
+_SPECIAL_FIRST = bytes(1 if chr(i).lower() in "hectu" else 0 for i in range(256))
 _FRAMING = frozenset({b"expect", b"content-length", b"transfer-encoding", b"upgrade"})
 _CACHE_SIZE = 4096  # Host values and request-targets remembered per worker
 
@@ -370,8 +370,9 @@ class HttpProtocol(asyncio.Protocol):
         hosts = 0
         framing = False
         for name, value in headers:
-            # Cheap filter on length and first letter before lower-casing the name.
-            if len(name) in _SPECIAL_LENGTHS and name[0] | 0x20 in _SPECIAL_FIRST:
+            # Cheap filter on first letter and length before lower-casing the name
+            # (the cheapest Python-level scan tried, counted with callgrind).
+            if _SPECIAL_FIRST[name[0]] and len(name) in _SPECIAL_LENGTHS:
                 lname = name.lower()
                 if lname == b"host":
                     raw_host = value

@@ -17,7 +17,8 @@ from frontdesk.config import load_text
 from frontdesk.server.actions import Action
 from frontdesk.server.context import WorkerContext, build_context
 from frontdesk.server.exchange import BodyReader, ResponseWriter
-from frontdesk.server.protocol import HttpProtocol, Request
+from frontdesk.server.protocol import HttpProtocol
+from frontdesk.server.request import Request
 
 CONFIG = """
 [server]

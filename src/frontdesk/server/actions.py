@@ -15,7 +15,7 @@ from frontdesk.server.response import FixedResponse
 
 if TYPE_CHECKING:
     from frontdesk.server.exchange import BodyReader, ResponseWriter
-    from frontdesk.server.protocol import Request
+    from frontdesk.server.request import Request
 
 
 class Action:

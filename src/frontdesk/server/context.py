@@ -14,7 +14,8 @@ from frontdesk.server.response import FixedResponse, error_response
 
 if TYPE_CHECKING:
     from frontdesk.config.model import Config, Route
-    from frontdesk.server.protocol import HttpProtocol, Request
+    from frontdesk.server.protocol import HttpProtocol
+    from frontdesk.server.request import Request
 
 
 def _nothing() -> None:

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 from frontdesk.server.response import CONN_CLOSE, CONN_KEEP_ALIVE, NO_BODY_STATUS, status_line
 
 if TYPE_CHECKING:
-    from frontdesk.server.protocol import HttpProtocol, Request
+    from frontdesk.server.protocol import HttpProtocol
+    from frontdesk.server.request import Request
 
 # Body bytes buffered ahead of the action before the socket is paused.
 _HIGH_WATER = 256 * 1024

@@ -21,23 +21,26 @@ from typing import TYPE_CHECKING, Any
 import httptools
 
 from frontdesk.errors import ProtocolError
+from frontdesk.http.framing import check_transfer_coding
 from frontdesk.http.target import parse_host, parse_target
-from frontdesk.server.exchange import BodyReader, ClientDisconnected, ResponseWriter
+from frontdesk.server.exchange import BodyReader, ClientDisconnected
+from frontdesk.server.request import Queued, Request
 from frontdesk.server.response import CONN_CLOSE, CONN_KEEP_ALIVE, CONTINUE, FixedResponse
+from frontdesk.server.streaming import (
+    _NEVER,
+    BODY,
+    BUSY,
+    CLOSED,
+    HEAD,
+    IDLE,
+    LINGER,
+    StreamingMixin,
+)
 
 if TYPE_CHECKING:
     from frontdesk.server.actions import Action
     from frontdesk.server.context import WorkerContext
 
-# Connection states; `deadline` means something different in each.
-IDLE = 0  # between requests: deadline = keep-alive (or first-request header) timeout
-HEAD = 1  # part of a request head received: deadline = header timeout (slowloris)
-BODY = 2  # reading a request body: deadline = body idle timeout
-BUSY = 3  # request read, response in progress: only a write stall times out
-LINGER = 4  # response sent, write side shut, draining what the client still sends
-CLOSED = 5
-
-_NEVER = float("inf")
 _LINGER_TIME = 2.0
 
 
@@ -53,73 +56,7 @@ class _Stop(Exception):
     """Raised inside a parser callback to stop parsing the rest of the buffer."""
 
 
-class Request:
-    """The head of one request, as actions and the access log see it."""
-
-    __slots__ = (
-        "method",
-        "target",
-        "path",
-        "query",
-        "version",
-        "headers",
-        "host",
-        "keep_alive",
-        "peer",
-        "expect_continue",
-        "has_body",
-        "start",
-    )
-
-    def __init__(
-        self,
-        method: bytes,
-        target: bytes,
-        path: str,
-        query: str,
-        version: str,
-        headers: list[tuple[bytes, bytes]],
-        host: str,
-        keep_alive: bool,
-        peer: str,
-        expect_continue: bool,
-        has_body: bool,
-        start: float,
-    ) -> None:
-        self.method = method
-        self.target = target
-        self.path = path
-        self.query = query
-        self.version = version
-        self.headers = headers
-        self.host = host
-        self.keep_alive = keep_alive
-        self.peer = peer
-        self.expect_continue = expect_continue
-        self.has_body = has_body
-        self.start = start
-
-    def header(self, name: bytes) -> bytes | None:
-        """First value of a header (name in lower case), or None."""
-        for k, v in self.headers:
-            if len(k) == len(name) and k.lower() == name:
-                return v
-        return None
-
-
-class _Queued:
-    """A pipelined request parsed while an earlier streaming exchange still runs."""
-
-    __slots__ = ("req", "action", "reader", "complete")
-
-    def __init__(self, req: Request, action: Action, reader: BodyReader | None) -> None:
-        self.req = req
-        self.action = action
-        self.reader = reader
-        self.complete = False
-
-
-class HttpProtocol(asyncio.Protocol):
+class HttpProtocol(StreamingMixin, asyncio.Protocol):
     __slots__ = (
         "ctx",
         "clock",
@@ -128,8 +65,6 @@ class HttpProtocol(asyncio.Protocol):
         "transport",
         "parser",
         "peer",
-        "state",
-        "deadline",
         "_url_parts",
         "on_url",
         "_answered",
@@ -146,17 +81,10 @@ class HttpProtocol(asyncio.Protocol):
         "_body_size",
         "_req",
         "_action",
-        "_reader",
-        "_active",
-        "_queue",
         "_in_feed",
         "_out",
         "_close_after",
         "_stop",
-        "_read_paused",
-        "_write_paused",
-        "_drain_waiter",
-        "_pending_error",
         "_force_close",
         "_body_raw",
     )
@@ -191,7 +119,7 @@ class HttpProtocol(asyncio.Protocol):
         self._action: Action | None = None
         self._reader: BodyReader | None = None
         self._active: asyncio.Task[None] | None = None
-        self._queue: deque[_Queued] = deque()
+        self._queue: deque[Queued] = deque()
         self._in_feed = False
         self._out: list[bytes] = []
         self._close_after = False
@@ -480,7 +408,7 @@ class HttpProtocol(asyncio.Protocol):
             if self._active is None and not self._queue:
                 self._start(req, action, reader)
             else:
-                self._queue.append(_Queued(req, action, reader))
+                self._queue.append(Queued(req, action, reader))
                 self.pause_reading()
         elif expect and has_body:
             # Answering without the body: no 100 (Continue) is sent, and since the
@@ -526,7 +454,7 @@ class HttpProtocol(asyncio.Protocol):
                     raise ProtocolError(417, "unsupported expectation")
                 self._expect = True
         if te is not None:
-            self._check_transfer_coding(te)
+            check_transfer_coding(te)
             if self.parser.get_http_version() == "1.0":
                 # RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 request is faulty
                 # framing: process the message, then close the connection.
@@ -563,19 +491,6 @@ class HttpProtocol(asyncio.Protocol):
         # The first read of the body may still carry the end of the head; chunk
         # framing of reasonable chunks is far below the data it frames.
         return self.limits.max_header_size + self._body_size + 65536
-
-    def _check_transfer_coding(self, te: bytes) -> None:
-        codings = [c.strip().split(b";", 1)[0].strip().lower() for c in te.split(b",")]
-        codings = [c for c in codings if c]
-        if not codings or codings[-1] != b"chunked" or codings.count(b"chunked") > 1:
-            # RFC 9112 §6.3: "If a Transfer-Encoding header field is present in a
-            # request and the chunked transfer coding is not the final encoding, ...
-            # the server MUST respond with the 400 (Bad Request) status code".
-            raise ProtocolError(400, "invalid Transfer-Encoding")
-        if len(codings) > 1:
-            # RFC 9112 §6.1: a coding the server does not understand (we decode only
-            # chunked) SHOULD get 501.
-            raise ProtocolError(501, "transfer coding not implemented")
 
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)
@@ -631,23 +546,6 @@ class HttpProtocol(asyncio.Protocol):
         if len(trailers) > self.limits.max_headers or size > self.limits.max_header_size:
             self._headers = []
             self._protocol_error(431, "trailer section too large")
-
-    def _complete_queued(self, req: Request, action: Action) -> None:
-        reader = self._reader
-        self._reader = None
-        self.state = BUSY
-        self.deadline = _NEVER
-        if action.streaming:
-            if reader is not None:
-                reader.end()
-            for q in self._queue:
-                if q.req is req:
-                    q.complete = True
-        else:
-            q = _Queued(req, action, None)
-            q.complete = True
-            self._queue.append(q)
-            self.pause_reading()
 
     # ------------------------------------------------------------------------ responses
 
@@ -741,97 +639,6 @@ class HttpProtocol(asyncio.Protocol):
             self._protocol_error(400, "invalid Transfer-Encoding")
         else:
             self._protocol_error(400, "malformed request")
-
-    # ----------------------------------------------------------------- streaming actions
-
-    def _start(self, req: Request, action: Action, reader: BodyReader | None) -> None:
-        writer = ResponseWriter(self, req)
-        self._active = asyncio.get_running_loop().create_task(
-            self._run(req, action, reader, writer)
-        )
-
-    async def _run(
-        self, req: Request, action: Action, reader: BodyReader | None, writer: ResponseWriter
-    ) -> None:
-        try:
-            await action.stream(req, reader, writer)
-            writer.end()
-        except (ClientDisconnected, asyncio.CancelledError):
-            return
-        except Exception:
-            self.ctx.log_exception(req)
-            if not writer.started:
-                resp = self.ctx.error(500, "internal error")
-                req.keep_alive = False
-                self._active = None
-                self._respond(req, resp)
-                self._flush()
-                return
-            req.keep_alive = False  # the framing of a half-sent response is lost
-        self.ctx.log_request(req, writer.status, writer.sent)
-        self._active = None
-        if self.ctx.closing:
-            req.keep_alive = False
-        if req.keep_alive and reader is not None and not reader.complete:
-            # The action answered without reading the whole body: the rest of it is
-            # still on the wire, so the connection cannot carry another request.
-            req.keep_alive = False
-        if not req.keep_alive:
-            self._queue.clear()
-            self._linger_close()
-            return
-        self._next_in_queue()
-
-    def _next_in_queue(self) -> None:
-        while self._queue and self._active is None:
-            q = self._queue[0]
-            if q.action.streaming:
-                self._queue.popleft()
-                self._start(q.req, q.action, q.reader)
-                return
-            if not q.complete:
-                return  # its response is written when its body has been read
-            self._queue.popleft()
-            self._respond(q.req, q.action.respond(q.req))
-            if not q.req.keep_alive:
-                self._queue.clear()
-                self._linger_close()
-                return
-        if not self._queue and self._active is None:
-            pending = self._pending_error
-            if pending is not None:
-                self.write(
-                    pending.head + self.clock.date_line + CONN_CLOSE + b"\r\n" + pending.body
-                )
-                self._linger_close()
-                return
-            if self.state == BUSY:
-                self.state = IDLE
-                self.deadline = self.clock.now + self.limits.keepalive_timeout
-            self.resume_reading()
-
-    # --------------------------------------------------------------------- flow control
-
-    def pause_reading(self) -> None:
-        if not self._read_paused and self.state != CLOSED:
-            self._read_paused = True
-            self.transport.pause_reading()
-
-    def resume_reading(self) -> None:
-        if self._read_paused and self.state != CLOSED:
-            self._read_paused = False
-            self.transport.resume_reading()
-
-    async def drain(self) -> None:
-        if self.state == CLOSED:
-            raise ClientDisconnected()
-        if not self._write_paused:
-            return
-        self._drain_waiter = asyncio.get_running_loop().create_future()
-        try:
-            await self._drain_waiter
-        finally:
-            self._drain_waiter = None
 
     # ---------------------------------------------------------------- timeouts, shutdown
 

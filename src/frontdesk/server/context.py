@@ -14,6 +14,7 @@ from frontdesk.server.response import FixedResponse, error_response
 
 if TYPE_CHECKING:
     from frontdesk.config.model import Config, Route
+    from frontdesk.server.connection import Connection
     from frontdesk.server.protocol import HttpProtocol
     from frontdesk.server.request import Request
 
@@ -108,7 +109,7 @@ class WorkerContext:
                 req.header(b"user-agent"),
             )
 
-    def log_error_request(self, conn: HttpProtocol, status: int, target: bytes, size: int) -> None:
+    def log_error_request(self, conn: Connection, status: int, target: bytes, size: int) -> None:
         log = self.access_log
         if log.enabled:
             try:

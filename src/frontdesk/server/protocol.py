@@ -23,25 +23,22 @@ import httptools
 from frontdesk.errors import ProtocolError
 from frontdesk.http.framing import check_transfer_coding
 from frontdesk.http.target import parse_host, parse_target
-from frontdesk.server.exchange import BodyReader, ClientDisconnected
-from frontdesk.server.request import Queued, Request
-from frontdesk.server.response import CONN_CLOSE, CONN_KEEP_ALIVE, CONTINUE, FixedResponse
-from frontdesk.server.streaming import (
+from frontdesk.server.connection import (
     _NEVER,
     BODY,
-    BUSY,
     CLOSED,
     HEAD,
     IDLE,
     LINGER,
-    StreamingMixin,
+    Connection,
 )
+from frontdesk.server.exchange import BodyReader, ClientDisconnected
+from frontdesk.server.request import Queued, Request
+from frontdesk.server.response import FixedResponse
 
 if TYPE_CHECKING:
     from frontdesk.server.actions import Action
     from frontdesk.server.context import WorkerContext
-
-_LINGER_TIME = 2.0
 
 
 # First letters (either case) and lengths of host, expect, upgrade, content-length and
@@ -56,35 +53,19 @@ class _Stop(Exception):
     """Raised inside a parser callback to stop parsing the rest of the buffer."""
 
 
-class HttpProtocol(StreamingMixin, asyncio.Protocol):
+class HttpProtocol(Connection):
     __slots__ = (
-        "ctx",
-        "clock",
-        "limits",
-        "server_line",
-        "transport",
-        "parser",
-        "peer",
-        "_url_parts",
         "on_url",
         "_answered",
         "_headers",
         "_head_size",
-        "access_log",
         "routes",
         "not_found",
         "catch_all",
-        "fast_lane",
         "host_cache",
         "target_cache",
         "_expect",
         "_body_size",
-        "_req",
-        "_action",
-        "_in_feed",
-        "_out",
-        "_close_after",
-        "_stop",
         "_force_close",
         "_body_raw",
     )
@@ -189,18 +170,6 @@ class HttpProtocol(StreamingMixin, asyncio.Protocol):
         # else keep the write side open to finish the response in progress
         return True
 
-    def pause_writing(self) -> None:
-        self._write_paused = True
-        self.deadline = min(self.deadline, self.clock.now + self.limits.write_timeout)
-
-    def resume_writing(self) -> None:
-        self._write_paused = False
-        if self.state == BUSY:
-            self.deadline = _NEVER
-        w = self._drain_waiter
-        if w is not None and not w.done():
-            w.set_result(None)
-
     def data_received(self, data: bytes) -> None:
         state = self.state
         if state == IDLE:
@@ -272,11 +241,6 @@ class HttpProtocol(StreamingMixin, asyncio.Protocol):
                 self._protocol_error(400, "chunked framing or trailers too large")
 
     # ------------------------------------------------------------------ parser callbacks
-
-    @property
-    def _url(self) -> bytes:
-        parts = self._url_parts
-        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         # Kept minimal: this runs once per field of every request. Limits and the
@@ -546,121 +510,3 @@ class HttpProtocol(StreamingMixin, asyncio.Protocol):
         if len(trailers) > self.limits.max_headers or size > self.limits.max_header_size:
             self._headers = []
             self._protocol_error(431, "trailer section too large")
-
-    # ------------------------------------------------------------------------ responses
-
-    def _respond(self, req: Request, resp: FixedResponse) -> None:
-        date_line = self.clock.date_line
-        if req.keep_alive and not resp.close and req.version == "1.1":
-            if req.method == b"HEAD":
-                self.write(resp.head + date_line + b"\r\n")
-            else:
-                self.write(resp.rendered(date_line))
-        else:
-            if resp.close or not req.keep_alive:
-                req.keep_alive = False
-                conn = CONN_CLOSE
-                self._close_after = True
-            else:
-                conn = CONN_KEEP_ALIVE  # an HTTP/1.0 client that asked for it
-            tail = b"\r\n" if req.method == b"HEAD" else b"\r\n" + resp.body
-            self.write(resp.head + date_line + conn + tail)
-        if self.access_log is not None:
-            self.ctx.log_request(req, resp.status, 0 if req.method == b"HEAD" else len(resp.body))
-
-    def write(self, data: bytes) -> None:
-        """Queue bytes for the client; while parsing, batched into one send."""
-        if self._in_feed:
-            self._out.append(data)
-        elif self.state != CLOSED:
-            self.transport.write(data)
-
-    def send_continue(self) -> None:
-        self.write(CONTINUE)
-
-    def _flush(self) -> None:
-        out = self._out
-        if out:
-            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
-            out.clear()
-        if self._close_after and self._active is None and not self._queue:
-            self._close_after = False
-            self._linger_close()
-
-    def _linger_close(self) -> None:
-        """Close after the response, without the client's unread bytes causing an RST.
-
-        Closing a socket with unread input sends RST, which can destroy the response
-        still in flight to the client. So: send FIN after the buffered response, then
-        read and discard until the client closes or a short grace period ends.
-        """
-        if self.state == CLOSED:
-            return
-        transport = self.transport
-        self.state = LINGER
-        if transport.can_write_eof():
-            transport.write_eof()
-            self.deadline = self.clock.now + _LINGER_TIME
-            self.resume_reading()
-        else:
-            transport.close()
-
-    def _protocol_error(self, status: int, reason: str) -> None:
-        resp = self.ctx.error(status, reason)
-        self._req = None
-        self._action = None
-        if self._reader is not None:
-            self._reader.abort(ClientDisconnected())
-            self._reader = None
-        if self._active is not None or self._queue:
-            # Earlier pipelined answers are still being produced: the error follows
-            # them, then the connection closes (never reordered).
-            self._stop = True
-            self._close_after = True
-            self._pending_error = resp
-            return
-        try:
-            head_only = self.parser.get_method() == b"HEAD"
-        except Exception:  # the parser may not have got as far as the method
-            head_only = False
-        body = b"" if head_only else resp.body  # RFC 9110 §9.3.2: no content for HEAD
-        self.write(resp.head + self.clock.date_line + CONN_CLOSE + b"\r\n" + body)
-        self.ctx.log_error_request(self, status, self._url, len(body))
-        self._stop = True
-        self._close_after = True
-        self.state = BUSY
-
-    def _parser_error(self, message: str) -> None:
-        if "HTTP version" in message or "PRI/Upgrade" in message:
-            self._protocol_error(505, "HTTP version not supported")
-        elif "Transfer-Encoding" in message:
-            # llhttp refuses a request whose final coding is not chunked: RFC 9112
-            # §6.3 makes that a 400, whatever the codings are.
-            self._protocol_error(400, "invalid Transfer-Encoding")
-        else:
-            self._protocol_error(400, "malformed request")
-
-    # ---------------------------------------------------------------- timeouts, shutdown
-
-    def on_deadline(self) -> None:
-        """Called by the worker's tick once `clock.now` has passed `deadline`."""
-        state = self.state
-        self.deadline = _NEVER
-        if state == HEAD or state == BODY:
-            if self._active is None and not self._queue:
-                self._protocol_error(408, "request timeout")
-                self._flush()
-                return
-        elif self._write_paused:
-            self.transport.abort()  # a client that stopped reading our response
-            return
-        self.transport.close()
-
-    def shutdown(self, grace_idle: float) -> None:
-        """Stop reusing this connection: idle now → closed (after `grace_idle`)."""
-        self.fast_lane = False  # the next answer must say Connection: close
-        if self.state == IDLE and self._active is None and not self._queue:
-            if grace_idle <= 0:
-                self.transport.close()
-            else:
-                self.deadline = min(self.deadline, self.clock.now + grace_idle)

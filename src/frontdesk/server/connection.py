@@ -1,0 +1,338 @@
+"""A client connection's state and output; HttpProtocol (protocol.py) parses input.
+
+Here: answers (pre-serialised or streamed), protocol errors and lingering close,
+per-phase deadlines, flow control both ways, and streaming exchanges. A streaming
+action (static files, the proxy) runs as a task; requests parsed while it runs wait in
+a queue and reading pauses, so answers are never reordered and nothing is buffered
+without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from frontdesk.server.exchange import BodyReader, ClientDisconnected, ResponseWriter
+from frontdesk.server.request import Queued, Request
+from frontdesk.server.response import CONN_CLOSE, CONN_KEEP_ALIVE, CONTINUE, FixedResponse
+
+if TYPE_CHECKING:
+    from frontdesk.log import AccessLog
+    from frontdesk.server.actions import Action
+    from frontdesk.server.clock import Clock
+    from frontdesk.server.context import Limits, WorkerContext
+
+# Connection states; `deadline` means something different in each.
+IDLE = 0  # between requests: deadline = keep-alive (or first-request header) timeout
+HEAD = 1  # part of a request head received: deadline = header timeout (slowloris)
+BODY = 2  # reading a request body: deadline = body idle timeout
+BUSY = 3  # request read, response in progress: only a write stall times out
+LINGER = 4  # response sent, write side shut, draining what the client still sends
+CLOSED = 5
+
+_NEVER = float("inf")
+_LINGER_TIME = 2.0  # seconds a closing connection drains what the client still sends
+
+
+class Connection(asyncio.Protocol):
+    """A client connection's state and output: answers, errors, closing, timeouts,
+    flow control and streaming exchanges. HttpProtocol adds the parsing on top."""
+
+    __slots__ = (
+        "ctx",
+        "clock",
+        "limits",
+        "server_line",
+        "transport",
+        "parser",
+        "peer",
+        "_url_parts",
+        "access_log",
+        "fast_lane",
+        "_req",
+        "_action",
+        "_in_feed",
+        "_out",
+        "_close_after",
+        "_stop",
+        "state",
+        "deadline",
+        "_reader",
+        "_active",
+        "_queue",
+        "_pending_error",
+        "_read_paused",
+        "_write_paused",
+        "_drain_waiter",
+    )
+
+    state: int
+    deadline: float
+    _reader: BodyReader | None
+    _active: asyncio.Task[None] | None
+    _queue: deque[Queued]
+    _pending_error: FixedResponse | None
+    _read_paused: bool
+    _write_paused: bool
+    _drain_waiter: asyncio.Future[None] | None
+
+    ctx: WorkerContext
+    clock: Clock
+    limits: Limits
+    server_line: bytes
+    transport: Any
+    parser: Any
+    peer: str
+    _url_parts: list[bytes]
+    access_log: AccessLog | None
+    fast_lane: bool
+    _req: Request | None
+    _action: Action | None
+    _in_feed: bool
+    _out: list[bytes]
+    _close_after: bool
+    _stop: bool
+
+    def _complete_queued(self, req: Request, action: Action) -> None:
+        reader = self._reader
+        self._reader = None
+        self.state = BUSY
+        self.deadline = _NEVER
+        if action.streaming:
+            if reader is not None:
+                reader.end()
+            for q in self._queue:
+                if q.req is req:
+                    q.complete = True
+        else:
+            q = Queued(req, action, None)
+            q.complete = True
+            self._queue.append(q)
+            self.pause_reading()
+
+    # ----------------------------------------------------------------- streaming actions
+
+    def _start(self, req: Request, action: Action, reader: BodyReader | None) -> None:
+        writer = ResponseWriter(self, req)  # type: ignore[arg-type]
+        self._active = asyncio.get_running_loop().create_task(
+            self._run(req, action, reader, writer)
+        )
+
+    async def _run(
+        self, req: Request, action: Action, reader: BodyReader | None, writer: ResponseWriter
+    ) -> None:
+        try:
+            await action.stream(req, reader, writer)
+            writer.end()
+        except (ClientDisconnected, asyncio.CancelledError):
+            return
+        except Exception:
+            self.ctx.log_exception(req)
+            if not writer.started:
+                resp = self.ctx.error(500, "internal error")
+                req.keep_alive = False
+                self._active = None
+                self._respond(req, resp)
+                self._flush()
+                return
+            req.keep_alive = False  # the framing of a half-sent response is lost
+        self.ctx.log_request(req, writer.status, writer.sent)
+        self._active = None
+        if self.ctx.closing:
+            req.keep_alive = False
+        if req.keep_alive and reader is not None and not reader.complete:
+            # The action answered without reading the whole body: the rest of it is
+            # still on the wire, so the connection cannot carry another request.
+            req.keep_alive = False
+        if not req.keep_alive:
+            self._queue.clear()
+            self._linger_close()
+            return
+        self._next_in_queue()
+
+    def _next_in_queue(self) -> None:
+        while self._queue and self._active is None:
+            q = self._queue[0]
+            if q.action.streaming:
+                self._queue.popleft()
+                self._start(q.req, q.action, q.reader)
+                return
+            if not q.complete:
+                return  # its response is written when its body has been read
+            self._queue.popleft()
+            self._respond(q.req, q.action.respond(q.req))
+            if not q.req.keep_alive:
+                self._queue.clear()
+                self._linger_close()
+                return
+        if not self._queue and self._active is None:
+            pending = self._pending_error
+            if pending is not None:
+                self.write(
+                    pending.head + self.clock.date_line + CONN_CLOSE + b"\r\n" + pending.body
+                )
+                self._linger_close()
+                return
+            if self.state == BUSY:
+                self.state = IDLE
+                self.deadline = self.clock.now + self.limits.keepalive_timeout
+            self.resume_reading()
+
+    # --------------------------------------------------------------------- flow control
+
+    def pause_reading(self) -> None:
+        if not self._read_paused and self.state != CLOSED:
+            self._read_paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._read_paused and self.state != CLOSED:
+            self._read_paused = False
+            self.transport.resume_reading()
+
+    async def drain(self) -> None:
+        if self.state == CLOSED:
+            raise ClientDisconnected()
+        if not self._write_paused:
+            return
+        self._drain_waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._drain_waiter
+        finally:
+            self._drain_waiter = None
+
+    @property
+    def _url(self) -> bytes:
+        parts = self._url_parts
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+        self.deadline = min(self.deadline, self.clock.now + self.limits.write_timeout)
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self.state == BUSY:
+            self.deadline = _NEVER
+        w = self._drain_waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    # ------------------------------------------------------------------------ responses
+
+    def _respond(self, req: Request, resp: FixedResponse) -> None:
+        date_line = self.clock.date_line
+        if req.keep_alive and not resp.close and req.version == "1.1":
+            if req.method == b"HEAD":
+                self.write(resp.head + date_line + b"\r\n")
+            else:
+                self.write(resp.rendered(date_line))
+        else:
+            if resp.close or not req.keep_alive:
+                req.keep_alive = False
+                conn = CONN_CLOSE
+                self._close_after = True
+            else:
+                conn = CONN_KEEP_ALIVE  # an HTTP/1.0 client that asked for it
+            tail = b"\r\n" if req.method == b"HEAD" else b"\r\n" + resp.body
+            self.write(resp.head + date_line + conn + tail)
+        if self.access_log is not None:
+            self.ctx.log_request(req, resp.status, 0 if req.method == b"HEAD" else len(resp.body))
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes for the client; while parsing, batched into one send."""
+        if self._in_feed:
+            self._out.append(data)
+        elif self.state != CLOSED:
+            self.transport.write(data)
+
+    def send_continue(self) -> None:
+        self.write(CONTINUE)
+
+    def _flush(self) -> None:
+        out = self._out
+        if out:
+            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
+        if self._close_after and self._active is None and not self._queue:
+            self._close_after = False
+            self._linger_close()
+
+    def _linger_close(self) -> None:
+        """Close after the response, without the client's unread bytes causing an RST.
+
+        Closing a socket with unread input sends RST, which can destroy the response
+        still in flight to the client. So: send FIN after the buffered response, then
+        read and discard until the client closes or a short grace period ends.
+        """
+        if self.state == CLOSED:
+            return
+        transport = self.transport
+        self.state = LINGER
+        if transport.can_write_eof():
+            transport.write_eof()
+            self.deadline = self.clock.now + _LINGER_TIME
+            self.resume_reading()
+        else:
+            transport.close()
+
+    def _protocol_error(self, status: int, reason: str) -> None:
+        resp = self.ctx.error(status, reason)
+        self._req = None
+        self._action = None
+        if self._reader is not None:
+            self._reader.abort(ClientDisconnected())
+            self._reader = None
+        if self._active is not None or self._queue:
+            # Earlier pipelined answers are still being produced: the error follows
+            # them, then the connection closes (never reordered).
+            self._stop = True
+            self._close_after = True
+            self._pending_error = resp
+            return
+        try:
+            head_only = self.parser.get_method() == b"HEAD"
+        except Exception:  # the parser may not have got as far as the method
+            head_only = False
+        body = b"" if head_only else resp.body  # RFC 9110 §9.3.2: no content for HEAD
+        self.write(resp.head + self.clock.date_line + CONN_CLOSE + b"\r\n" + body)
+        self.ctx.log_error_request(self, status, self._url, len(body))
+        self._stop = True
+        self._close_after = True
+        self.state = BUSY
+
+    def _parser_error(self, message: str) -> None:
+        if "HTTP version" in message or "PRI/Upgrade" in message:
+            self._protocol_error(505, "HTTP version not supported")
+        elif "Transfer-Encoding" in message:
+            # llhttp refuses a request whose final coding is not chunked: RFC 9112
+            # §6.3 makes that a 400, whatever the codings are.
+            self._protocol_error(400, "invalid Transfer-Encoding")
+        else:
+            self._protocol_error(400, "malformed request")
+
+    # ---------------------------------------------------------------- timeouts, shutdown
+
+    def on_deadline(self) -> None:
+        """Called by the worker's tick once `clock.now` has passed `deadline`."""
+        state = self.state
+        self.deadline = _NEVER
+        if state == HEAD or state == BODY:
+            if self._active is None and not self._queue:
+                self._protocol_error(408, "request timeout")
+                self._flush()
+                return
+        elif self._write_paused:
+            self.transport.abort()  # a client that stopped reading our response
+            return
+        self.transport.close()
+
+    def shutdown(self, grace_idle: float) -> None:
+        """Stop reusing this connection: idle now → closed (after `grace_idle`)."""
+        self.fast_lane = False  # the next answer must say Connection: close
+        if self.state == IDLE and self._active is None and not self._queue:
+            if grace_idle <= 0:
+                self.transport.close()
+            else:
+                self.deadline = min(self.deadline, self.clock.now + grace_idle)

@@ -94,6 +94,14 @@ class Connection(asyncio.Protocol):
     _close_after: bool
     _stop: bool
 
+    @property
+    def _url(self) -> bytes:
+        """The request-target received so far (for limits and the error log)."""
+        parts = self._url_parts
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    # ----------------------------------------------------------------- streaming actions
+
     def _complete_queued(self, req: Request, action: Action) -> None:
         reader = self._reader
         self._reader = None
@@ -110,8 +118,6 @@ class Connection(asyncio.Protocol):
             q.complete = True
             self._queue.append(q)
             self.pause_reading()
-
-    # ----------------------------------------------------------------- streaming actions
 
     def _start(self, req: Request, action: Action, reader: BodyReader | None) -> None:
         writer = ResponseWriter(self, req)  # type: ignore[arg-type]
@@ -169,9 +175,7 @@ class Connection(asyncio.Protocol):
         if not self._queue and self._active is None:
             pending = self._pending_error
             if pending is not None:
-                self.write(
-                    pending.head + self.clock.date_line + CONN_CLOSE + b"\r\n" + pending.body
-                )
+                self.write(pending.with_connection(self.clock.date_line, CONN_CLOSE, False))
                 self._linger_close()
                 return
             if self.state == BUSY:
@@ -202,11 +206,6 @@ class Connection(asyncio.Protocol):
         finally:
             self._drain_waiter = None
 
-    @property
-    def _url(self) -> bytes:
-        parts = self._url_parts
-        return parts[0] if len(parts) == 1 else b"".join(parts)
-
     def pause_writing(self) -> None:
         self._write_paused = True
         self.deadline = min(self.deadline, self.clock.now + self.limits.write_timeout)
@@ -223,9 +222,10 @@ class Connection(asyncio.Protocol):
 
     def _respond(self, req: Request, resp: FixedResponse) -> None:
         date_line = self.clock.date_line
+        head_only = req.method == b"HEAD"
         if req.keep_alive and not resp.close and req.version == "1.1":
-            if req.method == b"HEAD":
-                self.write(resp.head + date_line + b"\r\n")
+            if head_only:
+                self.write(resp.with_connection(date_line, b"", True))
             else:
                 self.write(resp.rendered(date_line))
         else:
@@ -235,10 +235,9 @@ class Connection(asyncio.Protocol):
                 self._close_after = True
             else:
                 conn = CONN_KEEP_ALIVE  # an HTTP/1.0 client that asked for it
-            tail = b"\r\n" if req.method == b"HEAD" else b"\r\n" + resp.body
-            self.write(resp.head + date_line + conn + tail)
+            self.write(resp.with_connection(date_line, conn, head_only))
         if self.access_log is not None:
-            self.ctx.log_request(req, resp.status, 0 if req.method == b"HEAD" else len(resp.body))
+            self.ctx.log_request(req, resp.status, 0 if head_only else len(resp.body))
 
     def write(self, data: bytes) -> None:
         """Queue bytes for the client; while parsing, batched into one send."""
@@ -295,9 +294,9 @@ class Connection(asyncio.Protocol):
             head_only = self.parser.get_method() == b"HEAD"
         except Exception:  # the parser may not have got as far as the method
             head_only = False
-        body = b"" if head_only else resp.body  # RFC 9110 §9.3.2: no content for HEAD
-        self.write(resp.head + self.clock.date_line + CONN_CLOSE + b"\r\n" + body)
-        self.ctx.log_error_request(self, status, self._url, len(body))
+        # RFC 9110 §9.3.2: no content in an answer to HEAD, errors included.
+        self.write(resp.with_connection(self.clock.date_line, CONN_CLOSE, head_only))
+        self.ctx.log_error_request(self, status, self._url, 0 if head_only else len(resp.body))
         self._stop = True
         self._close_after = True
         self.state = BUSY

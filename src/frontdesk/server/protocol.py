@@ -49,6 +49,13 @@ _FRAMING = frozenset({b"expect", b"content-length", b"transfer-encoding", b"upgr
 _CACHE_SIZE = 4096  # Host values and request-targets remembered per worker
 
 
+def _remember(cache: dict[bytes, Any], key: bytes, value: Any) -> None:
+    """Bounded memo: cleared whole when full (cheap, and real traffic refills it)."""
+    if len(cache) >= _CACHE_SIZE:
+        cache.clear()
+    cache[key] = value
+
+
 class _Stop(Exception):
     """Raised inside a parser callback to stop parsing the rest of the buffer."""
 
@@ -95,7 +102,10 @@ class HttpProtocol(Connection):
         self.peer = "-"
         self.state = IDLE
         self.deadline = _NEVER
-        self._reset_message()
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._head_size = 0
+        self._expect = False
+        self._body_size = 0
         self._req: Request | None = None
         self._action: Action | None = None
         self._reader: BodyReader | None = None
@@ -111,13 +121,6 @@ class HttpProtocol(Connection):
         self._pending_error: FixedResponse | None = None
         self._force_close = False
         self._body_raw = 0
-
-    def _reset_message(self) -> None:
-        self._url_parts.clear()
-        self._headers: list[tuple[bytes, bytes]] = []
-        self._head_size = 0
-        self._expect = False
-        self._body_size = 0
 
     # ---------------------------------------------------------------- asyncio callbacks
 
@@ -433,10 +436,7 @@ class HttpProtocol(Connection):
         host = parse_host(raw)
         if host is None:
             raise ProtocolError(400, "invalid Host header")
-        cache = self.host_cache
-        if len(cache) >= _CACHE_SIZE:
-            cache.clear()
-        cache[raw] = host
+        _remember(self.host_cache, raw, host)
         return host
 
     def _parse_target(self, url: bytes, method: bytes) -> tuple[str, str, str | None]:
@@ -445,10 +445,7 @@ class HttpProtocol(Connection):
             raise ProtocolError(400, "invalid request-target")
         result = (target.path, target.query, target.host)
         if target.path != "*":  # asterisk-form depends on the method: not cached
-            cache = self.target_cache
-            if len(cache) >= _CACHE_SIZE:
-                cache.clear()
-            cache[url] = result
+            _remember(self.target_cache, url, result)
         return result
 
     def _overhead_allowance(self) -> int:
@@ -484,29 +481,24 @@ class HttpProtocol(Connection):
             self.deadline = self.clock.now + self.limits.keepalive_timeout
             if self.ctx.closing:
                 req.keep_alive = False  # shutting down or draining: last answer here
-            resp = action.fixed or action.respond(req)
-            if req.keep_alive and req.version == "1.1" and req.method != b"HEAD" and not resp.close:
-                # The common case, kept to a few attribute reads and one append.
-                self._out.append(resp.rendered(self.clock.date_line))
-                if self.access_log is not None:
-                    self.ctx.log_request(req, resp.status, len(resp.body))
-                return
-            self._respond(req, resp)
+            self._respond(req, action.fixed or action.respond(req))
         if not req.keep_alive:
             self._stop = True  # nothing after a request that ends the connection
             raise _Stop()
 
-    def _end_trailers(self) -> None:
+    def _trailers_too_large(self) -> bool:
+        """Trailers, arrived or arriving, are held to the limits of a head (431)."""
         trailers = self._headers
-        self._headers = []
         size = sum(len(n) + len(v) + 4 for n, v in trailers)
-        if len(trailers) > self.limits.max_headers or size > self.limits.max_header_size:
+        return len(trailers) > self.limits.max_headers or size > self.limits.max_header_size
+
+    def _end_trailers(self) -> None:
+        too_large = self._trailers_too_large()
+        self._headers = []
+        if too_large:
             raise ProtocolError(431, "trailer section too large")
 
     def _check_trailers(self) -> None:
-        """Trailers still arriving are held to the limits of a head (431)."""
-        trailers = self._headers
-        size = sum(len(n) + len(v) + 4 for n, v in trailers)
-        if len(trailers) > self.limits.max_headers or size > self.limits.max_header_size:
+        if self._trailers_too_large():
             self._headers = []
             self._protocol_error(431, "trailer section too large")

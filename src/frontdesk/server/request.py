@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -9,51 +10,22 @@ if TYPE_CHECKING:
     from frontdesk.server.exchange import BodyReader
 
 
+@dataclass(slots=True, eq=False)
 class Request:
     """The head of one request, as actions and the access log see it."""
 
-    __slots__ = (
-        "method",
-        "target",
-        "path",
-        "query",
-        "version",
-        "headers",
-        "host",
-        "keep_alive",
-        "peer",
-        "expect_continue",
-        "has_body",
-        "start",
-    )
-
-    def __init__(
-        self,
-        method: bytes,
-        target: bytes,
-        path: str,
-        query: str,
-        version: str,
-        headers: list[tuple[bytes, bytes]],
-        host: str,
-        keep_alive: bool,
-        peer: str,
-        expect_continue: bool,
-        has_body: bool,
-        start: float,
-    ) -> None:
-        self.method = method
-        self.target = target
-        self.path = path
-        self.query = query
-        self.version = version
-        self.headers = headers
-        self.host = host
-        self.keep_alive = keep_alive
-        self.peer = peer
-        self.expect_continue = expect_continue
-        self.has_body = has_body
-        self.start = start
+    method: bytes
+    target: bytes  # as sent
+    path: str  # normalised (http/target.py)
+    query: str
+    version: str  # "1.1" or "1.0"
+    headers: list[tuple[bytes, bytes]]
+    host: str
+    keep_alive: bool  # cleared when the answer must close the connection
+    peer: str
+    expect_continue: bool
+    has_body: bool
+    start: float  # the worker clock's monotonic time when the head was complete
 
     def header(self, name: bytes) -> bytes | None:
         """First value of a header (name in lower case), or None."""
@@ -63,13 +35,11 @@ class Request:
         return None
 
 
+@dataclass(slots=True, eq=False)
 class Queued:
     """A pipelined request parsed while an earlier streaming exchange still runs."""
 
-    __slots__ = ("req", "action", "reader", "complete")
-
-    def __init__(self, req: Request, action: Action, reader: BodyReader | None) -> None:
-        self.req = req
-        self.action = action
-        self.reader = reader
-        self.complete = False
+    req: Request
+    action: Action
+    reader: BodyReader | None
+    complete: bool = False

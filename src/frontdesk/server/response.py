@@ -33,10 +33,19 @@ def reason(status: int) -> str:
         return ""
 
 
-def status_line(status: int) -> bytes:
+def _format_status_line(status: int) -> bytes:
     # RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ]
     # We always speak HTTP/1.1, also to 1.0 clients (RFC 9110 §6.2).
     return f"HTTP/1.1 {status} {reason(status)}\r\n".encode("latin-1")
+
+
+# Built once: streamed answers (static, proxy) look their status line up per response.
+_STATUS_LINES = {int(s): _format_status_line(s) for s in HTTPStatus}
+
+
+def status_line(status: int) -> bytes:
+    line = _STATUS_LINES.get(status)
+    return line if line is not None else _format_status_line(status)
 
 
 def header_block(headers: Iterable[tuple[str, str]]) -> bytes:
@@ -72,6 +81,11 @@ class FixedResponse:
             self._date = date_line
         return self._rendered
 
+    def with_connection(self, date_line: bytes, connection: bytes, head_only: bool) -> bytes:
+        """The response with a Connection line (b"" for none); no body if `head_only`."""
+        body = b"" if head_only else self.body
+        return b"".join((self.head, date_line, connection, b"\r\n", body))
+
     @classmethod
     def build(
         cls,
@@ -87,10 +101,9 @@ class FixedResponse:
             hdrs.insert(0, ("Server", server))
         if status in NO_BODY_STATUS:
             body = b""
-            if status == 204 or status < 200:
-                # RFC 9110 §8.6: no Content-Length in 1xx and 204 responses.
-                return cls(status, status_line(status) + header_block(hdrs), body, close)
-        hdrs.append(("Content-Length", str(len(body))))
+        # RFC 9110 §8.6: no Content-Length in 1xx and 204 responses.
+        if status >= 200 and status != 204:
+            hdrs.append(("Content-Length", str(len(body))))
         return cls(status, status_line(status) + header_block(hdrs), body, close)
 
 

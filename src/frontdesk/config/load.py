@@ -26,8 +26,8 @@ __all__ = ["load_file", "load_text", "default_config", "format_key"]
 
 # Keys from DESIGN.md that later versions add; say so instead of "unknown key".
 _PLANNED = {
-    (): ("pool", "app", "cache", "auth"),
-    ("route",): ("static", "proxy", "auth", "cache"),
+    (): ("app", "cache", "auth"),
+    ("route",): ("auth", "cache"),
 }
 
 

@@ -18,7 +18,10 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from ..errors import ConfigError, ConfigIssue
+from .proxy import Pool, Proxy
+from .static import Static
 from .types import (
+    MODEL_CONFIG,
     Count,
     Duration,
     HeaderMap,
@@ -42,8 +45,6 @@ __all__ = [
     "ACTIONS",
     "apply_env",
 ]
-
-_MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def _listen_list(value: object) -> object:
@@ -72,7 +73,7 @@ def _lower_names(headers: dict[str, str]) -> dict[str, str]:
 class ServerConfig(BaseModel):
     """The ``[server]`` table: sockets, processes, logging, limits and timeouts."""
 
-    model_config = _MODEL_CONFIG
+    model_config = MODEL_CONFIG
 
     listen: Annotated[
         tuple[ListenAddress, ...],
@@ -164,7 +165,7 @@ def _compiles(value: str) -> str:
 class Match(BaseModel):
     """Which requests a route takes. Every key given must match; no keys match everything."""
 
-    model_config = _MODEL_CONFIG
+    model_config = MODEL_CONFIG
 
     path: Annotated[str, AfterValidator(_absolute_path)] | None = None
     """Path prefix, as nginx `location /static/`: "/static/" matches "/static/app.css".
@@ -199,7 +200,7 @@ class Match(BaseModel):
 class Respond(BaseModel):
     """Answer directly from memory, e.g. health checks and fixed pages."""
 
-    model_config = _MODEL_CONFIG
+    model_config = MODEL_CONFIG
 
     status: Annotated[int, Field(ge=100, le=599)] = 200
     """Response status code, 100-599. Default 200."""
@@ -219,7 +220,7 @@ def _redirect_shorthand(value: object) -> object:
 class Redirect(BaseModel):
     """Answer with a redirect to another URL."""
 
-    model_config = _MODEL_CONFIG
+    model_config = MODEL_CONFIG
 
     to: Annotated[str, AfterValidator(check_redirect_target)]
     """Target URL. May use {host}, {path}, {query} (without "?") and {uri} (path and
@@ -230,7 +231,7 @@ class Redirect(BaseModel):
     a 302 to that URL."""
 
 
-ACTIONS = ("respond", "redirect")
+ACTIONS = ("respond", "redirect", "static", "proxy")
 """Route fields that are actions; a route has exactly one."""
 
 
@@ -238,7 +239,7 @@ class Route(BaseModel):
     """One ``[[route]]``: a match and exactly one action. Routes are tried in file order;
     the first that matches handles the request."""
 
-    model_config = _MODEL_CONFIG
+    model_config = MODEL_CONFIG
 
     name: str = ""
     """A label for logs and the admin API. Default ""."""
@@ -251,6 +252,12 @@ class Route(BaseModel):
 
     redirect: Annotated[Redirect | None, BeforeValidator(_redirect_shorthand)] = None
     """Redirect: { to, status }, or just the target URL."""
+
+    static: Static | None = None
+    """Serve files from a directory: { root, ... }."""
+
+    proxy: Proxy | None = None
+    """Forward to a pool of backend servers: { pool, ... }."""
 
     @model_validator(mode="after")
     def _one_action(self) -> Route:
@@ -279,6 +286,9 @@ class Config(BaseModel):
 
     routes: tuple[Route, ...] = Field(default=(), alias="route")
     """The ``[[route]]`` tables, in file order. No routes: every request gets 404."""
+
+    pools: dict[str, Pool] = Field(default={}, alias="pool")
+    """The ``[pool.NAME]`` tables: groups of backend servers that `proxy` routes name."""
 
     def listen_addresses(self) -> list[tuple[str, int]]:
         """(host, port) pairs to bind; host "" means all interfaces, IPv6 without brackets."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from frontdesk.config.model import Match, Redirect, Respond, Route, ServerConfig
+from frontdesk.config.proxy import Pool, Proxy
+from frontdesk.config.static import Static
 
 SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("[server]", ServerConfig),
@@ -16,6 +18,9 @@ SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("[[route]] match = { ... }", Match),
     ("[[route]] respond = { ... }", Respond),
     ("[[route]] redirect = { ... }", Redirect),
+    ("[[route]] static = { ... }", Static),
+    ("[[route]] proxy = { ... }", Proxy),
+    ("[pool.NAME]", Pool),
 )
 
 

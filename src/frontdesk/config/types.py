@@ -12,11 +12,12 @@ import re
 import string
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from .units import parse_duration, parse_size
 
 __all__ = [
+    "MODEL_CONFIG",
     "Size",
     "Duration",
     "Count",
@@ -29,6 +30,9 @@ __all__ = [
     "check_redirect_target",
     "REDIRECT_PLACEHOLDERS",
 ]
+
+MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+"""Every config table: unknown keys are errors, values frozen, docstrings documented."""
 
 Size = Annotated[int, BeforeValidator(parse_size)]
 """Bytes; written as 512, "64KB", "1.5MB" (K = 1024)."""

@@ -320,3 +320,33 @@ async def test_backpressure_pauses_reading_when_action_lags() -> None:
     gate.set()
     await _run_until(lambda: t.out.endswith(str(size).encode()))
     assert t.reading
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        # The second request of a read is not at its start: its version is asked of
+        # the parser, not read off the bytes where the first request's line was.
+        [b"GET /fixed HTTP/1.1\r\nHost: a\r\n\r\nGET /fixed HTTP/1.0\r\nHost: a\r\n\r\n"],
+        # The same target and method twice, the 1.0 one split across reads.
+        [b"GET /fixed HTTP/1.1\r\nHost: a\r\n\r\nGET /fixed HT", b"TP/1.0\r\nHost: a\r\n\r\n"],
+        # An empty line before the request line (RFC 9112 §2.2) shifts the line.
+        [b"GET /fixed HTTP/1.1\r\nHost: a\r\n\r\n", b"\r\nGET /fixed HTTP/1.0\r\n\r\n"],
+    ],
+)
+def test_version_of_each_pipelined_request_is_its_own(pieces: list[bytes]) -> None:
+    proto, t = connect(make_ctx())
+    for piece in pieces:
+        proto.data_received(piece)
+    out = bytes(t.out)
+    assert out.count(b"HTTP/1.1 200 OK") == 2
+    # The HTTP/1.0 request without keep-alive ends the connection after its answer.
+    assert out.endswith(b"fixed") and b"Connection: close" in out.split(b"fixed")[1]
+    assert t.eof
+
+
+def test_version_read_off_a_split_request_line() -> None:
+    proto, t = connect(make_ctx())
+    proto.data_received(b"GET /fixed HTTP/1.")
+    proto.data_received(b"0\r\n\r\n")
+    assert t.out.startswith(b"HTTP/1.1 200 OK") and b"Connection: close" in t.out

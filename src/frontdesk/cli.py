@@ -4,11 +4,13 @@ frontdesk serve [-c FILE] [--workers N]   run (no -c: the embedded default confi
 frontdesk check -c FILE                   validate; every error with key path and line
 frontdesk reload -c FILE                  validate, then tell the running master (SIGHUP)
 frontdesk stop -c FILE                    graceful stop of the running master (SIGTERM)
+frontdesk status [-c FILE] [--json]       the running server's workers and figures
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -35,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     ):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("-c", "--config", required=True, help="TOML config file")
+    status = sub.add_parser("status", help="show the running server's workers and figures")
+    status.add_argument("-c", "--config", help="TOML config file (default: embedded config)")
+    status.add_argument("--json", action="store_true", help="print the admin API's JSON")
     return p
 
 
@@ -62,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     if command == "check":
         print(f"{path}: ok ({len(config.routes)} routes)")
         return 0
+    if command == "status":
+        return _status(config, args.json)
     if command in ("reload", "stop"):
         return _signal_master(config, signal.SIGHUP if command == "reload" else signal.SIGTERM)
     if args.workers is not None:
@@ -87,6 +94,27 @@ def _signal_master(config: Config, sig: signal.Signals) -> int:
     return 0
 
 
+def _status(config: Config, as_json: bool) -> int:
+    from frontdesk.master.admin import call
+    from frontdesk.master.status import format_status
+
+    address = config.admin_address()
+    if address is None:
+        print("the admin API is off in this config (admin.listen)", file=sys.stderr)
+        return 1
+    try:
+        code, payload = call(address, "GET", "/status")
+    except OSError as exc:
+        where = address if isinstance(address, str) else f"{address[0]}:{address[1]}"
+        print(f"no running frontdesk answers at {where}: {exc}", file=sys.stderr)
+        return 1
+    if code != 200:
+        print(f"admin API: {code} {payload.get('error', '')}", file=sys.stderr)
+        return 1
+    print(json.dumps(payload, indent=2) if as_json else format_status(payload))
+    return 0
+
+
 def _serve(config: Config, path: str | None) -> int:
     import uvloop
 
@@ -96,6 +124,7 @@ def _serve(config: Config, path: str | None) -> int:
     setup_error_log()
     reload = (lambda: _load(path)) if path is not None else None
     master = Master(config, reload)
+    master.config_path = os.path.abspath(path) if path is not None else None
     pid_file = config.pid_file_path()
     try:
         with open(pid_file, "w") as f:

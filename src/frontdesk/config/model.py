@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from ..errors import ConfigError, ConfigIssue
+from .admin import Admin
 from .proxy import Pool, Proxy
 from .static import Static
 from .types import (
@@ -287,6 +288,9 @@ class Config(BaseModel):
     routes: tuple[Route, ...] = Field(default=(), alias="route")
     """The ``[[route]]`` tables, in file order. No routes: every request gets 404."""
 
+    admin: Admin = Admin()
+    """The ``[admin]`` table."""
+
     pools: dict[str, Pool] = Field(default={}, alias="pool")
     """The ``[pool.NAME]`` tables: groups of backend servers that `proxy` routes name."""
 
@@ -306,6 +310,18 @@ class Config(BaseModel):
             return self.server.pid_file
         port = self.listen_addresses()[0][1]
         return os.path.join(tempfile.gettempdir(), f"frontdesk-{port}.pid")
+
+    def admin_address(self) -> str | tuple[str, int] | None:
+        """The admin API's Unix socket path, or its (host, port), or None when "off"."""
+        listen = self.admin.listen
+        if listen == "off":
+            return None
+        if listen.startswith("unix:"):
+            return listen[len("unix:") :]
+        if listen:
+            return split_listen(listen)
+        port = self.listen_addresses()[0][1]
+        return os.path.join(tempfile.gettempdir(), f"frontdesk-{port}.sock")
 
     def to_json(self) -> str:
         """Serialise for worker processes; `Config.model_validate_json` reads it back equal."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from frontdesk.config.admin import Admin
 from frontdesk.config.model import Match, Redirect, Respond, Route, ServerConfig
 from frontdesk.config.proxy import Pool, Proxy
 from frontdesk.config.static import Static
@@ -21,6 +22,7 @@ SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("[[route]] static = { ... }", Static),
     ("[[route]] proxy = { ... }", Proxy),
     ("[pool.NAME]", Pool),
+    ("[admin]", Admin),
 )
 
 

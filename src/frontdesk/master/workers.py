@@ -16,6 +16,7 @@ generation that fails to start, is refused and the old workers keep serving.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import signal
 import socket
 import sys
@@ -26,7 +27,9 @@ from dataclasses import dataclass, field
 from frontdesk.config.model import Config
 from frontdesk.errors import ConfigError, FrontdeskError
 from frontdesk.log import error_log
+from frontdesk.master.admin import AdminServer
 from frontdesk.master.channel import LineBuffer, Message, encode
+from frontdesk.master.status import add_status_routes
 
 READY_TIMEOUT = 30.0
 _RESTART_BACKOFF_MAX = 30.0
@@ -42,6 +45,8 @@ class WorkerProcess:
     ready: asyncio.Future[None]
     state: str = "starting"  # starting → running → stopping; "stopping" is never restarted
     started: float = field(default_factory=time.monotonic)
+    # Answers awaited from the worker over the channel, by request id ("stats").
+    pending: dict[int, asyncio.Future[Message]] = field(default_factory=dict)
 
     def send(self, msg: Message) -> None:
         if not self.writer.is_closing():
@@ -86,6 +91,10 @@ class Master:
         self._restarts: dict[int, float] = {}
         self._reaper_tasks: set[asyncio.Task[None]] = set()
         self._dead_slots: list[tuple[int, int, float]] = []
+        self.config_path: str | None = None
+        self.started = time.time()
+        self.admin: AdminServer | None = None
+        self._ids = itertools.count(1)
 
     # ------------------------------------------------------------------ entry points
 
@@ -102,6 +111,7 @@ class Master:
         if not await self._start_generation(self.config):
             await self._stop_all(self.workers, 5.0)
             raise FrontdeskError("workers failed to start")
+        await self._start_admin()
         error_log.info(
             "frontdesk serving on %s with %d worker(s)",
             ", ".join(f"{h}:{p}" for h, p in self.sockets_addresses()),
@@ -145,7 +155,13 @@ class Master:
         if not await self._start_generation(new):
             error_log.error("reload refused: new workers did not start; old ones keep serving")
             return False
+        admin_moved = new.admin_address() != self.config.admin_address()
         self.config = new
+        if admin_moved:
+            if self.admin is not None:
+                self.admin.close()
+                self.admin = None
+            await self._start_admin()
         for w in old:
             w.state = "stopping"
             w.send({"type": "drain", "timeout": new.server.drain_timeout})
@@ -155,7 +171,54 @@ class Master:
         )
         return True
 
+    async def _start_admin(self) -> None:
+        address = self.config.admin_address()
+        if address is None:
+            return
+        admin = AdminServer()
+        add_status_routes(admin, self)
+        try:
+            await admin.start(address)
+        except OSError as exc:
+            # The server itself is fine; only `frontdesk status` & co. will not reach it.
+            error_log.error("admin API not started on %s: %s", address, exc)
+            return
+        self.admin = admin
+
+    async def worker_stats(self, timeout: float = 2.0) -> list[dict[str, object]]:
+        """Each live worker's own figures, asked over the control channel."""
+        loop = asyncio.get_running_loop()
+        asked: list[tuple[WorkerProcess, asyncio.Future[Message]]] = []
+        for w in self.workers:
+            if w.proc.returncode is not None or w.state == "starting":
+                continue
+            ident = next(self._ids)
+            waiter: asyncio.Future[Message] = loop.create_future()
+            w.pending[ident] = waiter
+            w.send({"type": "stats", "id": ident})
+            asked.append((w, waiter))
+        if asked:
+            await asyncio.wait([f for _, f in asked], timeout=timeout)
+        out: list[dict[str, object]] = []
+        for w, waiter in asked:
+            row: dict[str, object] = {
+                "pid": w.proc.pid,
+                "generation": w.generation,
+                "slot": w.slot,
+                "state": w.state,
+                "uptime": round(time.monotonic() - w.started, 1),
+            }
+            if waiter.done():
+                row.update({k: v for k, v in waiter.result().items() if k not in ("type", "id")})
+            else:
+                w.pending = {k: v for k, v in w.pending.items() if v is not waiter}
+                row["error"] = "no answer"
+            out.append(row)
+        return out
+
     async def shutdown(self) -> None:
+        if self.admin is not None:
+            self.admin.close()
         timeout = self.config.server.shutdown_timeout
         error_log.info("shutting down: finishing in-flight requests (up to %.0fs)", timeout)
         for s in self.sockets.values():
@@ -231,6 +294,10 @@ class Master:
                 for msg in buffer.feed(data):
                     if msg["type"] == "ready" and not w.ready.done():
                         w.ready.set_result(None)
+                    elif msg["type"] == "stats":
+                        waiter = w.pending.pop(msg.get("id", -1), None)
+                        if waiter is not None and not waiter.done():
+                            waiter.set_result(msg)
 
         async def reap() -> None:
             channel = asyncio.create_task(read_channel())

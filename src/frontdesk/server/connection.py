@@ -65,9 +65,11 @@ class Connection(asyncio.Protocol):
         "_read_paused",
         "_write_paused",
         "_drain_waiter",
+        "served",
     )
 
     state: int
+    served: int  # answers not counted by ctx.log_request (no access log to feed)
     deadline: float
     _reader: BodyReader | None
     _active: asyncio.Task[None] | None
@@ -238,6 +240,8 @@ class Connection(asyncio.Protocol):
             self.write(resp.with_connection(date_line, conn, head_only))
         if self.access_log is not None:
             self.ctx.log_request(req, resp.status, 0 if head_only else len(resp.body))
+        else:
+            self.served += 1
 
     def write(self, data: bytes) -> None:
         """Queue bytes for the client; while parsing, batched into one send."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -72,6 +73,10 @@ class WorkerContext:
         # traffic repeats both, and the cache is cleared whenever it fills up.
         self.host_cache: dict[bytes, str] = {}
         self.target_cache: dict[bytes, tuple[str, str, str | None]] = {}
+        # Requests answered, for `frontdesk status`: counted here on every path but
+        # the fast lane, whose answers each connection counts (see requests_served).
+        self.requests = 0
+        self.started = time.time()
 
     def at_capacity(self) -> None:
         if not self.accept_paused:
@@ -94,7 +99,11 @@ class WorkerContext:
             resp = self._errors[key] = error_response(status, reason, server=self.server_header)
         return resp
 
+    def requests_served(self) -> int:
+        return self.requests + sum(c.served for c in self.connections)
+
     def log_request(self, req: Request, status: int, size: int) -> None:
+        self.requests += 1
         log = self.access_log
         if log.enabled:
             log.record(
@@ -110,6 +119,7 @@ class WorkerContext:
             )
 
     def log_error_request(self, conn: Connection, status: int, target: bytes, size: int) -> None:
+        self.requests += 1
         log = self.access_log
         if log.enabled:
             try:

@@ -122,6 +122,7 @@ class HttpProtocol(Connection):
         self._force_close = False
         self._body_raw = 0
         self._fresh: bytes | None = None
+        self.served = 0
 
     # ---------------------------------------------------------------- asyncio callbacks
 
@@ -148,6 +149,7 @@ class HttpProtocol(Connection):
         self.state = CLOSED
         ctx = self.ctx
         ctx.connections.discard(self)
+        ctx.requests += self.served
         if ctx.accept_paused:
             ctx.below_capacity()
         if self._active is not None:
@@ -333,6 +335,7 @@ class HttpProtocol(Connection):
             else:
                 self._out.append(fixed.rendered(date_line))
             self._answered = True
+            self.served += 1
             return
         self._dispatch(method, url, path, query, version, headers, host, has_body, action)
 

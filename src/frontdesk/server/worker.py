@@ -100,6 +100,18 @@ class Worker:
             self._request_stop(float(msg.get("timeout", 30.0)), 0.0)
         elif kind == "drain":
             self._request_stop(float(msg.get("timeout", 300.0)), DRAIN_IDLE_GRACE)
+        elif kind == "stats":
+            self.send({"type": "stats", "id": msg.get("id"), **self.stats()})
+
+    def stats(self) -> dict[str, Any]:
+        ctx = self.ctx
+        return {
+            "pid": os.getpid(),
+            "connections": len(ctx.connections),
+            "requests": ctx.requests_served(),
+            "accepting": not ctx.accept_paused and not ctx.closing,
+            "rss_bytes": _rss_bytes(),
+        }
 
     def on_channel_lost(self) -> None:
         # The master is gone: nobody will restart or stop us, so stop now, gracefully.
@@ -140,6 +152,14 @@ class Worker:
         if self._tick_handle is not None:
             self._tick_handle.cancel()
         ctx.access_log.close()
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0  # not Linux: no figure rather than a wrong one
 
 
 class _ChannelProtocol(asyncio.Protocol):

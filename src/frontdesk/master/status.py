@@ -1,0 +1,99 @@
+"""Admin API endpoints that report: GET /status (the master, its workers, their figures)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from frontdesk import __version__
+from frontdesk.master.admin import AdminRequest, AdminServer
+
+if TYPE_CHECKING:
+    from frontdesk.master.workers import Master
+
+
+def add_status_routes(admin: AdminServer, master: Master) -> None:
+    async def index(req: AdminRequest) -> tuple[int, Any]:
+        return 200, {"endpoints": ["GET /status"]}
+
+    async def status(req: AdminRequest) -> tuple[int, Any]:
+        return 200, await status_payload(master)
+
+    admin.route("GET", "/", index)
+    admin.route("GET", "/status", status)
+
+
+async def status_payload(master: Master) -> dict[str, Any]:
+    workers = await master.worker_stats()
+    totals = {
+        key: sum(int(w.get(key, 0)) for w in workers)  # type: ignore[call-overload]
+        for key in ("connections", "requests", "rss_bytes")
+    }
+    return {
+        "version": __version__,
+        "pid": os.getpid(),
+        "uptime": round(time.time() - master.started, 1),
+        "config": master.config_path or "(embedded default)",
+        "generation": master.generation,
+        "listen": [f"{h}:{p}" for h, p in master.sockets_addresses()],
+        "workers": workers,
+        "totals": totals,
+    }
+
+
+def _duration(seconds: float) -> str:
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def _megabytes(n: Any) -> str:
+    return f"{int(n) / 1048576:.1f} MB" if n else "-"
+
+
+def format_status(p: dict[str, Any]) -> str:
+    """The /status payload as the table `frontdesk status` prints."""
+    lines = [
+        f"frontdesk {p['version']}  master pid {p['pid']}  up {_duration(p['uptime'])}  "
+        f"generation {p['generation']}",
+        f"config: {p['config']}",
+        f"listening on: {', '.join(p['listen'])}",
+        "",
+    ]
+    rows = [("worker", "pid", "gen", "state", "up", "conns", "requests", "rss")]
+    for w in p["workers"]:
+        rows.append(
+            (
+                str(w["slot"]),
+                str(w["pid"]),
+                str(w["generation"]),
+                w["state"] if "error" not in w else f"{w['state']} ({w['error']})",
+                _duration(w["uptime"]),
+                str(w.get("connections", "-")),
+                str(w.get("requests", "-")),
+                _megabytes(w.get("rss_bytes")),
+            )
+        )
+    t = p["totals"]
+    rows.append(
+        (
+            "total",
+            "",
+            "",
+            "",
+            "",
+            str(t["connections"]),
+            str(t["requests"]),
+            _megabytes(t["rss_bytes"]),
+        )
+    )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return "\n".join(lines)

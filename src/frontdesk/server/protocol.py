@@ -476,13 +476,14 @@ class HttpProtocol(Connection):
         # a body for a non-streaming action is read and dropped, never buffered
 
     def on_message_complete(self) -> None:
+        if self._answered:  # answered by the fast lane in on_headers_complete
+            self._answered = False
+            self.state = IDLE
+            self.deadline = self.clock.now + self.limits.keepalive_timeout
+            return
         req = self._req
         action = self._action
         if req is None or action is None:
-            if self._answered:  # answered by the fast lane in on_headers_complete
-                self._answered = False
-                self.state = IDLE
-                self.deadline = self.clock.now + self.limits.keepalive_timeout
             return
         self._req = None
         if self._headers:

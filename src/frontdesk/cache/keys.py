@@ -50,6 +50,7 @@ Secondary keys (Vary, §4.1)
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .fields import Fields, get_all, split_list
 from .messages import DEFAULT_PORTS, CacheRequest
@@ -158,8 +159,15 @@ def normalize_field(name: bytes, lines: list[bytes]) -> bytes | None:
     """The normalised value of a request field for Vary matching (None when absent)."""
     if not lines:
         return None
+    return _normalize(name, tuple(lines))
+
+
+@lru_cache(maxsize=4096)
+def _normalize(name: bytes, lines: tuple[bytes, ...]) -> bytes:
+    # Memoised (bounded): clients send few distinct Accept-* values, and this runs for
+    # every lookup of a response that has Vary.
     if name not in _CASE_INSENSITIVE_LISTS:
-        return b", ".join(line.strip(b" \t") for line in lines)
+        return b", ".join(line.strip(b" \t") for line in lines).strip(b" \t")
     members = []
     for line in lines:
         for item in split_list(line):

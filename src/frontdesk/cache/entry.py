@@ -37,6 +37,7 @@ class Entry:
     last_modified: float | None
     content_length: int  # bytes of the stored body (for HEAD: of the GET it describes)
     tags: tuple[str, ...] = ()
+    served: FieldTuple = ()  # `headers` without Age: what a hit sends (serve.py)
     invalid: bool = False  # §4.4 "mark them as invalid": validate before any reuse
     ref: object = None  # the store's handle on the body; never read by the policy
 
@@ -82,6 +83,9 @@ def build_entry(
     lm_raw = get_first(headers, b"last-modified")
     lm = parse_http_date(lm_raw.decode("latin-1")) if lm_raw is not None else None
     etag_raw = get_first(headers, b"etag")
+    # What a hit sends, computed once: the stored fields without Age (replaced by the
+    # current age, RFC 9111 §4).
+    served = tuple((k, v) for k, v in headers if k.lower() != b"age")
     lifetime, heuristic = freshness_lifetime(
         cc,
         status,
@@ -110,5 +114,6 @@ def build_entry(
         last_modified=float(lm) if lm is not None else None,
         content_length=content_length,
         tags=tags,
+        served=served,
         ref=ref,
     )

@@ -170,7 +170,13 @@ def decide(
     for name in options.bypass_request_headers:
         if has(request_headers, name):
             return FORWARD_BYPASS
-    rcc = _request_cc(request_headers)
+    rcc, origin_preconditions = _scan_request(request_headers)
+    if origin_preconditions:
+        # §4.3.2: "A cache MUST NOT evaluate conditional header fields that only apply
+        # to an origin server ... such preconditions are likely intended for some other
+        # (inbound) server." — "the If-Match and If-Unmodified-Since conditional header
+        # fields are not applicable to a cache": the origin answers them.
+        return Decision(Action.FORWARD, fwd=Fwd.REQUEST, request_cc=rcc)
     if not candidates:
         return _miss(rcc, Fwd.URI_MISS)
     found = matching(candidates, request_method, request_headers)
@@ -228,19 +234,25 @@ def decide(
     return _validate(entry, found, rcc, age, ttl, Fwd.STALE)
 
 
-def _request_cc(headers: Fields) -> CacheControl:
-    """The request's directives (Cache-Control, else Pragma), in one pass over the fields."""
+def _scan_request(headers: Fields) -> tuple[CacheControl, bool]:
+    """(the request's directives, whether it has If-Match / If-Unmodified-Since), in one
+    pass over the fields; Pragma counts only without Cache-Control."""
     cc_lines: list[bytes] = []
     pragma: list[bytes] = []
+    origin_preconditions = False
     for k, v in headers:
         n = len(k)
         if n == 13 and k.lower() == b"cache-control":
             cc_lines.append(v)
         elif n == 6 and k.lower() == b"pragma":
             pragma.append(v)
+        elif (n == 8 and k.lower() == b"if-match") or (
+            n == 19 and k.lower() == b"if-unmodified-since"
+        ):
+            origin_preconditions = True
     if not cc_lines and not pragma:
-        return EMPTY
-    return request_directives(cc_lines, pragma)
+        return EMPTY, origin_preconditions
+    return request_directives(cc_lines, pragma), origin_preconditions
 
 
 def _miss(rcc: CacheControl, fwd: Fwd) -> Decision:

@@ -71,24 +71,45 @@ def answer(
     response with a value equal to the stored response's current_age". `status_member`
     (our Cache-Status member, status.py) is appended when given.
     """
-    age = (b"age", format_age(entry.age(now)))
-    extra: list[tuple[bytes, bytes]] = [age]
+    extra: FieldTuple = ((b"age", format_age(entry.age(now))),)
     if status_member is not None:
-        extra.append((b"cache-status", status_member))
-    length = entry.content_length
-    if entry.status == 200:
+        extra += ((b"cache-status", status_member),)
+    if entry.status == 200 and _has_preconditions(request_headers):
         if not_modified(request_headers, entry):
-            return CachedAnswer(304, _not_modified_fields(entry) + tuple(extra), None)
+            return CachedAnswer(304, _not_modified_fields(entry) + extra, None)
         if method == b"GET":
             ranged = _range_answer(request_headers, entry, extra)
             if ranged is not None:
                 return ranged
-    base = tuple((k, v) for k, v in entry.headers if k.lower() != b"age")
-    if entry.status not in (204, 304) and entry.status >= 200:
-        # RFC 9110 §8.6: no Content-Length in 1xx or 204 responses.
-        extra.append((b"content-length", b"%d" % length))
+    length = entry.content_length
     body = (0, length) if method == b"GET" and length else None
-    return CachedAnswer(entry.status, base + tuple(extra), body)
+    if entry.status in _NO_CONTENT_LENGTH:
+        return CachedAnswer(entry.status, entry.served + extra, body)
+    framing = ((b"content-length", b"%d" % length),)
+    return CachedAnswer(entry.status, entry.served + extra + framing, body)
+
+
+# RFC 9110 §8.6: "A server MUST NOT send a Content-Length header field in any response
+# with a status code of 1xx (Informational) or 204 (No Content)"; a 304 describes the
+# stored length only when it equals the 200's, which is not worth the risk.
+_NO_CONTENT_LENGTH = frozenset({204, 304})
+
+
+# Lengths and names of the request fields answer() acts on (one pass, no lowercasing
+# of fields that cannot match).
+_PRECONDITION_FIELDS = {
+    13: b"if-none-match",
+    17: b"if-modified-since",
+    5: b"range",
+}
+
+
+def _has_preconditions(headers: Fields) -> bool:
+    for k, _ in headers:
+        wanted = _PRECONDITION_FIELDS.get(len(k))
+        if wanted is not None and k.lower() == wanted:
+            return True
+    return False
 
 
 def not_modified(request_headers: Fields, entry: Entry) -> bool:
@@ -204,9 +225,7 @@ def _if_range_holds(request_headers: Fields, entry: Entry) -> bool:
     return when == lm and entry.date - lm >= STRONG_LAST_MODIFIED_MARGIN
 
 
-def _range_answer(
-    request_headers: Fields, entry: Entry, extra: list[tuple[bytes, bytes]]
-) -> CachedAnswer | None:
+def _range_answer(request_headers: Fields, entry: Entry, extra: FieldTuple) -> CachedAnswer | None:
     """206 or 416 for a Range request on a stored 200, None to send the whole 200."""
     lines = get_all(request_headers, b"range")
     if len(lines) != 1 or not _if_range_holds(request_headers, entry):
@@ -215,7 +234,7 @@ def _range_answer(
     resolved = parse_range(lines[0], length)
     if resolved is None:
         return None
-    base = tuple((k, v) for k, v in entry.headers if k.lower() != b"age")
+    base = entry.served
     if resolved is False:
         # RFC 9110 §15.5.17: "a server generating a 416 response to a byte-range request
         # SHOULD generate a Content-Range header field specifying the current length".
@@ -223,11 +242,11 @@ def _range_answer(
             (b"content-range", b"bytes */%d" % length),
             (b"content-length", b"0"),
         )
-        return CachedAnswer(416, base + tuple(extra) + fields, None)
+        return CachedAnswer(416, base + extra + fields, None)
     start, end = resolved
     # RFC 9110 §14.4: Content-Range = range-unit SP ( range-resp / unsatisfied-range )
     fields = (
         (b"content-range", b"bytes %d-%d/%d" % (start, end - 1, length)),
         (b"content-length", b"%d" % (end - start)),
     )
-    return CachedAnswer(206, base + tuple(extra) + fields, (start, end))
+    return CachedAnswer(206, base + extra + fields, (start, end))

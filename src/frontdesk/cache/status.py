@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum
+from functools import lru_cache
 
 
 class Fwd(Enum):
@@ -50,6 +51,7 @@ def _sf_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+@lru_cache(maxsize=64)
 def _item(text: str) -> str:
     return text if _SF_TOKEN.match(text) else _sf_string(text)
 

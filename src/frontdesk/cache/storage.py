@@ -226,6 +226,11 @@ def on_response(
     return StoreDecision(StoreReason.STORED, entry, client_headers, ttl, stripped)
 
 
+def storable(request: CacheRequest, response: OriginResponse, options: CacheOptions) -> bool:
+    """Whether on_response() would store the response (RFC 9111 §3)."""
+    return on_response(request, response, options).store
+
+
 def _may_serve_stale_later(entry: Entry) -> bool:
     cc = entry.cc
     return (cc.stale_if_error is not None or cc.stale_while_revalidate is not None) and not (

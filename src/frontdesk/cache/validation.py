@@ -55,6 +55,35 @@ def conditional_headers(entries: Sequence[Entry]) -> FieldTuple:
     return tuple(out)
 
 
+# Client preconditions and range fields that a validation request must not carry: the
+# cache asks about its own stored responses, and wants a full 200 if they are outdated
+# (a 206 to a client's Range could not be stored, §3.3).
+_CLIENT_CONDITIONAL_FIELDS = frozenset(
+    {
+        b"if-none-match",
+        b"if-modified-since",
+        b"if-range",
+        b"range",
+    }
+)
+
+
+def validation_request_fields(request_headers: Fields, conditional: FieldTuple) -> FieldTuple:
+    """The header fields of the request sent to validate (VALIDATE, STALE_REVALIDATE).
+
+    §4.3.1: "a cache either starts with a request it is attempting to satisfy or -- if
+    it is initiating the request independently -- synthesizes a request using a stored
+    response by copying the method, target URI, and request header fields identified
+    by the Vary header field ... It then updates that request with one or more
+    precondition header fields." The client's own preconditions and Range are replaced
+    by `conditional` (Decision.conditional); its other fields, the Vary-nominated ones
+    among them, are kept (requests with If-Match / If-Unmodified-Since are never
+    validated: decide() forwards them).
+    """
+    kept = tuple((k, v) for k, v in request_headers if k.lower() not in _CLIENT_CONDITIONAL_FIELDS)
+    return kept + conditional
+
+
 # §3.2: the stored response's fields are updated from a 304 "with the following
 # exceptions: Header fields excepted from storage in Section 3.1, Header fields that the
 # cache's stored response depends upon, ..., Header fields that are automatically

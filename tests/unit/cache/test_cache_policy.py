@@ -371,3 +371,20 @@ def test_swr_status_member_has_detail() -> None:
 def test_504_status_member() -> None:
     d = run([], T0, h(cache_control="only-if-cached"))
     assert d.status_member(OPTS) == b"frontdesk; detail=only-if-cached"
+
+
+@pytest.mark.parametrize("field", ["if_match", "if_unmodified_since"])
+def test_origin_only_preconditions_forwarded_rfc9111_4_3_2(field: str) -> None:
+    """§4.3.2: "the If-Match and If-Unmodified-Since conditional header fields are not
+    applicable to a cache": such requests go to the origin."""
+    d = run([stored(h(cache_control=FRESH))], T0, h(**{field: '"x"'}))
+    assert (d.action, d.fwd) == (A.FORWARD, Fwd.REQUEST)
+
+
+def test_storable_helper_matches_on_response_rfc9111_3() -> None:
+    from cache_helpers import response
+
+    from frontdesk.cache.storage import storable
+
+    assert storable(request(), response(headers=h(cache_control="max-age=5")), OPTS)
+    assert not storable(request(), response(headers=h(cache_control="no-store")), OPTS)

@@ -181,3 +181,33 @@ def test_freshen_updates_tags() -> None:
     assert f.serve is not None and f.serve.tags == ("y", "z")
     f = freshen([e], response(304, h(etag='"a"'), at=T0 + 5), OPTS)
     assert f.serve is not None and f.serve.tags == ("x",)
+
+
+def test_validation_request_replaces_client_preconditions_rfc9111_4_3_1() -> None:
+    """§4.3.1: the cache "updates that request with one or more precondition header
+    fields"; the client's own preconditions and Range are not sent (§4.3.2: its
+    conditions are evaluated against the validated stored response)."""
+    from frontdesk.cache.validation import validation_request_fields
+
+    client = [
+        (b"Accept", b"*/*"),
+        (b"If-None-Match", b'"mine"'),
+        (b"Range", b"bytes=0-1"),
+        (b"If-Range", b'"mine"'),
+        (b"If-Modified-Since", LM.encode()),
+        (b"X-A", b"1"),
+    ]
+    out = validation_request_fields(client, ((b"if-none-match", b'"ours"'),))
+    assert out == ((b"Accept", b"*/*"), (b"X-A", b"1"), (b"if-none-match", b'"ours"'))
+
+
+def test_client_gets_200_when_304_validates_a_tag_it_does_not_have_rfc9111_4_3_2() -> None:
+    """§4.3.2: a 304 whose ETag "is not in the client's list" → "the cache MUST generate a
+    200 (OK) response for the client by reusing its corresponding stored response"."""
+    from frontdesk.cache.serve import answer
+
+    e = stored(h(cache_control="max-age=1", etag='"a"'))
+    f = freshen([e], response(304, h(etag='"a"', cache_control="max-age=60"), at=T0 + 9), OPTS)
+    assert f.serve is not None
+    assert answer(b"GET", h(if_none_match='"old"'), f.serve, T0 + 9).status == 200
+    assert answer(b"GET", h(if_none_match='"a"'), f.serve, T0 + 9).status == 304

@@ -11,9 +11,9 @@ The shell forwards a VALIDATE decision with `Decision.conditional` set, then:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from ..http.dates import format_http_date
+from ..http.dates import format_http_date, parse_http_date
 from .entry import Entry, build_entry
 from .fields import (
     Fields,
@@ -25,7 +25,7 @@ from .fields import (
 )
 from .messages import OriginResponse
 from .options import CacheOptions
-from .storage import excluded_fields
+from .storage import content_length, excluded_fields
 from .tags import parse_tags
 
 
@@ -180,6 +180,27 @@ def select_for_update(entries: Sequence[Entry], response_headers: Fields) -> lis
     return []
 
 
+def _updated(
+    old: Entry, response: OriginResponse, options: CacheOptions, tags: tuple[str, ...]
+) -> Entry:
+    """`old` with its fields updated from `response` (§3.2) and its ages taken afresh
+    from the validating exchange's times (§4.2.3); body, variant and handle kept."""
+    return build_entry(
+        key=old.key,
+        method=old.method,
+        status=old.status,
+        headers=update_fields(old.headers, response.headers, options, response.response_time),
+        request_time=response.request_time,
+        response_time=response.response_time,
+        vary=old.vary,
+        vary_values=old.vary_values,
+        content_length=old.content_length,
+        options=options,
+        tags=tags or old.tags,
+        ref=old.ref,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Freshened:
     """The outcome of freshen().
@@ -208,23 +229,49 @@ def freshen(entries: Sequence[Entry], response: OriginResponse, options: CacheOp
     updates: list[tuple[Entry, Entry | None]] = []
     serve: Entry | None = None
     for old in chosen:
-        fields = update_fields(old.headers, response.headers, options, response.response_time)
-        new = build_entry(
-            key=old.key,
-            method=old.method,
-            status=old.status,
-            headers=fields,
-            request_time=response.request_time,
-            response_time=response.response_time,
-            vary=old.vary,
-            vary_values=old.vary_values,
-            content_length=old.content_length,
-            options=options,
-            tags=new_tags or old.tags,
-            ref=old.ref,
-        )
+        new = _updated(old, response, options, new_tags)
         keep = not (new.cc.no_store or new.cc.private)
         updates.append((old, new if keep else None))
         if serve is None or (new.date, new.response_time) > (serve.date, serve.response_time):
             serve = new
     return Freshened(tuple(updates), serve)
+
+
+def freshen_with_head(
+    entries: Sequence[Entry], response: OriginResponse, options: CacheOptions
+) -> tuple[tuple[Entry, Entry], ...]:
+    """Update or mark stale the stored GET responses after a 200 to a HEAD (§4.3.5).
+
+    "When a cache makes an inbound HEAD request for a target URI and receives a 200 (OK)
+    response, the cache SHOULD update or invalidate each of its stored GET responses
+    that could have been chosen for that request ... if the stored response and HEAD
+    response have matching values for any received validator fields (ETag and
+    Last-Modified) and, if the HEAD response has a Content-Length header field, the
+    value of Content-Length matches that of the stored response, the cache SHOULD update
+    the stored response as described below; otherwise, the cache SHOULD consider the
+    stored response to be stale." `entries` are the matching stored responses
+    (policy.matching); each comes back updated (§3.2) or with a zero lifetime.
+    """
+    if response.status != 200:
+        return ()
+    headers = response.headers
+    raw_etag = get_first(headers, b"etag")
+    etag = parse_etag(raw_etag) if raw_etag is not None else None
+    raw_lm = get_first(headers, b"last-modified")
+    lm = parse_http_date(raw_lm.decode("latin-1")) if raw_lm is not None else None
+    length = content_length(headers)
+    new_tags = parse_tags(headers, options.tag_fields)
+    out: list[tuple[Entry, Entry]] = []
+    for old in entries:
+        if old.method != b"GET":
+            continue
+        same = (
+            (raw_etag is None or (etag is not None and etag == old.etag))
+            and (raw_lm is None or (lm is not None and lm == old.last_modified))
+            and (length is None or length == old.content_length)
+        )
+        if not same:
+            out.append((old, replace(old, lifetime=0.0, heuristic=False)))
+            continue
+        out.append((old, _updated(old, response, options, new_tags)))
+    return tuple(out)

@@ -388,3 +388,44 @@ def test_storable_helper_matches_on_response_rfc9111_3() -> None:
 
     assert storable(request(), response(headers=h(cache_control="max-age=5")), OPTS)
     assert not storable(request(), response(headers=h(cache_control="no-store")), OPTS)
+
+
+def test_hit_path_parses_no_stored_header(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stored entry keeps its parsed directives, dates and validators: a hit (decide +
+    answer) parses neither Cache-Control nor a date again."""
+    import frontdesk.cache.directives as directives
+    import frontdesk.cache.entry as entry_mod
+    import frontdesk.cache.serve as serve
+
+    e = stored(
+        h(
+            cache_control="max-age=100",
+            etag='"a"',
+            last_modified="Mon, 01 Jan 2001 00:00:00 GMT",
+            vary="accept-encoding",
+        ),
+        req=request(headers=h(accept_encoding="gzip")),
+    )
+
+    def boom(*_: object) -> None:
+        raise AssertionError("parsed on the hit path")
+
+    monkeypatch.setattr(directives, "_parse", boom)
+    monkeypatch.setattr(entry_mod, "parse_cache_control", boom)
+    monkeypatch.setattr(entry_mod, "parse_http_date", boom)
+    monkeypatch.setattr(serve, "parse_http_date", boom)
+    d = run([e], T0 + 5, h(accept_encoding="gzip", user_agent="x"))
+    assert d.action is A.HIT
+    a = serve.answer(
+        b"GET", h(accept_encoding="gzip"), e, T0 + 5, status_member=d.status_member(OPTS)
+    )
+    assert a.status == 200
+
+
+def test_age_above_lifetime_on_arrival_not_kept_without_validator_rfc9111_4_2_3() -> None:
+    from cache_helpers import on, response
+
+    from frontdesk.cache.storage import StoreReason
+
+    d = on(response(headers=h(cache_control="max-age=60", age="120")))
+    assert d.reason is StoreReason.NO_REUSE and d.ttl == -60

@@ -211,3 +211,63 @@ def test_client_gets_200_when_304_validates_a_tag_it_does_not_have_rfc9111_4_3_2
     assert f.serve is not None
     assert answer(b"GET", h(if_none_match='"old"'), f.serve, T0 + 9).status == 200
     assert answer(b"GET", h(if_none_match='"a"'), f.serve, T0 + 9).status == 304
+
+
+# --- §4.3.5 HEAD -------------------------------------------------------------------------
+
+
+def head_200(**fields: str):  # type: ignore[no-untyped-def]
+    return response(200, h(**fields), at=T0 + 50, body=0)
+
+
+def test_head_with_matching_validators_updates_get_response_rfc9111_4_3_5() -> None:
+    from frontdesk.cache.validation import freshen_with_head
+
+    e = stored(h(cache_control="max-age=1", etag='"a"', last_modified=LM))
+    ((old, new),) = freshen_with_head(
+        [e],
+        head_200(
+            etag='"a"',
+            last_modified=LM,
+            content_length="10",
+            cache_control="max-age=600",
+            x_new="1",
+        ),
+        OPTS,
+    )
+    assert old is e
+    assert new.lifetime == 600 and new.is_fresh(T0 + 100)
+    assert get_first(new.headers, b"x-new") == b"1"
+    assert new.content_length == 10
+
+
+def test_head_with_different_etag_marks_stale_rfc9111_4_3_5() -> None:
+    from frontdesk.cache.validation import freshen_with_head
+
+    e = stored(h(cache_control="max-age=1000", etag='"a"'))
+    ((_, new),) = freshen_with_head([e], head_200(etag='"b"'), OPTS)
+    assert not new.is_fresh(T0) and new.headers == e.headers
+
+
+def test_head_with_different_length_marks_stale_rfc9111_4_3_5() -> None:
+    from frontdesk.cache.validation import freshen_with_head
+
+    e = stored(h(cache_control="max-age=1000", etag='"a"'))
+    ((_, new),) = freshen_with_head([e], head_200(etag='"a"', content_length="11"), OPTS)
+    assert new.lifetime == 0
+
+
+def test_head_without_validators_updates_rfc9111_4_3_5() -> None:
+    """Only *received* validator fields must match: none received, none to compare."""
+    from frontdesk.cache.validation import freshen_with_head
+
+    e = stored(h(cache_control="max-age=1", etag='"a"'))
+    ((_, new),) = freshen_with_head([e], head_200(cache_control="max-age=99"), OPTS)
+    assert new.lifetime == 99
+
+
+def test_head_non_200_changes_nothing_rfc9111_4_3_5() -> None:
+    from frontdesk.cache.validation import freshen_with_head
+
+    e = stored(h(cache_control="max-age=1", etag='"a"'))
+    assert freshen_with_head([e], response(404, h(), at=T0 + 5, body=0), OPTS) == ()

@@ -63,8 +63,9 @@ class CacheOptions:
     from a shared cache hands one user's session to the next."""
 
     honor_request_no_cache: bool = True
-    """Validate with the origin when a client sends no-cache / max-age=0 (§5.2.1).
-    Turning it off protects a slow origin from clients that force reloads."""
+    """Honour a client's no-cache, max-age and min-fresh (§5.2.1.4, §5.2.1.1,
+    §5.2.1.3) by validating with the origin. Turning it off protects a slow origin from
+    clients that force reloads."""
 
     hosts: frozenset[str] = frozenset()
     """Hosts (lower case, no port) whose responses may be stored; empty means any.

@@ -184,9 +184,11 @@ def on_response(
         if not response.complete or (declared is not None and declared != length):
             return refuse(StoreReason.INCOMPLETE)
     else:
-        if not response.complete:
+        # A HEAD response describes the GET's length only through Content-Length; one
+        # without it could not answer a later HEAD faithfully (RFC 9110 §9.3.2).
+        if not response.complete or declared is None:
             return refuse(StoreReason.INCOMPLETE)
-        length = declared or 0
+        length = declared
     if not (
         cc.public
         or cc.max_age is not None

@@ -59,7 +59,7 @@ def test_head_answered_from_stored_get_rfc9110_9_3_2() -> None:
 def test_get_not_answered_from_stored_head_rfc9111_4() -> None:
     """§4: "the request method associated with the stored response allows it to be used
     for the presented request": a HEAD response has no content for a GET."""
-    e = stored(h(cache_control=FRESH), req=request("HEAD"), body=0)
+    e = stored(h(cache_control=FRESH, content_length="5"), req=request("HEAD"), body=0)
     d = run([e], T0)
     assert (d.action, d.fwd) == (A.FORWARD, Fwd.URI_MISS)
     assert run([e], T0, method="HEAD").action is A.HIT

@@ -288,3 +288,8 @@ def test_vary_values_recorded_from_request_rfc9111_4_1() -> None:
 )
 def test_content_length_reading_rfc9110_8_6(lines: list[bytes], expected: int | None) -> None:
     assert content_length([(b"Content-Length", v) for v in lines]) == expected
+
+
+def test_head_response_without_content_length_not_stored_rfc9110_9_3_2() -> None:
+    d = on(response(headers=h(cache_control="max-age=60"), body=0), request("HEAD"))
+    assert d.reason is R.INCOMPLETE

@@ -32,7 +32,21 @@ from .keys import VARY_STAR, vary_values
 from .messages import CacheRequest
 from .options import CacheOptions
 from .status import Fwd, cache_status
+from .storage import StoreDecision, StoreReason, on_response, storable
 from .validation import conditional_headers
+
+__all__ = [
+    "Action",
+    "Decision",
+    "decide",
+    "stale_on_error",
+    "may_serve_stale",
+    # the storage side, re-exported so that the shell needs one import
+    "on_response",
+    "storable",
+    "StoreDecision",
+    "StoreReason",
+]
 
 GET = b"GET"
 HEAD = b"HEAD"

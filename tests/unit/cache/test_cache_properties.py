@@ -181,3 +181,41 @@ def test_cache_status_round_trip_rfc9211(
     assert params.get("stored", False) == stored_
     if detail is not None and detail:
         assert params.get("detail") == detail
+
+
+@given(
+    st.one_of(st.none(), st.integers(0, 10**9)),
+    st.one_of(st.none(), st.integers(0, 10**9)),
+    st.one_of(st.none(), st.integers(-(10**6), 10**8)),
+    st.one_of(st.none(), st.integers(0, 10**8)),
+)
+def test_freshness_lifetime_precedence_rfc9111_4_2_1(
+    smax: int | None, maxage: int | None, expires_in: int | None, lm_ago: int | None
+) -> None:
+    """s-maxage, else max-age, else Expires - Date, else 10% of Date - Last-Modified."""
+    from frontdesk.cache.freshness import freshness_lifetime
+    from frontdesk.http.dates import format_http_date
+
+    parts = [f"s-maxage={smax}"] if smax is not None else []
+    parts += [f"max-age={maxage}"] if maxage is not None else []
+    cc = parse_cache_control([", ".join(parts).encode()] if parts else [])
+    expires = [format_http_date(T0 + expires_in).encode()] if expires_in is not None else []
+    lm = T0 - lm_ago if lm_ago is not None else None
+    got, heuristic = freshness_lifetime(cc, 200, T0, expires, lm, _OPTS)
+    if smax is not None:
+        assert got == smax and not heuristic
+    elif maxage is not None:
+        assert got == maxage and not heuristic
+    elif expires_in is not None:
+        assert got == max(0, expires_in) and not heuristic
+    elif lm_ago is not None:
+        assert got == min(lm_ago * 0.1, 86400.0)
+    else:
+        assert got == 0
+
+
+@given(st.floats(min_value=0, max_value=1e12, allow_nan=False))
+def test_age_format_parse_round_trip_rfc9111_5_1(age: float) -> None:
+    from frontdesk.cache.freshness import age_value
+
+    assert age_value([format_age(age)]) == min(int(age), DELTA_MAX)

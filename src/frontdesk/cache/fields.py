@@ -38,20 +38,6 @@ def has(fields: Fields, name: bytes) -> bool:
     return get_first(fields, name) is not None
 
 
-def combined(fields: Fields, name: bytes) -> bytes | None:
-    """All lines of a list-based field joined by commas, or None when absent.
-
-    RFC 9110 §5.3: "A recipient MAY combine multiple field lines within a field section
-    that have the same field name into one field line, without changing the semantics
-    of the message, by appending each subsequent field line value to the initial field
-    line value in order, separated by a comma (",") and optional whitespace".
-    """
-    values = get_all(fields, name)
-    if not values:
-        return None
-    return values[0] if len(values) == 1 else b", ".join(values)
-
-
 def without(fields: Fields, names: Iterable[bytes]) -> FieldTuple:
     """The fields minus every line whose lower-cased name is in `names`."""
     drop = frozenset(names)

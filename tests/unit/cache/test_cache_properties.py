@@ -219,3 +219,99 @@ def test_age_format_parse_round_trip_rfc9111_5_1(age: float) -> None:
     from frontdesk.cache.freshness import age_value
 
     assert age_value([format_age(age)]) == min(int(age), DELTA_MAX)
+
+
+_field_names = st.sampled_from(
+    [
+        b"Cache-Control",
+        b"cache-control",
+        b"Expires",
+        b"Date",
+        b"Age",
+        b"ETag",
+        b"Last-Modified",
+        b"Vary",
+        b"Set-Cookie",
+        b"Content-Length",
+        b"Connection",
+        b"Pragma",
+        b"Surrogate-Key",
+        b"If-None-Match",
+        b"If-Modified-Since",
+        b"Range",
+        b"If-Range",
+        b"Accept-Encoding",
+        b"Authorization",
+        b"If-Match",
+    ]
+)
+_field_values = st.one_of(
+    st.sampled_from(
+        [
+            b"max-age=10",
+            b"no-cache",
+            b"no-store",
+            b"private",
+            b"public",
+            b"s-maxage=5",
+            b"must-revalidate",
+            b"stale-while-revalidate=30",
+            b"stale-if-error=30",
+            b"max-stale",
+            b"min-fresh=5",
+            b"only-if-cached",
+            b'"a"',
+            b'W/"a"',
+            b"*",
+            b"accept-encoding",
+            b"0",
+            b"bytes=0-5",
+            b"bytes=-3",
+            b"gzip",
+            b"Tue, 14 Nov 2023 22:13:20 GMT",
+            b"10",
+            b"x",
+        ]
+    ),
+    st.binary(max_size=12),
+)
+_fields = st.lists(st.tuples(_field_names, _field_values), max_size=8)
+
+
+@given(
+    _fields,
+    _fields,
+    _fields,
+    st.integers(100, 599),
+    st.floats(0, 10**6),
+    st.sampled_from([b"GET", b"HEAD"]),
+)
+def test_policy_total_on_arbitrary_fields(
+    resp_fields: list[tuple[bytes, bytes]],
+    req1: list[tuple[bytes, bytes]],
+    req2: list[tuple[bytes, bytes]],
+    status: int,
+    later: float,
+    method: bytes,
+) -> None:
+    """No field content makes the policy raise: store, decide, answer, freshen."""
+    from frontdesk.cache.messages import CacheRequest, OriginResponse
+    from frontdesk.cache.policy import on_response
+    from frontdesk.cache.serve import answer
+    from frontdesk.cache.validation import freshen
+
+    first = CacheRequest(method, "https", "example.com", None, "/", "", tuple(req1))
+    resp = OriginResponse(status, tuple(resp_fields), T0 - 1, T0, 10, True)
+    stored_ = on_response(first, resp, _OPTS)
+    entries = [stored_.entry] if stored_.entry is not None else []
+    second = CacheRequest(method, "https", "example.com", None, "/", "", tuple(req2))
+    d = decide(second, entries, T0 + later, _OPTS)
+    if d.action is Action.HIT:
+        assert d.entry is not None and d.ttl > 0
+    if d.entry is not None and d.action in (Action.HIT, Action.STALE_HIT, Action.STALE_REVALIDATE):
+        a = answer(method, second.headers, d.entry, T0 + later)
+        assert a.status in (d.entry.status, 206, 304, 416)
+    if d.action is Action.VALIDATE:
+        freshen(
+            d.validating, OriginResponse(304, tuple(resp_fields), T0, T0 + later, 0, True), _OPTS
+        )

@@ -131,6 +131,21 @@ class CacheControl:
     invalid_freshness: bool = False  # conflicting or invalid max-age / s-maxage
     extensions: frozenset[str] = frozenset()
 
+    @property
+    def forbids_stale(self) -> bool:
+        """§4.2.4: "A cache MUST NOT generate a stale response if it is prohibited by an
+        explicit in-protocol directive (e.g., by a no-cache response directive, a
+        must-revalidate response directive, or an applicable s-maxage or
+        proxy-revalidate response directive; see Section 5.2.2)." §5.2.2.10: s-maxage
+        "incorporates the semantics of the proxy-revalidate response directive" for a
+        shared cache."""
+        return (
+            self.no_cache
+            or self.must_revalidate
+            or self.proxy_revalidate
+            or self.s_maxage is not None
+        )
+
 
 EMPTY = CacheControl()
 NO_CACHE = CacheControl(no_cache=True)

@@ -53,6 +53,22 @@ class Entry:
         """Remaining freshness lifetime (negative once stale): lifetime - current_age."""
         return self.lifetime - current_age(self.initial_age, self.response_time, now)
 
+    def useful_until(self) -> float | None:
+        """The time after which this entry can answer nothing, or None.
+
+        An entry with a validator stays useful (a 304 can freshen it, §4.3.4) for as
+        long as the store keeps it. One without can only be served while fresh or within
+        its stale-while-revalidate / stale-if-error windows (RFC 5861), unless §4.2.4
+        forbids stale use; clients' max-stale is not counted.
+        """
+        if self.etag is not None or self.last_modified is not None:
+            return None
+        cc = self.cc
+        grace = 0
+        if not cc.forbids_stale:
+            grace = max(cc.stale_while_revalidate or 0, cc.stale_if_error or 0)
+        return self.response_time + self.lifetime - self.initial_age + grace
+
     @property
     def variant(self) -> tuple[tuple[bytes, ...] | None, tuple[bytes | None, ...]]:
         """What tells this entry from others under the same key (Vary names and values)."""

@@ -97,10 +97,16 @@ class Decision(NamedTuple):
         return self.action in _SERVES
 
     def status_member(
-        self, options: CacheOptions, *, fwd_status: int | None = None, stored: bool = False
+        self,
+        options: CacheOptions,
+        *,
+        fwd_status: int | None = None,
+        stored: bool = False,
+        detail: str | None = None,
     ) -> bytes:
         """This decision's Cache-Status member (RFC 9211); `fwd_status` and `stored`
-        describe the forwarded request's outcome when there was one."""
+        describe the forwarded request's outcome when there was one, `detail` anything
+        else (e.g. "stale-if-error" when stale_on_error() let the entry answer)."""
         if self.action in _SERVES:
             detail = "stale-while-revalidate" if self.action is Action.STALE_REVALIDATE else None
             return cache_status(options.name, hit=True, ttl=self.ttl, detail=detail)
@@ -112,6 +118,7 @@ class Decision(NamedTuple):
             fwd_status=fwd_status,
             stored=stored,
             ttl=self.ttl if self.entry is not None else None,
+            detail=detail,
         )
 
 
@@ -121,12 +128,9 @@ FORWARD_BYPASS = Decision(Action.FORWARD, fwd=Fwd.BYPASS)
 
 
 def may_serve_stale(cc: CacheControl) -> bool:
-    """§4.2.4: "A cache MUST NOT generate a stale response if it is prohibited by an
-    explicit in-protocol directive (e.g., by a no-cache response directive, a
-    must-revalidate response directive, or an applicable s-maxage or proxy-revalidate
-    response directive; see Section 5.2.2)." §5.2.2.10: s-maxage "incorporates the
-    semantics of the proxy-revalidate response directive" for a shared cache."""
-    return not (cc.no_cache or cc.must_revalidate or cc.proxy_revalidate or cc.s_maxage is not None)
+    """Whether a stored response with these directives may ever be served stale (§4.2.4,
+    see CacheControl.forbids_stale)."""
+    return not cc.forbids_stale
 
 
 def usable_for(method: bytes, entry: Entry) -> bool:

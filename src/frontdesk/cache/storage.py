@@ -218,12 +218,9 @@ def on_response(
         tags=parse_tags(headers, options.tag_fields),
     )
     ttl = entry.lifetime - entry.initial_age
-    if (
-        ttl <= 0
-        and entry.etag is None
-        and entry.last_modified is None
-        and not _may_serve_stale_later(entry)
-    ):
+    until = entry.useful_until()
+    if until is not None and until <= entry.response_time:
+        # Stale on arrival, no validator, no stale window: nothing could ever reuse it.
         return StoreDecision(StoreReason.NO_REUSE, None, client_headers, ttl, stripped)
     return StoreDecision(StoreReason.STORED, entry, client_headers, ttl, stripped)
 
@@ -231,13 +228,6 @@ def on_response(
 def storable(request: CacheRequest, response: OriginResponse, options: CacheOptions) -> bool:
     """Whether on_response() would store the response (RFC 9111 §3)."""
     return on_response(request, response, options).store
-
-
-def _may_serve_stale_later(entry: Entry) -> bool:
-    cc = entry.cc
-    return (cc.stale_if_error is not None or cc.stale_while_revalidate is not None) and not (
-        cc.no_cache or cc.must_revalidate or cc.proxy_revalidate or cc.s_maxage is not None
-    )
 
 
 def excluded_fields(headers: Fields, options: CacheOptions) -> frozenset[bytes]:

@@ -429,3 +429,28 @@ def test_age_above_lifetime_on_arrival_not_kept_without_validator_rfc9111_4_2_3(
 
     d = on(response(headers=h(cache_control="max-age=60", age="120")))
     assert d.reason is StoreReason.NO_REUSE and d.ttl == -60
+
+
+def test_stale_if_error_status_member_detail_rfc9211_2_8() -> None:
+    d = validating("max-age=10, stale-if-error=60", T0 + 20)
+    assert d.status_member(OPTS, fwd_status=503, detail="stale-if-error") == (
+        b"frontdesk; fwd=stale; fwd-status=503; ttl=-10; detail=stale-if-error"
+    )
+
+
+@pytest.mark.parametrize(
+    ("cc", "forbids"),
+    [
+        ("max-age=1", False),
+        ("no-cache", True),
+        ("must-revalidate", True),
+        ("proxy-revalidate", True),
+        ("s-maxage=0", True),
+        ("stale-if-error=5", False),
+        ('no-cache="x"', False),
+    ],
+)
+def test_forbids_stale_rfc9111_4_2_4(cc: str, forbids: bool) -> None:
+    from frontdesk.cache.directives import parse_cache_control
+
+    assert parse_cache_control([cc.encode()]).forbids_stale is forbids

@@ -293,3 +293,31 @@ def test_content_length_reading_rfc9110_8_6(lines: list[bytes], expected: int | 
 def test_head_response_without_content_length_not_stored_rfc9110_9_3_2() -> None:
     d = on(response(headers=h(cache_control="max-age=60"), body=0), request("HEAD"))
     assert d.reason is R.INCOMPLETE
+
+
+def test_entry_with_validator_useful_indefinitely_rfc9111_4_3_4() -> None:
+    d = on(response(headers=h(cache_control="max-age=60", etag='"a"')))
+    assert d.entry is not None and d.entry.useful_until() is None
+
+
+@pytest.mark.parametrize(
+    ("cc", "until"),
+    [
+        ("max-age=60", T0 + 60),
+        ("max-age=60, stale-while-revalidate=30", T0 + 90),
+        ("max-age=60, stale-if-error=300, stale-while-revalidate=30", T0 + 360),
+        ("max-age=60, must-revalidate, stale-if-error=300", T0 + 60),
+        ("s-maxage=60, stale-if-error=300", T0 + 60),
+    ],
+)
+def test_entry_without_validator_useful_until_windows_close_rfc5861(cc: str, until: float) -> None:
+    """Fresh until lifetime; then only RFC 5861 windows, unless §4.2.4 forbids stale use."""
+    d = on(response(headers=h(cache_control=cc)))
+    assert d.entry is not None and d.entry.useful_until() == until
+
+
+def test_stale_on_arrival_past_its_stale_window_not_kept_rfc5861() -> None:
+    d = on(response(headers=h(cache_control="max-age=10, stale-if-error=5", age="20")))
+    assert d.reason is R.NO_REUSE
+    d = on(response(headers=h(cache_control="max-age=10, stale-if-error=15", age="20")))
+    assert d.store

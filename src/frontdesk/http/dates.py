@@ -41,7 +41,14 @@ def parse_http_date(value: str) -> int | None:
     parts = email.utils.parsedate_tz(value)
     if parts is None:
         return None
+    year, month, day, hour, minute, second = parts[:6]
+    if second > 60:
+        return None
     try:
+        # parsedate_tz checks the shape, not the values: "32 Jan" or hour 25 would
+        # silently roll over into another date. §5.6.7's grammar bounds each field
+        # (second 60 is a leap second).
+        datetime(year, month, day, hour, minute, min(second, 59))
         return int(email.utils.mktime_tz(parts))
     except (OverflowError, ValueError):
         return None

@@ -1,0 +1,292 @@
+"""Balancing policies: one small class each behind :class:`Policy`, registered by name.
+
+A policy only ever sees the members the pool found eligible, with their effective weights
+(configured weight × slow-start ramp), through :meth:`Policy.rebuild`; it is rebuilt
+whenever that view changes, so :meth:`Policy.pick` never scans for health or drain. Each
+``pick`` is O(1) or O(log n) in the pool size. The names are in :mod:`.registry`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Collection, Sequence
+from typing import Protocol
+
+from .heap import IndexedHeap
+from .members import Member
+
+View = Sequence[tuple[Member, float]]  # eligible members in pool order, effective weights
+NOTHING: frozenset[Member] = frozenset()
+
+
+class Policy(Protocol):
+    """What the pool asks of a balancing policy."""
+
+    def rebuild(self, view: View) -> None:
+        """Take a new set of eligible members; keep state of members that stay."""
+
+    def pick(self, now: float, key: bytes | None, exclude: Collection[Member]) -> Member | None:
+        """Choose a member not in ``exclude`` (those a retry already tried), or None."""
+
+    def on_start(self, member: Member) -> None:
+        """``member.in_flight`` just went up by one."""
+
+    def on_end(self, member: Member) -> None:
+        """``member.in_flight`` just went down by one (latency is already folded in)."""
+
+
+class SmoothWeightedRoundRobin:
+    """nginx's smooth weighted round robin, exact, in O(k log n) per pick.
+
+    nginx (``ngx_http_upstream_get_peer``): on every pick each server's ``current`` grows
+    by its weight, the largest ``current`` wins (the first in pool order on a tie), and the
+    winner's ``current`` drops by the total weight. Weights {a:5, b:1, c:1} give
+    ``a a b a c a a``: the heavy server is spread out, not sent bursts.
+
+    Done literally that is O(n) per pick. Here ``current_i = base_i + t × w_i`` after ``t``
+    picks, so only the winner's ``base`` ever changes; members of equal weight keep their
+    order between picks, so each weight class is a heap on ``base`` and a pick looks at the
+    top of each class: O(k log n) for k distinct effective weights (usually 1 to 3; a member
+    ramping up under slow start is a class of its own while it ramps).
+
+    Effective weights are scaled to integers (×100): the sequence is the same as nginx's for
+    integer weights, and the arithmetic is exact however long the pool runs.
+    """
+
+    __slots__ = ("_t", "_total", "_classes", "_weight", "_base", "_order")
+
+    SCALE = 100
+
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self._t = 0
+        self._total = 0
+        self._classes: dict[int, list[tuple[int, int, Member]]] = {}  # w -> heap(-base, order)
+        self._weight: dict[Member, int] = {}
+        self._base: dict[Member, int] = {}
+        self._order: dict[Member, int] = {}
+
+    def rebuild(self, view: View) -> None:
+        t = self._t
+        # Keep each staying member's `current` (nginx keeps it across weight changes too);
+        # newcomers start at 0. Then restart the step count so numbers stay small.
+        current = {m: self._base[m] + t * w for m, w in self._weight.items()}
+        self._t = 0
+        self._weight = {m: max(1, round(ew * self.SCALE)) for m, ew in view}
+        self._base = {m: current.get(m, 0) for m, _ in view}
+        self._order = {m: i for i, (m, _) in enumerate(view)}
+        self._total = sum(self._weight.values())
+        classes: dict[int, list[tuple[int, int, Member]]] = {}
+        for m, w in self._weight.items():
+            classes.setdefault(w, []).append((-self._base[m], self._order[m], m))
+        for heap in classes.values():
+            heapq.heapify(heap)
+        self._classes = classes
+
+    def pick(self, now: float, key: bytes | None, exclude: Collection[Member]) -> Member | None:
+        self._t += 1
+        t = self._t
+        best: tuple[int, int, Member] | None = None
+        best_current = 0
+        best_w = 0
+        for w, heap in self._classes.items():
+            entry = heap[0] if not exclude else _top_excluding(heap, exclude)
+            if entry is None:
+                continue
+            current = t * w - entry[0]
+            if (
+                best is None
+                or current > best_current
+                or (current == best_current and entry[1] < best[1])
+            ):
+                best, best_current, best_w = entry, current, w
+        if best is None:
+            return None
+        member = best[2]
+        base = self._base[member] - self._total
+        self._base[member] = base
+        heap = self._classes[best_w]
+        if heap[0] is best:
+            heapq.heapreplace(heap, (-base, best[1], member))
+        else:  # the winner sat below excluded entries
+            heap.remove(best)
+            heap.append((-base, best[1], member))
+            heapq.heapify(heap)
+        return member
+
+    def on_start(self, member: Member) -> None:
+        pass
+
+    def on_end(self, member: Member) -> None:
+        pass
+
+
+def _top_excluding(
+    heap: list[tuple[int, int, Member]], exclude: Collection[Member]
+) -> tuple[int, int, Member] | None:
+    """The best heap entry whose member is not excluded (a retry: rare, m is tiny)."""
+    if heap[0][2] not in exclude:
+        return heap[0]
+    for entry in heapq.nsmallest(len(exclude) + 1, heap):
+        if entry[2] not in exclude:
+            return entry
+    return None
+
+
+class LeastConnections:
+    """Fewest requests in flight per unit of weight; ties shared out by weight.
+
+    As nginx ``least_conn``: the member with the least ``in_flight / weight`` wins; among
+    equals nginx falls back to weighted round robin. Here the tie-break is stride
+    scheduling (each pick advances the winner's ``pass`` by ``1/weight``, the smallest
+    ``pass`` wins a tie), which shares ties in proportion to weight, so a pool whose
+    requests never overlap is still balanced by weight. Members sit in an indexed heap on
+    ``(in_flight / weight, pass)``: O(log n) per pick, start and end.
+    """
+
+    __slots__ = ("_heap", "_weight", "_pass", "_vtime")
+
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self._heap: IndexedHeap[Member] = IndexedHeap()
+        self._weight: dict[Member, float] = {}
+        self._pass: dict[Member, float] = {}
+        self._vtime = 0.0  # the pass of the latest pick: where newcomers start
+
+    def rebuild(self, view: View) -> None:
+        # A newcomer starts at the current virtual time, not 0, so it does not take every
+        # tie until it has caught up with members that have been serving for hours.
+        self._pass = {m: self._pass.get(m, self._vtime) for m, _ in view}
+        self._weight = {m: w for m, w in view}
+        self._heap = IndexedHeap()
+        for m, w in view:
+            self._heap.push(m, (m.in_flight / w, self._pass[m]))
+
+    def pick(self, now: float, key: bytes | None, exclude: Collection[Member]) -> Member | None:
+        member = self._heap.top() if not exclude else self._heap.best_excluding(exclude)
+        if member is None:
+            return None
+        w = self._weight[member]
+        self._vtime = self._pass[member]
+        p = self._pass[member] = self._vtime + 1.0 / w
+        self._heap.update(member, (member.in_flight / w, p))
+        return member
+
+    def on_start(self, member: Member) -> None:
+        self._moved(member)
+
+    def on_end(self, member: Member) -> None:
+        self._moved(member)
+
+    def _moved(self, member: Member) -> None:
+        if member in self._heap:  # not if drained or down since it was picked
+            self._heap.update(member, (member.in_flight / self._weight[member], self._pass[member]))
+
+
+class AliasTable:
+    """Walker/Vose alias method: O(1) weighted sampling after an O(n) build."""
+
+    __slots__ = ("members", "_prob", "_alias")
+
+    def __init__(self, view: View) -> None:
+        n = len(view)
+        self.members = [m for m, _ in view]
+        self._prob = [1.0] * n
+        self._alias = list(range(n))
+        total = sum(w for _, w in view)
+        if not n or total <= 0:
+            return
+        scaled = [w * n / total for _, w in view]
+        small = [i for i, s in enumerate(scaled) if s < 1.0]
+        large = [i for i, s in enumerate(scaled) if s >= 1.0]
+        while small and large:
+            s, g = small.pop(), large.pop()
+            self._prob[s] = scaled[s]
+            self._alias[s] = g
+            scaled[g] -= 1.0 - scaled[s]
+            (small if scaled[g] < 1.0 else large).append(g)
+        # What is left is 1 up to rounding: those columns keep their own member.
+
+    def sample(self, rng: random.Random) -> Member:
+        u = rng.random() * len(self.members)
+        i = int(u)
+        return self.members[i if u - i < self._prob[i] else self._alias[i]]
+
+    def draw(self, rng: random.Random, exclude: Collection[Member]) -> Member | None:
+        """A weighted draw that avoids ``exclude``: retry a few times, then filter."""
+        if not self.members:
+            return None
+        for _ in range(4):
+            m = self.sample(rng)
+            if m not in exclude:
+                return m
+        rest = [m for m in self.members if m not in exclude]
+        return rng.choice(rest) if rest else None
+
+
+class WeightedRandom:
+    """A member at random in proportion to its weight; O(1)."""
+
+    __slots__ = ("_rng", "_table")
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self._table = AliasTable(())
+
+    def rebuild(self, view: View) -> None:
+        self._table = AliasTable(view)
+
+    def pick(self, now: float, key: bytes | None, exclude: Collection[Member]) -> Member | None:
+        return self._table.draw(self._rng, exclude)
+
+    def on_start(self, member: Member) -> None:
+        pass
+
+    def on_end(self, member: Member) -> None:
+        pass
+
+
+class PeakEwmaP2C:
+    """Power of two choices on a peak-EWMA latency × in-flight cost; O(1).
+
+    Two members are drawn at random, in proportion to weight, and the cheaper one wins
+    (Mitzenmacher's "power of two choices": exponentially better than one random choice,
+    and no global scan). The cost is Finagle's peak EWMA load metric,
+    ``latency_estimate × (in_flight + 1)``: a server that turns slow is avoided at once
+    (a slow sample replaces the estimate), and a fast server that already has many
+    requests in flight looks expensive, so it does not attract a burst. The estimate fades
+    with time (see :meth:`Member.latency_estimate`), so a server out of favour is probed
+    again. ``floor`` (seconds) stands in for a latency not yet measured, so a newcomer's
+    in-flight requests still count against it.
+    """
+
+    __slots__ = ("_rng", "_table", "tau", "floor")
+
+    def __init__(self, rng: random.Random, *, tau: float = 10.0, floor: float = 0.001) -> None:
+        self._rng = rng
+        self._table = AliasTable(())
+        self.tau = tau  # seconds; Finagle's default decay time is 10 s
+        self.floor = floor
+
+    def rebuild(self, view: View) -> None:
+        self._table = AliasTable(view)
+
+    def cost(self, member: Member, now: float) -> float:
+        return (member.latency_estimate(now, self.tau) + self.floor) * (member.in_flight + 1)
+
+    def pick(self, now: float, key: bytes | None, exclude: Collection[Member]) -> Member | None:
+        table, rng = self._table, self._rng
+        a = table.draw(rng, exclude)
+        if a is None or len(table.members) == 1:
+            return a
+        b = table.draw(rng, exclude)
+        if b is a:
+            b = table.draw(rng, exclude)  # one more go at a distinct second choice
+        if b is None or b is a:
+            return a
+        return b if self.cost(b, now) < self.cost(a, now) else a
+
+    def on_start(self, member: Member) -> None:
+        pass
+
+    def on_end(self, member: Member) -> None:
+        pass

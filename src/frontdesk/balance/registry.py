@@ -1,0 +1,23 @@
+"""The policy names a pool's ``balance`` key accepts. Each factory takes the pool's Random."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from .hashring import ConsistentHash
+from .policies import (
+    LeastConnections,
+    PeakEwmaP2C,
+    Policy,
+    SmoothWeightedRoundRobin,
+    WeightedRandom,
+)
+
+BALANCERS: dict[str, Callable[[random.Random], Policy]] = {
+    "round_robin": SmoothWeightedRoundRobin,
+    "least_conn": LeastConnections,
+    "p2c": PeakEwmaP2C,  # the default for pools of unlike backends
+    "random": WeightedRandom,
+    "hash": ConsistentHash,
+}

@@ -26,7 +26,10 @@ from collections.abc import Collection
 from .members import Member
 from .policies import AliasTable, View
 
-POINTS = 160  # points per unit of weight (ketama's count): ~±8% load spread per member
+# Points per unit of weight, as nginx's `hash ... consistent` (and ketama). A member's share
+# is the sum of its arcs; with k points its relative spread is about 1/sqrt(k) (±8% at
+# weight 1). More points balance better but make each rebuild slower (at n=100: ~10 ms).
+POINTS = 160
 
 
 def key_position(key: bytes) -> int:
@@ -58,7 +61,11 @@ class HashRing:
         self._cache: dict[str, list[int]] = {}  # member id -> its points so far
 
     def rebuild(self, view: View) -> None:
-        placed: list[tuple[int, int, Member]] = []
+        if len(view) > 1 << 16:
+            raise ValueError("a hash pool holds at most 65536 members")
+        # Each point packed as (position << 16 | pool order) in one int: sorting plain ints
+        # is several times faster than sorting tuples, and ties (1 in 2^64) go to pool order.
+        packed: list[int] = []
         cache: dict[str, list[int]] = {}
         for order, (m, w) in enumerate(view):
             count = max(1, round(w * POINTS))
@@ -66,12 +73,12 @@ class HashRing:
             if len(points) < count:
                 points = member_points(m.id, count)
             cache[m.id] = points
-            # Ties between two members' positions (1 in 2^64) go to pool order: stable.
-            placed.extend((p, order, m) for p in points[:count])
-        placed.sort(key=lambda e: (e[0], e[1]))
+            packed.extend(p << 16 | order for p in points[:count])
+        packed.sort()
         self._cache = cache
-        self.positions = [p for p, _, _ in placed]
-        self.owners = [m for _, _, m in placed]
+        members = [m for m, _ in view]
+        self.positions = [x >> 16 for x in packed]
+        self.owners = [members[x & 0xFFFF] for x in packed]
 
     def lookup(self, position: int, exclude: Collection[Member]) -> Member | None:
         """The owner of the first point clockwise from ``position`` that is not excluded."""

@@ -11,16 +11,17 @@ from collections.abc import Collection, Hashable
 from typing import Generic, TypeVar
 
 T = TypeVar("T", bound=Hashable)
+Key = tuple[float, float, int]  # what least_conn needs: (load, pass, pool order)
 
 
 class IndexedHeap(Generic[T]):
-    """Items with float-tuple keys; the smallest key on top."""
+    """Items with ``Key`` tuples; the smallest key on top."""
 
     __slots__ = ("_items", "_keys", "_pos")
 
     def __init__(self) -> None:
         self._items: list[T] = []
-        self._keys: list[tuple[float, float]] = []
+        self._keys: list[Key] = []
         self._pos: dict[T, int] = {}
 
     def __len__(self) -> int:
@@ -29,16 +30,16 @@ class IndexedHeap(Generic[T]):
     def __contains__(self, item: object) -> bool:
         return item in self._pos
 
-    def key(self, item: T) -> tuple[float, float]:
+    def key(self, item: T) -> Key:
         return self._keys[self._pos[item]]
 
-    def push(self, item: T, key: tuple[float, float]) -> None:
+    def push(self, item: T, key: Key) -> None:
         self._items.append(item)
         self._keys.append(key)
         self._pos[item] = len(self._items) - 1
         self._up(len(self._items) - 1)
 
-    def update(self, item: T, key: tuple[float, float]) -> None:
+    def update(self, item: T, key: Key) -> None:
         i = self._pos[item]
         old = self._keys[i]
         self._keys[i] = key

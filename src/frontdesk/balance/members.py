@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from .health import ActiveHealth, Outlier
 
+EWMA_TAU = 10.0  # seconds: the latency estimate's time constant (Finagle's default decay)
+
 
 class AdminState(enum.Enum):
     """What an operator asked for; health cannot override it."""

@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from .heap import IndexedHeap
-from .members import Member
+from .members import EWMA_TAU, Member
 
 View = Sequence[tuple[Member, float]]  # eligible members in pool order, effective weights
 NOTHING: frozenset[Member] = frozenset()
@@ -141,15 +141,16 @@ class LeastConnections:
     scheduling (each pick advances the winner's ``pass`` by ``1/weight``, the smallest
     ``pass`` wins a tie), which shares ties in proportion to weight, so a pool whose
     requests never overlap is still balanced by weight. Members sit in an indexed heap on
-    ``(in_flight / weight, pass)``: O(log n) per pick, start and end.
+    ``(in_flight / weight, pass, pool order)``: O(log n) per pick, start and end.
     """
 
-    __slots__ = ("_heap", "_weight", "_pass", "_vtime")
+    __slots__ = ("_heap", "_weight", "_pass", "_order", "_vtime")
 
     def __init__(self, rng: random.Random | None = None) -> None:
         self._heap: IndexedHeap[Member] = IndexedHeap()
         self._weight: dict[Member, float] = {}
         self._pass: dict[Member, float] = {}
+        self._order: dict[Member, int] = {}  # last tie-break: pool order, for determinism
         self._vtime = 0.0  # the pass of the latest pick: where newcomers start
 
     def rebuild(self, view: View) -> None:
@@ -157,9 +158,10 @@ class LeastConnections:
         # tie until it has caught up with members that have been serving for hours.
         self._pass = {m: self._pass.get(m, self._vtime) for m, _ in view}
         self._weight = {m: w for m, w in view}
+        self._order = {m: i for i, (m, _) in enumerate(view)}
         self._heap = IndexedHeap()
         for m, w in view:
-            self._heap.push(m, (m.in_flight / w, self._pass[m]))
+            self._heap.push(m, (m.in_flight / w, self._pass[m], self._order[m]))
 
     def pick(self, now: float, key: bytes | None, exclude: Collection[Member]) -> Member | None:
         member = self._heap.top() if not exclude else self._heap.best_excluding(exclude)
@@ -168,7 +170,7 @@ class LeastConnections:
         w = self._weight[member]
         self._vtime = self._pass[member]
         p = self._pass[member] = self._vtime + 1.0 / w
-        self._heap.update(member, (member.in_flight / w, p))
+        self._heap.update(member, (member.in_flight / w, p, self._order[member]))
         return member
 
     def on_start(self, member: Member) -> None:
@@ -179,7 +181,8 @@ class LeastConnections:
 
     def _moved(self, member: Member) -> None:
         if member in self._heap:  # not if drained or down since it was picked
-            self._heap.update(member, (member.in_flight / self._weight[member], self._pass[member]))
+            load = member.in_flight / self._weight[member]
+            self._heap.update(member, (load, self._pass[member], self._order[member]))
 
 
 class AliasTable:
@@ -211,15 +214,21 @@ class AliasTable:
         i = int(u)
         return self.members[i if u - i < self._prob[i] else self._alias[i]]
 
-    def draw(self, rng: random.Random, exclude: Collection[Member]) -> Member | None:
-        """A weighted draw that avoids ``exclude``: retry a few times, then filter."""
+    def draw(
+        self, rng: random.Random, exclude: Collection[Member], other_than: Member | None = None
+    ) -> Member | None:
+        """A weighted draw that avoids ``exclude`` and ``other_than``.
+
+        Rejection keeps the draw weighted; after four misses (a retry that excluded most of
+        the weight, or one member holding most of it) an O(n) filter settles it.
+        """
         if not self.members:
             return None
         for _ in range(4):
             m = self.sample(rng)
-            if m not in exclude:
+            if m is not other_than and m not in exclude:
                 return m
-        rest = [m for m in self.members if m not in exclude]
+        rest = [m for m in self.members if m is not other_than and m not in exclude]
         return rng.choice(rest) if rest else None
 
 
@@ -261,10 +270,10 @@ class PeakEwmaP2C:
 
     __slots__ = ("_rng", "_table", "tau", "floor")
 
-    def __init__(self, rng: random.Random, *, tau: float = 10.0, floor: float = 0.001) -> None:
+    def __init__(self, rng: random.Random, *, tau: float = EWMA_TAU, floor: float = 0.001) -> None:
         self._rng = rng
         self._table = AliasTable(())
-        self.tau = tau  # seconds; Finagle's default decay time is 10 s
+        self.tau = tau
         self.floor = floor
 
     def rebuild(self, view: View) -> None:
@@ -278,10 +287,8 @@ class PeakEwmaP2C:
         a = table.draw(rng, exclude)
         if a is None or len(table.members) == 1:
             return a
-        b = table.draw(rng, exclude)
-        if b is a:
-            b = table.draw(rng, exclude)  # one more go at a distinct second choice
-        if b is None or b is a:
+        b = table.draw(rng, exclude, other_than=a)
+        if b is None:
             return a
         return b if self.cost(b, now) < self.cost(a, now) else a
 

@@ -30,12 +30,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .health import Change, CheckThresholds, OutlierConfig
-from .members import AdminState, Member, MemberSpec, Outcome, slow_start_fraction
+from .members import EWMA_TAU, AdminState, Member, MemberSpec, Outcome, slow_start_fraction
 from .policies import NOTHING, Policy
 from .registry import BALANCERS
 from .sticky import StickyTable
-
-EWMA_TAU = 10.0  # seconds; shared with PeakEwmaP2C's default
 
 
 @dataclass(frozen=True, slots=True)

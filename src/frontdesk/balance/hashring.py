@@ -102,12 +102,17 @@ class ConsistentHash:
     come back when it does; a retry walks on clockwise past members already tried.
     """
 
-    __slots__ = ("_rng", "_ring", "_fallback")
+    __slots__ = ("_rng", "_ring", "_fallback", "_positions")
+
+    CACHE = 4096  # key positions remembered; client addresses and paths repeat
 
     def __init__(self, rng: random.Random) -> None:
         self._rng = rng
         self._ring = HashRing()
         self._fallback = AliasTable(())
+        # BLAKE2b costs more than the rest of a pick; a bounded memo of recent keys (cleared
+        # whole when full: cheaper than LRU upkeep on every hit) spares most of it.
+        self._positions: dict[bytes, int] = {}
 
     def rebuild(self, view: View) -> None:
         self._ring.rebuild(view)
@@ -116,7 +121,12 @@ class ConsistentHash:
     def pick(self, now: float, key: bytes | None, exclude: Collection[Member]) -> Member | None:
         if key is None:
             return self._fallback.draw(self._rng, exclude)
-        return self._ring.lookup(key_position(key), exclude)
+        position = self._positions.get(key)
+        if position is None:
+            if len(self._positions) >= self.CACHE:
+                self._positions.clear()
+            position = self._positions[key] = key_position(key)
+        return self._ring.lookup(position, exclude)
 
     def on_start(self, member: Member) -> None:
         pass

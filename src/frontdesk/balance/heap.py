@@ -73,33 +73,40 @@ class IndexedHeap(Generic[T]):
                     heapq.heappush(frontier, (keys[child], child))
         return None
 
-    def _swap(self, i: int, j: int) -> None:
-        items, keys = self._items, self._keys
-        items[i], items[j] = items[j], items[i]
-        keys[i], keys[j] = keys[j], keys[i]
-        self._pos[items[i]] = i
-        self._pos[items[j]] = j
+    # Sifting moves a "hole" rather than swapping pairs (as heapq does): one write per
+    # level instead of two, and the position map touched once per moved item.
 
     def _up(self, i: int) -> None:
-        keys = self._keys
+        items, keys, pos = self._items, self._keys, self._pos
+        item, key = items[i], keys[i]
         while i:
             parent = (i - 1) >> 1
-            if keys[i] >= keys[parent]:
-                return
-            self._swap(i, parent)
+            if not key < keys[parent]:
+                break
+            moved = items[i] = items[parent]
+            keys[i] = keys[parent]
+            pos[moved] = i
             i = parent
+        items[i] = item
+        keys[i] = key
+        pos[item] = i
 
     def _down(self, i: int) -> None:
-        keys = self._keys
+        items, keys, pos = self._items, self._keys, self._pos
         n = len(keys)
+        item, key = items[i], keys[i]
         while True:
-            smallest = i
-            left = 2 * i + 1
-            if left < n and keys[left] < keys[smallest]:
-                smallest = left
-            if left + 1 < n and keys[left + 1] < keys[smallest]:
-                smallest = left + 1
-            if smallest == i:
-                return
-            self._swap(i, smallest)
-            i = smallest
+            child = 2 * i + 1
+            if child >= n:
+                break
+            if child + 1 < n and keys[child + 1] < keys[child]:
+                child += 1
+            if not keys[child] < key:
+                break
+            moved = items[i] = items[child]
+            keys[i] = keys[child]
+            pos[moved] = i
+            i = child
+        items[i] = item
+        keys[i] = key
+        pos[item] = i

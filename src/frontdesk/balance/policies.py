@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Collection, Sequence
+from math import exp
 from typing import Protocol
 
 from .heap import IndexedHeap
@@ -133,6 +134,17 @@ def _top_excluding(
     return None
 
 
+class _Stride:
+    """least_conn's bookkeeping for one member."""
+
+    __slots__ = ("inverse", "pass_", "order")
+
+    def __init__(self, weight: float, pass_: float, order: int) -> None:
+        self.inverse = 1.0 / weight  # multiply, not divide, on every key
+        self.pass_ = pass_
+        self.order = order
+
+
 class LeastConnections:
     """Fewest requests in flight per unit of weight; ties shared out by weight.
 
@@ -144,33 +156,34 @@ class LeastConnections:
     ``(in_flight / weight, pass, pool order)``: O(log n) per pick, start and end.
     """
 
-    __slots__ = ("_heap", "_weight", "_pass", "_order", "_vtime")
+    __slots__ = ("_heap", "_strides", "_vtime")
 
     def __init__(self, rng: random.Random | None = None) -> None:
         self._heap: IndexedHeap[Member] = IndexedHeap()
-        self._weight: dict[Member, float] = {}
-        self._pass: dict[Member, float] = {}
-        self._order: dict[Member, int] = {}  # last tie-break: pool order, for determinism
+        self._strides: dict[Member, _Stride] = {}
         self._vtime = 0.0  # the pass of the latest pick: where newcomers start
 
     def rebuild(self, view: View) -> None:
         # A newcomer starts at the current virtual time, not 0, so it does not take every
         # tie until it has caught up with members that have been serving for hours.
-        self._pass = {m: self._pass.get(m, self._vtime) for m, _ in view}
-        self._weight = {m: w for m, w in view}
-        self._order = {m: i for i, (m, _) in enumerate(view)}
+        old = self._strides
+        strides = {}
+        for order, (m, w) in enumerate(view):
+            previous = old.get(m)
+            strides[m] = _Stride(w, self._vtime if previous is None else previous.pass_, order)
+        self._strides = strides
         self._heap = IndexedHeap()
-        for m, w in view:
-            self._heap.push(m, (m.in_flight / w, self._pass[m], self._order[m]))
+        for m, s in strides.items():
+            self._heap.push(m, (m.in_flight * s.inverse, s.pass_, s.order))
 
     def pick(self, now: float, key: bytes | None, exclude: Collection[Member]) -> Member | None:
         member = self._heap.top() if not exclude else self._heap.best_excluding(exclude)
         if member is None:
             return None
-        w = self._weight[member]
-        self._vtime = self._pass[member]
-        p = self._pass[member] = self._vtime + 1.0 / w
-        self._heap.update(member, (member.in_flight / w, p, self._order[member]))
+        s = self._strides[member]
+        self._vtime = s.pass_
+        s.pass_ += s.inverse
+        self._heap.update(member, (member.in_flight * s.inverse, s.pass_, s.order))
         return member
 
     def on_start(self, member: Member) -> None:
@@ -180,21 +193,21 @@ class LeastConnections:
         self._moved(member)
 
     def _moved(self, member: Member) -> None:
-        if member in self._heap:  # not if drained or down since it was picked
-            load = member.in_flight / self._weight[member]
-            self._heap.update(member, (load, self._pass[member], self._order[member]))
+        s = self._strides.get(member)
+        if s is not None:  # None: drained or down since it was picked
+            self._heap.update(member, (member.in_flight * s.inverse, s.pass_, s.order))
 
 
 class AliasTable:
     """Walker/Vose alias method: O(1) weighted sampling after an O(n) build."""
 
-    __slots__ = ("members", "_prob", "_alias")
+    __slots__ = ("members", "prob", "alias")
 
     def __init__(self, view: View) -> None:
         n = len(view)
         self.members = [m for m, _ in view]
-        self._prob = [1.0] * n
-        self._alias = list(range(n))
+        self.prob = [1.0] * n
+        self.alias = list(range(n))
         total = sum(w for _, w in view)
         if not n or total <= 0:
             return
@@ -203,8 +216,8 @@ class AliasTable:
         large = [i for i, s in enumerate(scaled) if s >= 1.0]
         while small and large:
             s, g = small.pop(), large.pop()
-            self._prob[s] = scaled[s]
-            self._alias[s] = g
+            self.prob[s] = scaled[s]
+            self.alias[s] = g
             scaled[g] -= 1.0 - scaled[s]
             (small if scaled[g] < 1.0 else large).append(g)
         # What is left is 1 up to rounding: those columns keep their own member.
@@ -212,7 +225,7 @@ class AliasTable:
     def sample(self, rng: random.Random) -> Member:
         u = rng.random() * len(self.members)
         i = int(u)
-        return self.members[i if u - i < self._prob[i] else self._alias[i]]
+        return self.members[i if u - i < self.prob[i] else self.alias[i]]
 
     def draw(
         self, rng: random.Random, exclude: Collection[Member], other_than: Member | None = None
@@ -283,6 +296,33 @@ class PeakEwmaP2C:
         return (member.latency_estimate(now, self.tau) + self.floor) * (member.in_flight + 1)
 
     def pick(self, now: float, key: bytes | None, exclude: Collection[Member]) -> Member | None:
+        table = self._table
+        members = table.members
+        n = len(members)
+        if exclude or n < 2:
+            return self._pick_general(now, exclude)
+        # The common case inlined (this runs per request): two alias draws, the second
+        # redrawn until it differs from the first, then the two costs.
+        prob, alias, rand = table.prob, table.alias, self._rng.random
+        u = rand() * n
+        i = int(u)
+        a = members[i if u - i < prob[i] else alias[i]]
+        for _ in range(4):
+            u = rand() * n
+            i = int(u)
+            b = members[i if u - i < prob[i] else alias[i]]
+            if b is not a:
+                break
+        else:  # one member holds most of the weight: settle the second choice the slow way
+            b = table.draw(self._rng, exclude, other_than=a) or a
+        tau = self.tau
+        idle = now - a.ewma_at
+        cost_a = (a.ewma * exp(-idle / tau) if idle > 0.0 else a.ewma) + self.floor
+        idle = now - b.ewma_at
+        cost_b = (b.ewma * exp(-idle / tau) if idle > 0.0 else b.ewma) + self.floor
+        return b if cost_b * (b.in_flight + 1) < cost_a * (a.in_flight + 1) else a
+
+    def _pick_general(self, now: float, exclude: Collection[Member]) -> Member | None:
         table, rng = self._table, self._rng
         a = table.draw(rng, exclude)
         if a is None or len(table.members) == 1:

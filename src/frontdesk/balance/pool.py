@@ -35,6 +35,11 @@ from .policies import NOTHING, Policy
 from .registry import BALANCERS
 from .sticky import StickyTable
 
+# Enum attribute lookups cost ~70 ns each on Python 3.11: the request path uses these.
+_ANSWERED = frozenset({Outcome.OK, Outcome.SERVER_ERROR})
+_FAILED = frozenset({Outcome.SERVER_ERROR, Outcome.CONNECT_ERROR, Outcome.TIMEOUT})
+_ABORTED = Outcome.ABORTED
+
 
 @dataclass(frozen=True, slots=True)
 class SlowStart:
@@ -196,18 +201,22 @@ class Pool:
 
     def on_end(self, member: Member, now: float, latency: float, outcome: Outcome) -> Event | None:
         """Account a finished attempt; returns an EJECTED event when this one ejected."""
-        member.in_flight = max(0, member.in_flight - 1)
-        if outcome is Outcome.OK or outcome is Outcome.SERVER_ERROR:
+        if member.in_flight:
+            member.in_flight -= 1
+        if outcome in _ANSWERED:
             # A connect error is fast and says nothing about service time: folding it in
             # would make a dead server look like the fastest one.
             member.observe_latency(now, latency, self.tau)
         self._policy.on_end(member)
-        if outcome is Outcome.ABORTED:
+        if outcome is _ABORTED:
             return None
-        failed = outcome.failed
+        failed = outcome in _FAILED
+        outlier = member.outlier
+        if not failed and not (outlier.streak or outlier.probation or outlier.ejections):
+            return None  # the usual answer: nothing to record (spares a call per request)
         if failed:
             member.last_failure = now
-        change = member.outlier.record(now, failed, self.outlier)
+        change = outlier.record(now, failed, self.outlier)
         if change is None:
             return None
         self._next_refresh = -math.inf

@@ -9,16 +9,20 @@ admin commands and broadcasts :meth:`Pool.to_wire` to the workers.
 from __future__ import annotations
 
 from .budget import RetryBudget
-from .health import CheckThresholds, OutlierConfig, response_passes
+from .health import Change, CheckThresholds, OutlierConfig, response_passes
+from .keys import KeySource
 from .members import AdminState, Member, MemberSpec, Outcome
 from .policies import Policy
-from .pool import Pick, Pool, SlowStart
+from .pool import Event, Pick, Pool, SlowStart
 from .registry import BALANCERS
 
 __all__ = [
     "BALANCERS",
     "AdminState",
+    "Change",
     "CheckThresholds",
+    "Event",
+    "KeySource",
     "Member",
     "MemberSpec",
     "Outcome",

@@ -57,14 +57,16 @@ class RetryBudget:
     def available(self, now: float) -> float:
         """Retries that may still be made in the current window (may be fractional)."""
         self._advance(now)
-        allowed = self.ratio * sum(self._requests) + self.min_per_second * self.window
-        return allowed - sum(self._retries)
+        return self._left()
 
     def try_retry(self, now: float) -> bool:
         """Take one retry from the budget if there is one; False means: do not retry."""
         slot = self._advance(now)
-        allowed = self.ratio * sum(self._requests) + self.min_per_second * self.window
-        if sum(self._retries) + 1 > allowed:
+        if self._left() < 1.0:
             return False
         self._retries[slot] += 1
         return True
+
+    def _left(self) -> float:
+        allowed = self.ratio * sum(self._requests) + self.min_per_second * self.window
+        return allowed - sum(self._retries)

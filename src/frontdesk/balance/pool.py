@@ -32,7 +32,7 @@ from typing import Any
 from .health import Change, CheckThresholds, OutlierConfig
 from .members import EWMA_TAU, AdminState, Member, MemberSpec, Outcome, slow_start_fraction
 from .policies import NOTHING, Policy
-from .registry import BALANCERS
+from .registry import BALANCERS, DEFAULT
 from .sticky import StickyTable
 
 # Enum attribute lookups cost ~70 ns each on Python 3.11: the request path uses these.
@@ -99,7 +99,7 @@ class Pool:
     def __init__(
         self,
         specs: Iterable[MemberSpec],
-        policy: Policy | str = "round_robin",
+        policy: Policy | str = DEFAULT,
         *,
         rng: random.Random | None = None,
         thresholds: CheckThresholds | None = None,

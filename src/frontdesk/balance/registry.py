@@ -14,10 +14,12 @@ from .policies import (
     WeightedRandom,
 )
 
+DEFAULT = "p2c"  # latency-aware: right for unlike backends, as good as any for like ones
+
 BALANCERS: dict[str, Callable[[random.Random], Policy]] = {
     "round_robin": SmoothWeightedRoundRobin,
     "least_conn": LeastConnections,
-    "p2c": PeakEwmaP2C,  # the default for pools of unlike backends
+    "p2c": PeakEwmaP2C,
     "random": WeightedRandom,
     "hash": ConsistentHash,
 }

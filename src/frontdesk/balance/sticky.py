@@ -47,3 +47,17 @@ class StickyTable:
 
     def token(self, member: Member) -> str:
         return self._token_of.get(member) or cookie_token(self._secret, member.id)
+
+
+def set_cookie(name: str, token: str, *, secure: bool = False, max_age: int | None = None) -> bytes:
+    """A Set-Cookie value for the sticky cookie (RFC 6265 §4.1).
+
+    HttpOnly (scripts have no use for it) and SameSite=Lax; a session cookie unless
+    ``max_age`` is given; Secure when the site is served over TLS.
+    """
+    parts = [f"{name}={token}", "Path=/", "HttpOnly", "SameSite=Lax"]
+    if max_age is not None:
+        parts.append(f"Max-Age={max_age}")
+    if secure:
+        parts.append("Secure")
+    return "; ".join(parts).encode("latin-1")

@@ -19,6 +19,7 @@ from frontdesk.balance import (
     OutlierConfig,
     Pool,
     RetryBudget,
+    SlowStart,
 )
 from frontdesk.balance.hashring import HashRing, key_position
 from frontdesk.balance.health import Outlier
@@ -216,23 +217,80 @@ def test_ejection_times_stay_within_base_and_max(results: list[bool]) -> None:
             assert 1.0 <= o.ejected_until - now <= 8.0
 
 
-@settings(max_examples=30)
-@given(st.integers(0, 2**32), st.lists(st.sampled_from(list(Outcome)), max_size=100))
-def test_pool_picks_only_eligible_members_unless_in_panic(seed: int, outcomes: list) -> None:  # type: ignore[type-arg]
+pool_ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("request"), st.integers(0, 99), st.sampled_from(list(Outcome))),
+        st.tuples(st.just("check"), st.integers(0, 5), st.booleans()),
+        st.tuples(st.just("admin"), st.integers(0, 5), st.sampled_from(list(AdminState))),
+        st.tuples(st.just("members"), st.lists(st.integers(0, 5), min_size=1, unique=True)),
+        st.tuples(st.just("retry"), st.integers(0, 99), st.integers(1, 3)),
+    ),
+    max_size=80,
+)
+
+
+@settings(max_examples=60)
+@given(
+    st.sampled_from(["round_robin", "least_conn", "p2c", "random", "hash"]),
+    st.booleans(),
+    pool_ops,
+    st.integers(0, 2**32),
+)
+def test_pool_picks_only_eligible_members_unless_in_panic(
+    policy: str,
+    sticky: bool,
+    script: list,  # type: ignore[type-arg]
+    seed: int,
+) -> None:
+    """Through any mix of traffic, checks, admin commands, member changes, retries, slow
+    start and ejections, a pick is an eligible member not yet tried, or a panic pick
+    exactly when nothing is eligible, or None only when nothing is left to try."""
     rng = random.Random(seed)
+    names = [f"10.0.0.{i}:80" for i in range(6)]
     p = Pool(
-        [MemberSpec(n) for n in "abcd"],
-        rng.choice(["round_robin", "least_conn", "p2c", "random", "hash"]),
+        [MemberSpec(n, 1 + i % 3) for i, n in enumerate(names[:3])],
+        policy,
         rng=rng,
-        outlier=OutlierConfig(consecutive=2, base=5.0),
+        thresholds=CheckThresholds(rise=1, fall=2),
+        outlier=OutlierConfig(consecutive=2, base=2.0, max=8.0),
+        slow_start=SlowStart(period=3.0, steps=4),
+        sticky_secret=b"s" if sticky else None,
     )
     now = 0.0
-    for outcome in outcomes:
+    cookie: str | None = None
+    open_: list[Member] = []
+    for op in script:
         now += rng.random()
-        eligible = {m for m, _ in p.eligible(now)}
-        choice = p.pick(now, key=b"%d" % rng.randrange(50))
-        assert choice is not None
-        assert choice.panic == (not eligible)
-        assert choice.panic or choice.member in eligible
-        p.on_start(choice.member)
-        p.on_end(choice.member, now, 0.01, outcome)
+        ids = [m.id for m in p.members]
+        if op[0] == "check":
+            p.record_check(ids[op[1] % len(ids)], now, op[2])
+        elif op[0] == "admin":
+            p.set_admin(ids[op[1] % len(ids)], op[2], now)
+        elif op[0] == "members":
+            p.set_members([MemberSpec(names[j], 1 + j % 3) for j in op[1]], now)
+        else:
+            tried: set[Member] = set()
+            for _ in range(op[2] if op[0] == "retry" else 1):  # (kind, key, tries | outcome)
+                eligible = {m for m, _ in p.eligible(now)}
+                choice = p.pick(now, key=b"%d" % op[1], cookie=cookie, exclude=tried)
+                if choice is None:
+                    if eligible:  # a retry that has tried every eligible member
+                        assert eligible <= tried
+                    else:  # nor is any member left that an operator has not taken out
+                        active = {m for m in p.members if m.admin is AdminState.ACTIVE}
+                        assert active <= tried
+                    break
+                assert choice.member not in tried
+                assert choice.panic == (not eligible)
+                assert choice.panic or choice.member in eligible
+                cookie = choice.cookie or cookie
+                tried.add(choice.member)
+                p.on_start(choice.member)
+                open_.append(choice.member)
+            if open_ and rng.random() < 0.7:
+                m = open_.pop(rng.randrange(len(open_)))
+                outcome = op[2] if op[0] == "request" else Outcome.OK
+                p.on_end(m, now, rng.random() / 10, outcome)
+    for m in open_:
+        p.on_end(m, now, 0.01, Outcome.OK)
+    assert all(m.in_flight == 0 for m in p.members)

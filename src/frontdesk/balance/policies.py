@@ -125,7 +125,12 @@ class SmoothWeightedRoundRobin:
 def _top_excluding(
     heap: list[tuple[int, int, Member]], exclude: Collection[Member]
 ) -> tuple[int, int, Member] | None:
-    """The best heap entry whose member is not excluded (a retry: rare, m is tiny)."""
+    """The best heap entry whose member is not excluded.
+
+    Only a retry whose tried member tops this weight class gets past the first line; it
+    then costs O(n) (``nsmallest`` over the class, and a re-heapify after the pick). Retries
+    are capped by the retry budget, so this stays off the common path.
+    """
     if heap[0][2] not in exclude:
         return heap[0]
     for entry in heapq.nsmallest(len(exclude) + 1, heap):
@@ -281,19 +286,18 @@ class PeakEwmaP2C:
     in-flight requests still count against it.
     """
 
-    __slots__ = ("_rng", "_table", "tau", "floor")
+    __slots__ = ("_rng", "_table", "floor")
 
-    def __init__(self, rng: random.Random, *, tau: float = EWMA_TAU, floor: float = 0.001) -> None:
+    def __init__(self, rng: random.Random, *, floor: float = 0.001) -> None:
         self._rng = rng
         self._table = AliasTable(())
-        self.tau = tau
         self.floor = floor
 
     def rebuild(self, view: View) -> None:
         self._table = AliasTable(view)
 
     def cost(self, member: Member, now: float) -> float:
-        return (member.latency_estimate(now, self.tau) + self.floor) * (member.in_flight + 1)
+        return (member.latency_estimate(now) + self.floor) * (member.in_flight + 1)
 
     def pick(self, now: float, key: bytes | None, exclude: Collection[Member]) -> Member | None:
         table = self._table
@@ -315,7 +319,7 @@ class PeakEwmaP2C:
                 break
         else:  # one member holds most of the weight: settle the second choice the slow way
             b = table.draw(self._rng, exclude, other_than=a) or a
-        tau = self.tau
+        tau = EWMA_TAU
         idle = now - a.ewma_at
         cost_a = (a.ewma * exp(-idle / tau) if idle > 0.0 else a.ewma) + self.floor
         idle = now - b.ewma_at

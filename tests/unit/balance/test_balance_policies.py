@@ -209,8 +209,8 @@ def test_p2c_in_flight_requests_penalise_a_fast_server() -> None:
     slow idle one cheaper, so the fast one does not attract a burst."""
     p = pool({"fast": 1, "slow": 1}, "p2c")
     fast, slow = p.members
-    fast.observe_latency(0.0, 0.010, EWMA_TAU)
-    slow.observe_latency(0.0, 0.100, EWMA_TAU)
+    fast.observe_latency(0.0, 0.010)
+    slow.observe_latency(0.0, 0.100)
     assert p.pick(0.0).member is fast  # type: ignore[union-attr]
     for _ in range(20):
         p.on_start(fast)
@@ -222,11 +222,11 @@ def test_p2c_probes_a_server_again_once_its_bad_record_has_faded() -> None:
     minute later, when its faded estimate is under the busy server's 10 ms."""
     p = pool({"busy": 1, "idle": 1}, "p2c")
     busy, idle = p.members
-    idle.observe_latency(0.0, 1.0, EWMA_TAU)
-    busy.observe_latency(0.0, 0.010, EWMA_TAU)
+    idle.observe_latency(0.0, 1.0)
+    busy.observe_latency(0.0, 0.010)
     assert p.pick(1.0).member is busy  # type: ignore[union-attr]
-    busy.observe_latency(60.0, 0.010, EWMA_TAU)
-    assert idle.latency_estimate(60.0, EWMA_TAU) == pytest.approx(math.exp(-6.0))
+    busy.observe_latency(60.0, 0.010)
+    assert idle.latency_estimate(60.0) == pytest.approx(math.exp(-6.0))
     assert p.pick(60.0).member is idle  # type: ignore[union-attr]
 
 
@@ -234,11 +234,11 @@ def test_ewma_decays_with_time_not_with_sample_count() -> None:
     """Ten samples or a thousand over the same 5 s move the estimate the same distance."""
     few, many = members(1, 1)
     for m in (few, many):
-        m.observe_latency(0.0, 0.100, EWMA_TAU)
+        m.observe_latency(0.0, 0.100)
     for i in range(1, 11):
-        few.observe_latency(i * 0.5, 0.010, EWMA_TAU)
+        few.observe_latency(i * 0.5, 0.010)
     for i in range(1, 1001):
-        many.observe_latency(i * 0.005, 0.010, EWMA_TAU)
+        many.observe_latency(i * 0.005, 0.010)
     expected = 0.010 + 0.090 * math.exp(-5.0 / EWMA_TAU)
     assert few.ewma == pytest.approx(expected)
     assert many.ewma == pytest.approx(expected)
@@ -247,10 +247,10 @@ def test_ewma_decays_with_time_not_with_sample_count() -> None:
 def test_ewma_takes_a_peak_at_once() -> None:
     """Peak EWMA: a sample above the estimate replaces it, however recent the last one."""
     (m,) = members(1)
-    m.observe_latency(0.0, 0.010, EWMA_TAU)
-    m.observe_latency(0.0, 0.500, EWMA_TAU)
+    m.observe_latency(0.0, 0.010)
+    m.observe_latency(0.0, 0.500)
     assert m.ewma == 0.500
-    assert m.latency_estimate(0.0, EWMA_TAU) == 0.500
+    assert m.latency_estimate(0.0) == 0.500
 
 
 def test_p2c_with_one_member_or_all_but_one_excluded() -> None:

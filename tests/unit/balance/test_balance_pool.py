@@ -19,6 +19,7 @@ from frontdesk.balance import (
     SlowStart,
 )
 from frontdesk.balance.health import Change
+from frontdesk.balance.policies import SmoothWeightedRoundRobin, View
 from frontdesk.balance.pool import Event
 
 ONE = CheckThresholds(rise=1, fall=1)
@@ -248,7 +249,7 @@ def test_set_members_keeps_the_state_of_members_that_stay() -> None:
     p = pool({"a": 1, "b": 1, "c": 1}, "p2c", thresholds=ONE, outlier=OutlierConfig(consecutive=2))
     a, b = p.member("a"), p.member("b")
     p.on_start(a)
-    a.observe_latency(0.0, 0.050, 10.0)
+    a.observe_latency(0.0, 0.050)
     p.record_check("b", 0.0, False)
     fail(p, "c", 0.0, 1, Outcome.SERVER_ERROR)
     p.set_members([MemberSpec("b", 3), MemberSpec("a", 2), MemberSpec("d")], 1.0)
@@ -358,3 +359,31 @@ def test_two_pools_converge_over_a_random_run() -> None:
     worker.apply_wire(sent[-1], 300.0)
     assert worker.to_wire() == master.to_wire()
     assert ids(worker, 400.0) == ids(master, 400.0)
+
+
+class CountingPolicy(SmoothWeightedRoundRobin):
+    """SWRR that counts its rebuilds."""
+
+    __slots__ = ("rebuilds",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rebuilds = 0
+
+    def rebuild(self, view: View) -> None:
+        self.rebuilds += 1
+        super().rebuild(view)
+
+
+def test_the_policy_is_rebuilt_only_when_the_view_changes() -> None:
+    policy = CountingPolicy()
+    p = Pool([MemberSpec("a"), MemberSpec("b")], policy, thresholds=ONE)
+    serve(p, 10)
+    assert policy.rebuilds == 1
+    p.record_check("b", 1.0, False)
+    serve(p, 10, now=1.0)
+    assert policy.rebuilds == 2
+    p.set_admin("b", AdminState.DRAIN, 2.0)  # b was down already: same view
+    p.record_check("a", 2.0, True)  # a was up already: no event, no refresh
+    serve(p, 10, now=2.0)
+    assert policy.rebuilds == 2

@@ -113,10 +113,14 @@ ops = st.lists(
 )
 
 
-@given(st.lists(st.integers(1, 5), min_size=1, max_size=8), ops)
-def test_least_conn_always_picks_a_least_loaded_member(weights: list[int], script: list) -> None:  # type: ignore[type-arg]
+@given(st.lists(st.integers(1, 5), min_size=1, max_size=12), ops, st.sampled_from([0, 8]))
+def test_least_conn_always_picks_a_least_loaded_member(
+    weights: list[int],
+    script: list,  # type: ignore[type-arg]
+    scan_up_to: int,
+) -> None:
     ms = members(weights)
-    policy = LeastConnections()
+    policy = LeastConnections(scan_up_to=scan_up_to)
     policy.rebuild([(m, float(m.weight)) for m in ms])
     for op, i in script:
         m = ms[i % len(ms)]
@@ -231,7 +235,7 @@ pool_ops = st.lists(
 
 @settings(max_examples=60)
 @given(
-    st.sampled_from(["round_robin", "least_conn", "p2c", "random", "hash"]),
+    st.sampled_from(["round_robin", "least_conn", "least_conn_heap", "p2c", "random", "hash"]),
     st.booleans(),
     pool_ops,
     st.integers(0, 2**32),
@@ -249,7 +253,7 @@ def test_pool_picks_only_eligible_members_unless_in_panic(
     names = [f"10.0.0.{i}:80" for i in range(6)]
     p = Pool(
         [MemberSpec(n, 1 + i % 3) for i, n in enumerate(names[:3])],
-        policy,
+        LeastConnections(scan_up_to=0) if policy == "least_conn_heap" else policy,
         rng=rng,
         thresholds=CheckThresholds(rise=1, fall=2),
         outlier=OutlierConfig(consecutive=2, base=2.0, max=8.0),

@@ -156,16 +156,23 @@ class LeastConnections:
     As nginx ``least_conn``: the member with the least ``in_flight / weight`` wins; among
     equals nginx falls back to weighted round robin. Here the tie-break is stride
     scheduling (each pick advances the winner's ``pass`` by ``1/weight``, the smallest
-    ``pass`` wins a tie), which shares ties in proportion to weight, so a pool whose
-    requests never overlap is still balanced by weight. Members sit in an indexed heap on
-    ``(in_flight / weight, pass, pool order)``: O(log n) per pick, start and end.
+    ``pass`` wins a tie, then pool order), which shares ties in proportion to weight, so a
+    pool whose requests never overlap is still balanced by weight.
+
+    Pools of more than ``scan_up_to`` members sit in an indexed heap on
+    ``(in_flight / weight, pass, pool order)``: O(log n) per pick, start and end. Smaller
+    ones are scanned at each pick instead (O(n) with n bounded by ``scan_up_to``): for a
+    handful of members a scan costs less than keeping a heap in order on every start and
+    end (measured: 0.9 µs instead of 1.9 µs per request at n=3; bench/balance_pick.py).
     """
 
-    __slots__ = ("_heap", "_strides", "_vtime")
+    __slots__ = ("_heap", "_strides", "_scan", "_scan_up_to", "_vtime")
 
-    def __init__(self, rng: random.Random | None = None) -> None:
+    def __init__(self, rng: random.Random | None = None, *, scan_up_to: int = 8) -> None:
         self._heap: IndexedHeap[Member] = IndexedHeap()
         self._strides: dict[Member, _Stride] = {}
+        self._scan: list[tuple[Member, _Stride]] | None = []
+        self._scan_up_to = scan_up_to
         self._vtime = 0.0  # the pass of the latest pick: where newcomers start
 
     def rebuild(self, view: View) -> None:
@@ -178,10 +185,17 @@ class LeastConnections:
             strides[m] = _Stride(w, self._vtime if previous is None else previous.pass_, order)
         self._strides = strides
         self._heap = IndexedHeap()
+        if len(view) <= self._scan_up_to:
+            self._scan = list(strides.items())
+            return
+        self._scan = None
         for m, s in strides.items():
             self._heap.push(m, (m.in_flight * s.inverse, s.pass_, s.order))
 
     def pick(self, now: float, key: bytes | None, exclude: Collection[Member]) -> Member | None:
+        scan = self._scan
+        if scan is not None:
+            return self._pick_scanning(scan, exclude)
         member = self._heap.top() if not exclude else self._heap.best_excluding(exclude)
         if member is None:
             return None
@@ -191,11 +205,34 @@ class LeastConnections:
         self._heap.update(member, (member.in_flight * s.inverse, s.pass_, s.order))
         return member
 
+    def _pick_scanning(
+        self, scan: list[tuple[Member, _Stride]], exclude: Collection[Member]
+    ) -> Member | None:
+        best: Member | None = None
+        best_stride = None
+        best_load = 0.0
+        for m, s in scan:  # pool order, and strict `<`: ties go to the first, as the heap's
+            if m in exclude:
+                continue
+            load = m.in_flight * s.inverse
+            if (
+                best_stride is None
+                or load < best_load
+                or (load == best_load and s.pass_ < best_stride.pass_)
+            ):
+                best, best_stride, best_load = m, s, load
+        if best_stride is not None:
+            self._vtime = best_stride.pass_
+            best_stride.pass_ += best_stride.inverse
+        return best
+
     def on_start(self, member: Member) -> None:
-        self._moved(member)
+        if self._scan is None:
+            self._moved(member)
 
     def on_end(self, member: Member) -> None:
-        self._moved(member)
+        if self._scan is None:
+            self._moved(member)
 
     def _moved(self, member: Member) -> None:
         s = self._strides.get(member)

@@ -8,7 +8,7 @@ import random
 import pytest
 from balance_helpers import pool, serve, shares
 
-from frontdesk.balance import BALANCERS, Member, MemberSpec, Outcome
+from frontdesk.balance import BALANCERS, Member, MemberSpec, Outcome, Pool
 from frontdesk.balance.members import EWMA_TAU
 from frontdesk.balance.policies import (
     AliasTable,
@@ -127,9 +127,18 @@ def test_every_policy_respects_exclude_and_an_empty_view(name: str) -> None:
 
 # -- least connections -------------------------------------------------------------------
 
+# Both ways of keeping order: the scan of small pools and the heap of large ones.
+SCAN = pytest.mark.parametrize("scan_up_to", [0, 8], ids=["heap", "scan"])
 
-def test_least_conn_picks_the_member_with_fewest_in_flight() -> None:
-    p = pool({"a": 1, "b": 1, "c": 1}, "least_conn")
+
+def lc_pool(weights: dict[str, int], scan_up_to: int) -> Pool:
+    specs = [MemberSpec(name, w) for name, w in weights.items()]
+    return Pool(specs, LeastConnections(scan_up_to=scan_up_to))
+
+
+@SCAN
+def test_least_conn_picks_the_member_with_fewest_in_flight(scan_up_to: int) -> None:
+    p = lc_pool({"a": 1, "b": 1, "c": 1}, scan_up_to)
     a, b, c = p.members
     for m in (a, a, b):
         p.on_start(m)
@@ -142,9 +151,10 @@ def test_least_conn_picks_the_member_with_fewest_in_flight() -> None:
     assert p.pick(0.0).member is a  # type: ignore[union-attr]
 
 
-def test_least_conn_divides_in_flight_by_weight() -> None:
+@SCAN
+def test_least_conn_divides_in_flight_by_weight(scan_up_to: int) -> None:
     """nginx least_conn compares conns/weight: b (3 in flight, weight 4) beats a (1, weight 1)."""
-    p = pool({"a": 1, "b": 4}, "least_conn")
+    p = lc_pool({"a": 1, "b": 4}, scan_up_to)
     a, b = p.members
     p.on_start(a)
     for _ in range(3):
@@ -155,17 +165,19 @@ def test_least_conn_divides_in_flight_by_weight() -> None:
     assert p.pick(0.0).member is a  # type: ignore[union-attr]
 
 
-def test_least_conn_shares_ties_in_turn() -> None:
+@SCAN
+def test_least_conn_shares_ties_in_turn(scan_up_to: int) -> None:
     """Equal loads are taken in turn (nginx falls back to round robin among equals)."""
-    p = pool({"a": 1, "b": 1, "c": 1}, "least_conn")
+    p = lc_pool({"a": 1, "b": 1, "c": 1}, scan_up_to)
     seq = [p.pick(0.0).member.id for _ in range(9)]  # type: ignore[union-attr]
     assert sorted(seq[:3]) == ["a", "b", "c"]
     assert seq[:3] == seq[3:6] == seq[6:9]
 
 
-def test_least_conn_under_concurrency_keeps_loads_level() -> None:
+@SCAN
+def test_least_conn_under_concurrency_keeps_loads_level(scan_up_to: int) -> None:
     """Requests that overlap: whatever is picked next is a least-loaded member."""
-    p = pool({"a": 1, "b": 2, "c": 1}, "least_conn")
+    p = lc_pool({"a": 1, "b": 2, "c": 1}, scan_up_to)
     rng = random.Random(3)
     open_: list[Member] = []
     for _ in range(2000):
@@ -179,9 +191,10 @@ def test_least_conn_under_concurrency_keeps_loads_level() -> None:
         open_.append(m)
 
 
-def test_least_conn_newcomer_does_not_take_every_tie() -> None:
+@SCAN
+def test_least_conn_newcomer_does_not_take_every_tie(scan_up_to: int) -> None:
     """A member added after 1000 picks starts at the current virtual time (stride pass)."""
-    policy = LeastConnections()
+    policy = LeastConnections(scan_up_to=scan_up_to)
     a, b, c = members(1, 1, 1)
     policy.rebuild([(a, 1.0), (b, 1.0)])
     for _ in range(1000):

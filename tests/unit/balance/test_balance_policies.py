@@ -192,6 +192,13 @@ def test_least_conn_under_concurrency_keeps_loads_level(scan_up_to: int) -> None
 
 
 @SCAN
+def test_least_conn_shares_sequential_traffic_by_weight(scan_up_to: int) -> None:
+    """Requests that never overlap tie at 0 in flight: the stride tie-break gives 1:2:5."""
+    got = shares(serve(lc_pool({"a": 1, "b": 2, "c": 5}, scan_up_to), 8000))
+    assert got == pytest.approx({"a": 1 / 8, "b": 2 / 8, "c": 5 / 8}, abs=0.005)
+
+
+@SCAN
 def test_least_conn_newcomer_does_not_take_every_tie(scan_up_to: int) -> None:
     """A member added after 1000 picks starts at the current virtual time (stride pass)."""
     policy = LeastConnections(scan_up_to=scan_up_to)

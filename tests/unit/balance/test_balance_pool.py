@@ -58,6 +58,18 @@ def test_failures_on_traffic_eject_a_member_until_its_time_runs_out(outcome: Out
     assert fail(p, "a", 37.0, 2, outcome) == [None, None]
 
 
+def test_active_checks_coming_up_forget_an_ejection() -> None:
+    """As Envoy (successful_active_health_check_uneject_host): a member that checks bring
+    back up is no longer ejected, and its backoff starts over."""
+    p = pool({"a": 1, "b": 1}, thresholds=ONE, outlier=OutlierConfig(consecutive=1, base=60.0))
+    fail(p, "a", 0.0, 1, Outcome.CONNECT_ERROR)
+    p.record_check("a", 1.0, False)
+    assert ids(p, 2.0) == ["b"]
+    p.record_check("a", 3.0, True)
+    assert ids(p, 3.0) == ["a", "b"]
+    assert p.member("a").outlier.ejections == 0
+
+
 def test_client_aborts_say_nothing_about_the_backend() -> None:
     p = pool({"a": 1, "b": 1}, outlier=OutlierConfig(consecutive=2))
     assert fail(p, "a", 0.0, 10, Outcome.ABORTED) == [None] * 10

@@ -173,9 +173,8 @@ class Pool:
                 if m is not None and m not in exclude:
                     return self._plain[m]
             m = self._policy.pick(now, key, exclude)
-            if m is not None:
-                token = sticky.token(m)
-                return Pick(m, cookie=token) if token != cookie else self._plain[m]
+            if m is not None:  # the cookie named no eligible member, or one already tried
+                return Pick(m, cookie=sticky.token(m))
         else:
             m = self._policy.pick(now, key, exclude)
             if m is not None:

@@ -59,6 +59,8 @@ def test_a_time_before_the_window_counts_in_the_newest_bucket() -> None:
     b.available(100.0)
     b.record_request(3.0)  # a stale timestamp: counted, not lost nor misfiled
     assert b.available(100.0) == pytest.approx(1.0)
+    assert b.available(109.5) == pytest.approx(1.0)  # it lives as long as the newest bucket
+    assert b.available(110.0) == pytest.approx(0.0)
 
 
 def test_invalid_settings() -> None:

@@ -37,6 +37,9 @@ def test_every_transition_of_the_table(state: bool, passed: bool) -> None:
         assert h.up is state
     assert h.record(passed, THRESHOLDS) is (Change.UP if passed else Change.DOWN)
     assert h.up is passed
+    # The streak starts over at the flip: one result the other way does not flip it back.
+    assert h.record(not passed, THRESHOLDS) is None
+    assert h.up is passed
     assert h.record(passed, THRESHOLDS) is None  # already there
 
 

@@ -199,6 +199,16 @@ def test_least_conn_shares_sequential_traffic_by_weight(scan_up_to: int) -> None
 
 
 @SCAN
+def test_least_conn_members_that_stay_keep_their_turn_across_a_rebuild(scan_up_to: int) -> None:
+    policy = LeastConnections(scan_up_to=scan_up_to)
+    a, b, c = members(1, 1, 1)
+    policy.rebuild([(a, 1.0), (b, 1.0)])
+    assert policy.pick(0.0, None, ()) is a
+    policy.rebuild([(a, 1.0), (b, 1.0), (c, 1.0)])
+    assert policy.pick(0.0, None, ()) is b  # a had its turn; b and c have not
+
+
+@SCAN
 def test_least_conn_newcomer_does_not_take_every_tie(scan_up_to: int) -> None:
     """A member added after 1000 picks starts at the current virtual time (stride pass)."""
     policy = LeastConnections(scan_up_to=scan_up_to)

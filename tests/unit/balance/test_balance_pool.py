@@ -75,6 +75,10 @@ def test_client_aborts_say_nothing_about_the_backend() -> None:
     assert fail(p, "a", 0.0, 10, Outcome.ABORTED) == [None] * 10
     assert ids(p, 0.0) == ["a", "b"]
     assert p.member("a").in_flight == 0
+    # Nor do they break a streak of failures, as a success would.
+    fail(p, "a", 1.0, 1, Outcome.SERVER_ERROR)
+    fail(p, "a", 1.0, 1, Outcome.ABORTED)
+    assert fail(p, "a", 1.0, 1, Outcome.SERVER_ERROR)[0] is not None
 
 
 def test_connect_errors_do_not_make_a_member_look_fast() -> None:
@@ -82,7 +86,7 @@ def test_connect_errors_do_not_make_a_member_look_fast() -> None:
     a = p.member("a")
     p.on_start(a)
     p.on_end(a, 0.0, 0.200, Outcome.OK)
-    fail(p, "a", 0.0, 3, Outcome.CONNECT_ERROR)
+    fail(p, "a", 5.0, 3, Outcome.CONNECT_ERROR)  # 5 s on: a sample would weigh ~40%
     assert a.ewma == 0.200
 
 
@@ -150,6 +154,23 @@ def test_slow_start_ramp_values_at_start_middle_and_end() -> None:
     assert weights[130.0] == pytest.approx(5.5)  # 10 × (0.1 + 0.9 × 0.5)
     assert weights[160.0] == pytest.approx(10.0)
     assert weights[1000.0] == pytest.approx(10.0)
+
+
+def test_a_refresh_in_mid_step_keeps_the_steps_weight() -> None:
+    """Another member's change rebuilds the view between two ramp steps: the ramping
+    member keeps the weight of the step it is in, not a value in between."""
+    p = pool({"a": 10, "b": 10, "c": 10}, thresholds=ONE, slow_start=RAMP)
+    p.record_check("a", 0.0, False)
+    p.record_check("a", 0.0, True)
+    p.set_admin("c", AdminState.DRAIN, 1.5)
+    assert dict((m.id, w) for m, w in p.eligible(1.5))["a"] == pytest.approx(1.0)
+
+
+def test_an_operator_re_enabling_a_member_starts_its_ramp() -> None:
+    p = pool({"a": 10, "b": 10}, slow_start=RAMP)
+    p.set_admin("a", AdminState.DISABLED, 0.0)
+    p.set_admin("a", AdminState.ACTIVE, 50.0)
+    assert dict((m.id, w) for m, w in p.eligible(50.0))["a"] == pytest.approx(1.0)
 
 
 def test_slow_start_shapes_the_traffic_share() -> None:

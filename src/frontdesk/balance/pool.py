@@ -31,8 +31,9 @@ from typing import Any
 
 from .health import Change, CheckThresholds, OutlierConfig
 from .members import (
-    ANSWERED,
-    FAILED,
+    ABORTED,
+    OK,
+    SERVER_ERROR,
     AdminState,
     Member,
     MemberSpec,
@@ -42,8 +43,6 @@ from .members import (
 from .policies import NOTHING, Policy
 from .registry import BALANCERS, DEFAULT
 from .sticky import StickyTable
-
-_ABORTED = Outcome.ABORTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,14 +203,14 @@ class Pool:
         """Account a finished attempt; returns an EJECTED event when this one ejected."""
         if member.in_flight:
             member.in_flight -= 1
-        if outcome in ANSWERED:
+        if outcome is OK or outcome is SERVER_ERROR:
             # A connect error is fast and says nothing about service time: folding it in
             # would make a dead server look like the fastest one.
             member.observe_latency(now, latency)
         self._policy.on_end(member)
-        if outcome is _ABORTED:
+        if outcome is ABORTED:
             return None
-        failed = outcome in FAILED
+        failed = outcome is not OK
         outlier = member.outlier
         if not failed and not (outlier.streak or outlier.probation or outlier.ejections):
             return None  # the usual answer: nothing to record (spares a call per request)

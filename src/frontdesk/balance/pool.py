@@ -162,7 +162,12 @@ class Pool:
         cookie: str | None = None,
         exclude: Collection[Member] = NOTHING,
     ) -> Pick | None:
-        """Choose the member for one attempt, or None if every candidate was tried."""
+        """Choose the member for one attempt.
+
+        None when a retry has tried every eligible member, or when an operator has taken
+        out every member that is left. ``now`` must not go backwards between calls: the
+        eligible view is kept until the next time something in it is due to change.
+        """
         if now >= self._next_refresh:
             self._refresh(now)
         sticky = self._sticky

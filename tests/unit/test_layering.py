@@ -9,8 +9,10 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "frontdesk"
 # cache/: every policy module; store.py (storage tiers, when it exists) may do I/O.
-PURE = sorted((SRC / "http").glob("*.py")) + sorted(
-    p for p in (SRC / "cache").glob("*.py") if p.name != "store.py"
+PURE = (
+    sorted((SRC / "http").glob("*.py"))
+    + sorted(p for p in (SRC / "cache").glob("*.py") if p.name != "store.py")
+    + sorted((SRC / "balance").glob("*.py"))
 )
 BANNED_MODULES = {"asyncio", "os", "socket", "time", "uvloop", "selectors"}
 BANNED_CALLS = {"time", "monotonic", "now", "utcnow", "today", "perf_counter"}
@@ -35,3 +37,4 @@ def test_pure_modules_exist() -> None:
     assert len(PURE) >= 4
     names = {f"{p.parent.name}/{p.name}" for p in PURE}
     assert {"cache/policy.py", "cache/keys.py", "cache/directives.py"} <= names
+    assert {"balance/policies.py", "balance/pool.py", "balance/health.py"} <= names

@@ -25,6 +25,11 @@ class Action:
     name = ""
     # An action whose answer never varies sets this: the protocol then skips the call.
     fixed: FixedResponse | None = None
+    # The largest request body this action takes; None: the server's max_body_size.
+    max_body_size: int | None = None
+    # Whether the action relays an Upgrade request (the proxy); for other actions the
+    # Upgrade is ignored and the connection closes after the answer.
+    tunnels = False
 
     def respond(self, req: Request) -> FixedResponse:
         raise NotImplementedError

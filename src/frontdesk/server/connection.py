@@ -30,6 +30,7 @@ BODY = 2  # reading a request body: deadline = body idle timeout
 BUSY = 3  # request read, response in progress: only a write stall times out
 LINGER = 4  # response sent, write side shut, draining what the client still sends
 CLOSED = 5
+TUNNEL = 6  # switched protocols (101): bytes relayed as they are; deadline = idle timeout
 
 _NEVER = float("inf")
 _LINGER_TIME = 2.0  # seconds a closing connection drains what the client still sends
@@ -65,6 +66,8 @@ class Connection(asyncio.Protocol):
         "_read_paused",
         "_write_paused",
         "_drain_waiter",
+        "flow_peer",
+        "tunnel",
     )
 
     state: int
@@ -76,6 +79,10 @@ class Connection(asyncio.Protocol):
     _read_paused: bool
     _write_paused: bool
     _drain_waiter: asyncio.Future[None] | None
+    # The proxy: the upstream connection whose reading follows this client's write
+    # buffer (paused above the high-water mark), and the tunnel after a 101.
+    flow_peer: Any
+    tunnel: Any
 
     ctx: WorkerContext
     clock: Clock
@@ -209,11 +216,15 @@ class Connection(asyncio.Protocol):
     def pause_writing(self) -> None:
         self._write_paused = True
         self.deadline = min(self.deadline, self.clock.now + self.limits.write_timeout)
+        if self.flow_peer is not None:
+            self.flow_peer.pause_reading()  # a slow client slows the backend's reading
 
     def resume_writing(self) -> None:
         self._write_paused = False
         if self.state == BUSY:
             self.deadline = _NEVER
+        if self.flow_peer is not None:
+            self.flow_peer.resume_reading()
         w = self._drain_waiter
         if w is not None and not w.done():
             w.set_result(None)
@@ -265,9 +276,9 @@ class Connection(asyncio.Protocol):
         still in flight to the client. So: send FIN after the buffered response, then
         read and discard until the client closes or a short grace period ends.
         """
-        if self.state == CLOSED:
-            return
         transport = self.transport
+        if self.state == CLOSED or transport.is_closing():
+            return
         self.state = LINGER
         if transport.can_write_eof():
             transport.write_eof()

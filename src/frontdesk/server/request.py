@@ -26,6 +26,7 @@ class Request:
     expect_continue: bool
     has_body: bool
     start: float  # the worker clock's monotonic time when the head was complete
+    upgrade: bool = False  # asks to switch protocols, and the action can tunnel it
 
     def header(self, name: bytes) -> bytes | None:
         """First value of a header (name in lower case), or None."""

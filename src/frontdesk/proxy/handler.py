@@ -30,13 +30,14 @@ from frontdesk.log import error_log
 from frontdesk.proxy.forward import Hop, RequestPolicy, is_trusted, request_head, trailer_block
 from frontdesk.proxy.rewrite import NO_REWRITE, PathRewrite, upstream_target
 from frontdesk.proxy.tunnel import Tunnel
-from frontdesk.proxy.upstream import TUNNELLING
+from frontdesk.proxy.upstream import CLIENT_GONE, TUNNELLING
 from frontdesk.server.actions import Action
 
 if TYPE_CHECKING:
     from frontdesk.config.proxy import Proxy
     from frontdesk.proxy.pool import UpstreamPool
     from frontdesk.proxy.upstream import Backend, UpstreamConnection
+    from frontdesk.server.connection import Exchange
     from frontdesk.server.exchange import BodyReader, ResponseWriter
     from frontdesk.server.request import Request
 
@@ -132,6 +133,57 @@ class ProxyAction(Action):
             fallback_host=backend.host_header,
         )
 
+    # ---------------------------------------------------------- task-free fast path
+
+    def begin(self, req: Request, out: ResponseWriter) -> Exchange | None:
+        """A body-less request with a kept-alive connection ready: sent right here,
+        finished by the upstream connection's callbacks (`_done`), no Task. Anything
+        else (connecting, uploads, upgrades, retries) goes through `stream()`."""
+        if req.upgrade:
+            return None
+        pool = self.pool
+        backend = pool.pick()
+        if backend is None:
+            return None
+        conn = pool.take_idle(backend)
+        if conn is None:
+            return None
+        request_id = b"%s-%x" % (self._id_prefix, next(self._ids))
+        conn.begin(
+            self._head(req, backend, request_id),
+            out,
+            out.conn,
+            self._done,
+            head_only=req.method == b"HEAD",
+            upgrade=False,
+        )
+        conn.req = req
+        conn.sent()
+        backend.in_flight += 1
+        return conn
+
+    def _done(self, conn: UpstreamConnection, exc: UpstreamError | None) -> None:
+        req = conn.req
+        out = conn.out
+        conn.backend.in_flight -= 1
+        if exc is CLIENT_GONE or req is None or out is None:
+            return
+        client = out.conn
+        if exc is None:
+            self.pool.release(conn, conn.keep_alive)
+            client.exchange_done(req, out)
+            return
+        conn.detach()
+        if not conn.got_bytes and not out.started and req.method in IDEMPOTENT:
+            # The kept-alive connection was closed under us: `stream()` retries
+            # (as a Task) on another connection.
+            client.run_task(req, self, None, out)
+            return
+        self._answer(req, out, exc, conn.backend.label)
+        client.exchange_done(req, out)
+
+    # ------------------------------------------------------------- the general path
+
     async def stream(self, req: Request, body: BodyReader | None, out: ResponseWriter) -> None:
         pool = self.pool
         request_id = b"%s-%x" % (self._id_prefix, next(self._ids))
@@ -142,7 +194,7 @@ class ProxyAction(Action):
         backend: Backend | None = None
         while True:
             if backend is None:
-                backend = pool.pick(tried) or pool.pick([])
+                backend = pool.pick(tried) or pool.pick()
                 if backend is None:
                     self._answer(req, out, UpstreamError("no backend available"), "-")
                     return

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from frontdesk.config.proxy import split_upstream
@@ -38,7 +39,7 @@ class UpstreamPool:
 
     # ---------------------------------------------------------------- selection
 
-    def pick(self, exclude: list[Backend]) -> Backend | None:
+    def pick(self, exclude: Sequence[Backend] = ()) -> Backend | None:
         return self.balancer.pick(self.backends, exclude)
 
     # ---------------------------------------------------------------- connections

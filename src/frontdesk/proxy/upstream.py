@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httptools
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from frontdesk.proxy.tunnel import Tunnel
     from frontdesk.server.clock import Clock
     from frontdesk.server.exchange import ResponseWriter
+    from frontdesk.server.request import Request
+
+Notify = Callable[["UpstreamConnection", "UpstreamError | None"], None]
 
 NEVER = float("inf")
 
@@ -62,6 +66,10 @@ class Backend:
         return True
 
 
+CLIENT_GONE = UpstreamError("the client went away")
+"""Passed to a task-free exchange's callback when the client connection is lost."""
+
+
 class _HeadDone(Exception):
     """Stops the parser after the head of a response to HEAD (it has no body)."""
 
@@ -93,6 +101,9 @@ class UpstreamConnection(asyncio.Protocol):
         "send_timeout",
         "via",
         "close_delimited",
+        "notify",
+        "req",
+        "_complete",
         "_headers",
         "_interim",
         "_write_paused",
@@ -126,6 +137,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.idle_timeout = 60.0
         self.send_timeout = 60.0
         self.close_delimited = False
+        self.notify: Notify | None = None  # the task-free path's completion callback
+        self.req: Request | None = None
+        self._complete = False  # the response ended inside the current feed_data()
         self._headers: list[tuple[bytes, bytes]] = []
         self._interim = False
         self._write_paused = False
@@ -139,15 +153,22 @@ class UpstreamConnection(asyncio.Protocol):
         head: bytes,
         out: ResponseWriter,
         client: Any,
-        done: asyncio.Future[None],
+        done: asyncio.Future[None] | Notify,
         *,
         head_only: bool,
         upgrade: bool,
     ) -> None:
-        """Send a request head and route the response to `out`; `done` resolves at its end."""
+        """Send a request head and route the response to `out`. `done` resolves at the
+        end of the exchange, or (a callback) is called with None or the error."""
         self.out = out
         self.client = client
-        self.done = done
+        if isinstance(done, asyncio.Future):
+            self.done = done
+            self.notify = None
+        else:
+            self.done = None
+            self.notify = done
+        self._complete = False
         self.head_only = head_only
         self.upgrade = upgrade
         self.got_bytes = False
@@ -184,7 +205,17 @@ class UpstreamConnection(asyncio.Protocol):
     @property
     def finished(self) -> bool:
         """The exchange is over (response complete, or failed)."""
-        return self.done is None or self.done.done()
+        done = self.done
+        return self.phase >= DONE or (done is not None and done.done())
+
+    def cancel(self) -> None:
+        """The client went away: abandon the exchange (task-free path)."""
+        notify = self.notify
+        if notify is not None and self.phase < DONE:
+            self.phase = DONE
+            notify(self, CLIENT_GONE)
+        self.detach()
+        self.abort()
 
     def detach(self) -> None:
         """Forget the exchange (back to the pool, or about to close)."""
@@ -194,6 +225,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.out = None
         self.client = None
         self.done = None
+        self.notify = None
+        self.req = None
         self.continue_waiter = None
         if self._read_paused and not self.closed:
             self._read_paused = False
@@ -219,8 +252,14 @@ class UpstreamConnection(asyncio.Protocol):
     def _fail(self, exc: UpstreamError) -> None:
         """End the exchange with an error; the connection is never reused."""
         done = self.done
+        notify = self.notify
         if done is not None and not done.done():
             done.set_exception(exc)
+        elif notify is not None and self.phase < DONE:
+            self.phase = DONE
+            self.close()
+            notify(self, exc)
+            return
         waiter = self.continue_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -230,8 +269,11 @@ class UpstreamConnection(asyncio.Protocol):
         self.phase = DONE
         self.deadline = NEVER
         done = self.done
-        if done is not None and not done.done():
-            done.set_result(None)
+        if done is not None:
+            if not done.done():
+                done.set_result(None)
+        elif self.notify is not None:
+            self.notify(self, None)
 
     # ---------------------------------------------------------------- timeouts, flow
 
@@ -301,8 +343,15 @@ class UpstreamConnection(asyncio.Protocol):
             self.phase = READING
         if not self._read_paused:
             self.deadline = self.clock.now + self.idle_timeout
+        client = self.client
+        client.hold_writes()
         try:
             self.parser.feed_data(data)
+            if self._complete:
+                # Finished after the parser returned: the completion may reuse this
+                # connection for the next request, which must not happen mid-parse.
+                self._complete = False
+                self._finish()
         except httptools.HttpParserUpgrade as exc:
             self._switched(data[exc.args[0] :])
         except httptools.HttpParserCallbackError as exc:
@@ -317,8 +366,16 @@ class UpstreamConnection(asyncio.Protocol):
                 self._invalid(str(exc.__context__ or exc))
         except httptools.HttpParserError as exc:
             self._invalid(str(exc))
+        finally:
+            client.release_writes()
 
     def _invalid(self, why: str) -> None:
+        if self._complete:
+            # The response was whole; what followed it is junk: finish, never reuse.
+            self._complete = False
+            self.keep_alive = False
+            self._finish()
+            return
         self._fail(UpstreamProtocolError(f"invalid response: {why}", sent=True))
 
     def eof_received(self) -> bool | None:
@@ -403,7 +460,7 @@ class UpstreamConnection(asyncio.Protocol):
         if out is not None:
             trailers = self._headers
             out.end(trailer_block(trailers) if trailers else b"")
-        self._finish()
+        self._complete = True  # see data_received
 
     def _switched(self, rest: bytes) -> None:
         """The backend answered 101: the connection now carries the new protocol."""

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from frontdesk.server.response import FixedResponse
 
 if TYPE_CHECKING:
+    from frontdesk.server.connection import Exchange
     from frontdesk.server.exchange import BodyReader, ResponseWriter
     from frontdesk.server.request import Request
 
@@ -36,6 +37,12 @@ class Action:
 
     async def stream(self, req: Request, body: BodyReader | None, out: ResponseWriter) -> None:
         raise NotImplementedError
+
+    def begin(self, req: Request, out: ResponseWriter) -> Exchange | None:
+        """Optionally start a body-less streaming exchange without a Task: return an
+        object whose `cancel()` abandons it, and call `conn.exchange_done(req, out)`
+        once the response is written. None: run `stream()` as a Task instead."""
+        return None
 
 
 class Respond(Action):

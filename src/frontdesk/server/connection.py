@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from frontdesk.server.exchange import BodyReader, ClientDisconnected, ResponseWriter
 from frontdesk.server.request import Queued, Request
@@ -34,6 +34,13 @@ TUNNEL = 6  # switched protocols (101): bytes relayed as they are; deadline = id
 
 _NEVER = float("inf")
 _LINGER_TIME = 2.0  # seconds a closing connection drains what the client still sends
+
+
+class Exchange(Protocol):
+    """What runs a streaming action: a Task, or an object of the action's own that
+    finishes by calling `Connection.exchange_done` (the proxy's task-free path)."""
+
+    def cancel(self) -> Any: ...
 
 
 class Connection(asyncio.Protocol):
@@ -73,7 +80,7 @@ class Connection(asyncio.Protocol):
     state: int
     deadline: float
     _reader: BodyReader | None
-    _active: asyncio.Task[None] | None
+    _active: Exchange | None
     _queue: deque[Queued]
     _pending_error: FixedResponse | None
     _read_paused: bool
@@ -128,6 +135,19 @@ class Connection(asyncio.Protocol):
 
     def _start(self, req: Request, action: Action, reader: BodyReader | None) -> None:
         writer = ResponseWriter(self, req)  # type: ignore[arg-type]
+        if reader is None:
+            # An action may finish a body-less request without a Task (a Task per
+            # request is a measurable share of a proxied request's CPU time).
+            exchange = action.begin(req, writer)
+            if exchange is not None:
+                self._active = exchange
+                return
+        self.run_task(req, action, reader, writer)
+
+    def run_task(
+        self, req: Request, action: Action, reader: BodyReader | None, writer: ResponseWriter
+    ) -> None:
+        """Run `action.stream` as a Task (also: an action's task-free attempt handing over)."""
         self._active = asyncio.get_running_loop().create_task(
             self._run(req, action, reader, writer)
         )
@@ -150,6 +170,16 @@ class Connection(asyncio.Protocol):
                 self._flush()
                 return
             req.keep_alive = False  # the framing of a half-sent response is lost
+        self._after_exchange(req, writer, reader)
+
+    def exchange_done(self, req: Request, writer: ResponseWriter) -> None:
+        """A task-free exchange (see `_start`) has finished its response."""
+        writer.end()
+        self._after_exchange(req, writer, None)
+
+    def _after_exchange(
+        self, req: Request, writer: ResponseWriter, reader: BodyReader | None
+    ) -> None:
         self.ctx.log_request(req, writer.status, writer.sent)
         self._active = None
         if self.ctx.closing:
@@ -256,6 +286,19 @@ class Connection(asyncio.Protocol):
             self._out.append(data)
         elif self.state != CLOSED:
             self.transport.write(data)
+
+    def hold_writes(self) -> None:
+        """Batch what is written until release_writes(): one send for a head and body
+        that arrive from a backend in one read."""
+        self._in_feed = True
+
+    def release_writes(self) -> None:
+        self._in_feed = False
+        out = self._out
+        if out:
+            if self.state != CLOSED:
+                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
 
     def send_continue(self) -> None:
         self.write(CONTINUE)

@@ -32,6 +32,7 @@ from frontdesk.server.connection import (
     LINGER,
     TUNNEL,
     Connection,
+    Exchange,
 )
 from frontdesk.server.exchange import BodyReader, ClientDisconnected
 from frontdesk.server.request import Queued, Request
@@ -114,7 +115,7 @@ class HttpProtocol(Connection):
         self._req: Request | None = None
         self._action: Action | None = None
         self._reader: BodyReader | None = None
-        self._active: asyncio.Task[None] | None = None
+        self._active: Exchange | None = None
         self._queue: deque[Queued] = deque()
         self._in_feed = False
         self._out: list[bytes] = []

@@ -24,6 +24,12 @@ BLOCK = bytes(range(256)) * (CHUNK // 256)
 
 NAME = "backend"
 CONNECTIONS = 0
+IDLE_CLOSE: float | None = None  # close a keep-alive connection idle this long
+STATS: dict[str, int] = {}  # "GET /echo" → requests seen; "aborted" → responses cut off
+
+
+def count(key: str) -> None:
+    STATS[key] = STATS.get(key, 0) + 1
 
 
 class Req:
@@ -94,16 +100,20 @@ async def respond(writer, req: Req, status: int, body: bytes, extra=()) -> None:
     await writer.drain()
 
 
-async def handle(reader, writer, req: Req, conn_id: int, count: int) -> bool:
+async def handle(reader, writer, req: Req, conn_id: int, n: int) -> bool:
     """Answer one request; False closes the connection."""
     path = req.path
     q = req.query
+    count(f"{req.method} {path}")
+    if path == "/stats":
+        await respond(writer, req, 200, json.dumps(STATS).encode())
+        return True
     if path.startswith("/close-before"):
         return False  # close with no answer at all
     if path.startswith("/garbage"):
         writer.write(b"THIS IS NOT HTTP\r\n\r\n")
         await writer.drain()
-        return False
+        return "keep" in q  # keep: the connection stays open, as if it were usable
     if path.startswith("/continue"):
         if req.header("expect") and q.get("refuse"):
             await respond(writer, req, 417, b"no thanks")
@@ -128,11 +138,15 @@ async def handle(reader, writer, req: Req, conn_id: int, count: int) -> bool:
         if req.method == "HEAD":
             return True
         left = n
-        while left:
-            piece = BLOCK[: min(left, CHUNK)]
-            left -= len(piece)
-            writer.write(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked else piece)
-            await writer.drain()
+        try:
+            while left:
+                piece = BLOCK[: min(left, CHUNK)]
+                left -= len(piece)
+                writer.write(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked else piece)
+                await writer.drain()
+        except ConnectionError:
+            count("aborted")
+            raise
         if chunked:
             writer.write(b"0\r\n\r\n")
         await writer.drain()
@@ -173,7 +187,7 @@ async def handle(reader, writer, req: Req, conn_id: int, count: int) -> bool:
         "body_sha256": digest.hexdigest(),
         "trailers": trailers,
         "connection": conn_id,
-        "request_on_connection": count,
+        "request_on_connection": n,
     }
     body = json.dumps(info).encode()
     await respond(writer, req, 200, body, [("Content-Type", "application/json")])
@@ -184,14 +198,28 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
     global CONNECTIONS
     CONNECTIONS += 1
     conn_id = CONNECTIONS
-    count = 0
+    n = 0
+    drop_next = False
     try:
         while True:
-            req = await read_head(reader)
+            if IDLE_CLOSE is not None and n:
+                try:
+                    req = await asyncio.wait_for(read_head(reader), IDLE_CLOSE)
+                except TimeoutError:
+                    break
+            else:
+                req = await read_head(reader)
             if req is None:
                 break
-            count += 1
-            if not await handle(reader, writer, req, conn_id, count):
+            n += 1
+            if drop_next:
+                # /close-next: this request arrives on a connection the backend is
+                # closing; it is read and dropped without an answer.
+                count(f"dropped {req.method} {req.path}")
+                break
+            if req.path.startswith("/close-next"):
+                drop_next = True
+            if not await handle(reader, writer, req, conn_id, n):
                 break
     except (ConnectionError, asyncio.IncompleteReadError):
         pass
@@ -206,20 +234,22 @@ async def websocket_echo(port: int) -> None:
         async for message in ws:
             await ws.send(message)
 
-    async with serve(echo, "127.0.0.1", port):
+    async with serve(echo, "127.0.0.1", port, max_size=None):
         print("ready", flush=True)
         await asyncio.Future()
 
 
 async def main() -> None:
-    global NAME
+    global NAME, IDLE_CLOSE
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int)
     parser.add_argument("--unix")
     parser.add_argument("--name", default="backend")
     parser.add_argument("--websocket", action="store_true")
+    parser.add_argument("--idle-close", type=float)
     args = parser.parse_args()
     NAME = args.name
+    IDLE_CLOSE = args.idle_close
     if args.websocket:
         await websocket_echo(args.port)
         return

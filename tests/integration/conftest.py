@@ -47,21 +47,32 @@ class Backend:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 def start_backend(
-    name: str = "b", *, port: int | None = None, unix: str | None = None, websocket: bool = False
+    name: str = "b",
+    *,
+    port: int | None = None,
+    unix: str | None = None,
+    websocket: bool = False,
+    idle_close: float | None = None,
 ) -> Backend:
     port = port or free_port()
     cmd = [sys.executable, str(BACKENDS), "--name", name]
     cmd += ["--unix", unix] if unix else ["--port", str(port)]
     if websocket:
         cmd.append("--websocket")
+    if idle_close is not None:
+        cmd += ["--idle-close", str(idle_close)]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if line.strip() != b"ready":
         proc.kill()
+        proc.wait()
+        proc.stdout.close()
         raise RuntimeError(f"backend did not start: {line!r}")
     return Backend(proc, port, unix)
 

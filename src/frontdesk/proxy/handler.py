@@ -147,6 +147,7 @@ class ProxyAction(Action):
             return None
         conn = pool.take_idle(backend)
         if conn is None:
+            req.scratch = backend  # stream() connects to the backend chosen here
             return None
         request_id = b"%s-%x" % (self._id_prefix, next(self._ids))
         conn.begin(
@@ -191,7 +192,7 @@ class ProxyAction(Action):
         tried: list[Backend] = []
         fresh_once = req.method in IDEMPOTENT and body is None
         fresh = False
-        backend: Backend | None = None
+        backend: Backend | None = req.scratch
         while True:
             if backend is None:
                 backend = pool.pick(tried) or pool.pick()
@@ -237,6 +238,7 @@ class ProxyAction(Action):
         client = out.conn
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         conn.begin(head, out, client, done, head_only=req.method == b"HEAD", upgrade=req.upgrade)
+        conn.body = body
         body_sent = True
         try:
             if body is not None:

@@ -25,7 +25,7 @@ from frontdesk.proxy.forward import response_head, trailer_block
 if TYPE_CHECKING:
     from frontdesk.proxy.tunnel import Tunnel
     from frontdesk.server.clock import Clock
-    from frontdesk.server.exchange import ResponseWriter
+    from frontdesk.server.exchange import BodyReader, ResponseWriter
     from frontdesk.server.request import Request
 
 Notify = Callable[["UpstreamConnection", "UpstreamError | None"], None]
@@ -103,6 +103,7 @@ class UpstreamConnection(asyncio.Protocol):
         "close_delimited",
         "notify",
         "req",
+        "body",
         "_complete",
         "_headers",
         "_interim",
@@ -139,6 +140,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.close_delimited = False
         self.notify: Notify | None = None  # the task-free path's completion callback
         self.req: Request | None = None
+        self.body: BodyReader | None = None  # the request body being streamed, if any
         self._complete = False  # the response ended inside the current feed_data()
         self._headers: list[tuple[bytes, bytes]] = []
         self._interim = False
@@ -227,6 +229,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.done = None
         self.notify = None
         self.req = None
+        self.body = None
         self.continue_waiter = None
         if self._read_paused and not self.closed:
             self._read_paused = False
@@ -437,6 +440,11 @@ class UpstreamConnection(asyncio.Protocol):
         if status == 101 and not self.upgrade:
             raise UpstreamProtocolError("101 to a request that asked for no upgrade", sent=True)
         self.keep_alive = parser.should_keep_alive()
+        body = self.body
+        if body is not None and not body.complete:
+            # Answered before the client's body was all read: it cannot all be
+            # consumed, so the client connection closes after this response.
+            out.close_after()
         version = parser.get_http_version()
         head = response_head(headers, version, self.via, upgrade=status == 101)
         out.start_forwarded(status, head.block, head.content_length is not None, head.has_date)
@@ -464,10 +472,9 @@ class UpstreamConnection(asyncio.Protocol):
 
     def _switched(self, rest: bytes) -> None:
         """The backend answered 101: the connection now carries the new protocol."""
-        self.phase = TUNNELLING
-        self.deadline = NEVER
         self.tunnel_data = rest
         self._finish()
+        self.phase = TUNNELLING  # the handler sees it once `done` resolves
 
 
 def _chunked(headers: list[tuple[bytes, bytes]]) -> bool:

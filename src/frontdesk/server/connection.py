@@ -322,6 +322,10 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if self.state == CLOSED or transport.is_closing():
             return
+        out = self._out
+        if out:  # batched answers go out before the FIN
+            transport.write(b"".join(out))
+            out.clear()
         self.state = LINGER
         if transport.can_write_eof():
             transport.write_eof()

@@ -216,6 +216,10 @@ class ResponseWriter:
             # RFC 9112 §7.1: last-chunk trailer-section CRLF
             self._conn.write(b"0\r\n%b\r\n" % trailers if trailers else b"0\r\n\r\n")
 
+    def close_after(self) -> None:
+        """The connection closes after this response (say so in its head)."""
+        self._req.keep_alive = False
+
     def abort(self) -> None:
         """Give up on a started response: no last chunk is sent, and the connection
         closes, so the client sees the body end early (RFC 9112 §8: incomplete)."""

@@ -13,6 +13,7 @@ import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 Headers = Sequence[tuple[bytes, bytes]]
 
@@ -115,6 +116,7 @@ def request_head(
     has_body: bool = False,
     upgrade: bool = False,
     fallback_host: bytes = b"localhost",
+    memo: dict[tuple[str, bytes, bytes, bytes, str], bytes] | None = None,
 ) -> bytes:
     """The serialised head of the request sent to the backend (HTTP/1.1).
 
@@ -123,7 +125,9 @@ def request_head(
     as chunked, the only coding frontdesk forwards (RFC 9112 §7). `upgrade`: the
     request asks for a protocol switch and keeps its Upgrade field with
     `Connection: upgrade`. `fallback_host` is the Host
-    for an HTTP/1.0 client that sent none.
+    for an HTTP/1.0 client that sent none. `memo`, a dict the caller keeps (and
+    bounds), remembers the forwarding lines of requests that carried none of their
+    own: they depend only on the client, the hosts and the version.
     """
     parts = [method, b" ", target, b" HTTP/1.1\r\n"]
     client_host: bytes | None = None
@@ -160,6 +164,7 @@ def request_head(
                         has_body=has_body,
                         upgrade=upgrade,
                         fallback_host=fallback_host,
+                        memo=memo,
                     )
             elif lname == b"upgrade":
                 upgrade_value = value
@@ -177,22 +182,15 @@ def request_head(
             continue
         parts += (name, b": ", value, b"\r\n")
     host = policy.host or client_host or fallback_host
-    parts += (b"Host: ", host, b"\r\n")
-    client = hop.client.encode("ascii") if hop.client != "-" else b"unknown"
-    parts += (b"X-Forwarded-For: ", client if xff is None else xff + b", " + client, b"\r\n")
-    parts += (b"X-Forwarded-Proto: ", xfp or hop.proto, b"\r\n")
     seen_host = client_host if client_host is not None else host
-    parts += (b"X-Forwarded-Host: ", xfh or seen_host, b"\r\n")
-    # RFC 7239 §4: forwarded-element = [ forwarded-pair ] *( ";" [ forwarded-pair ] )
-    element = b"for=%b;host=%b;proto=%b" % (
-        forwarded_node(hop.client),
-        _quote_if_needed(seen_host),
-        hop.proto,
-    )
-    parts += (b"Forwarded: ", element if fwd is None else fwd + b", " + element, b"\r\n")
-    # RFC 9110 §7.6.3: "A proxy MUST send an appropriate Via header field ... in each
-    # message that it forwards"; received-protocol is the version it was received in.
-    parts += (b"Via: ", b"1.1 " if version == "1.1" else b"1.0 ", policy.via, b"\r\n")
+    if memo is None or xff or xfp or xfh or fwd:
+        block = _forwarding(hop, host, seen_host, version, policy.via, xff, xfp, xfh, fwd)
+    else:
+        key = (hop.client, hop.proto, host, seen_host, version)
+        block = memo.get(key)  # type: ignore[assignment]
+        if block is None:
+            block = memo[key] = _forwarding(hop, host, seen_host, version, policy.via)
+    parts.append(block)
     if not has_id:
         parts += (b"X-Request-ID: ", request_id, b"\r\n")
     if has_body and not has_length:
@@ -203,8 +201,49 @@ def request_head(
     return b"".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
-class ResponseHead:
+def _forwarding(
+    hop: Hop,
+    host: bytes,
+    seen_host: bytes,
+    version: str,
+    via: bytes,
+    xff: bytes | None = None,
+    xfp: bytes | None = None,
+    xfh: bytes | None = None,
+    fwd: bytes | None = None,
+) -> bytes:
+    """Host, X-Forwarded-*, Forwarded and Via lines; x* are the trusted incoming values."""
+    client = hop.client.encode("ascii") if hop.client != "-" else b"unknown"
+    # RFC 7239 §4: forwarded-element = [ forwarded-pair ] *( ";" [ forwarded-pair ] )
+    element = b"for=%b;host=%b;proto=%b" % (
+        forwarded_node(hop.client),
+        _quote_if_needed(seen_host),
+        hop.proto,
+    )
+    return b"".join(
+        (
+            b"Host: ",
+            host,
+            b"\r\nX-Forwarded-For: ",
+            client if xff is None else xff + b", " + client,
+            b"\r\nX-Forwarded-Proto: ",
+            xfp or hop.proto,
+            b"\r\nX-Forwarded-Host: ",
+            xfh or seen_host,
+            b"\r\nForwarded: ",
+            element if fwd is None else fwd + b", " + element,
+            # RFC 9110 §7.6.3: "A proxy MUST send an appropriate Via header field ...
+            # in each message that it forwards"; received-protocol is the version
+            # the message was received in.
+            b"\r\nVia: ",
+            b"1.1 " if version == "1.1" else b"1.0 ",
+            via,
+            b"\r\n",
+        )
+    )
+
+
+class ResponseHead(NamedTuple):
     """A backend's response head, ready for the client (status line and framing aside)."""
 
     block: bytes  # header lines, each ending CRLF; no blank line
@@ -247,7 +286,7 @@ def response_head(
                 continue  # hop-by-hop
         parts += (name, b": ", value, b"\r\n")
     parts += (b"Via: ", b"1.1 " if version == "1.1" else b"1.0 ", via, b"\r\n")
-    return ResponseHead(b"".join(parts), length, has_date)
+    return ResponseHead(b"".join(parts), length, has_date)  # a tuple: cheap to build
 
 
 def trailer_block(trailers: Headers) -> bytes:

@@ -91,6 +91,7 @@ class ProxyAction(Action):
         }
         self._targets: dict[bytes, bytes] = {}
         self._hops: dict[str, Hop] = {}
+        self._forwarding: dict[tuple[str, bytes, bytes, bytes, str], bytes] = {}
         # X-Request-ID: a random per-worker prefix and a counter; unique without
         # reading the random source for every request.
         self._id_prefix = os.urandom(8).hex().encode("ascii")
@@ -109,6 +110,7 @@ class ProxyAction(Action):
         hop = Hop(peer, is_trusted(peer, self.trusted) if self.trusted else False)
         if len(self._hops) >= _CACHE_SIZE:
             self._hops.clear()
+            self._forwarding.clear()  # bounded with the hops it is keyed on
         self._hops[peer] = hop
         return hop
 
@@ -120,6 +122,8 @@ class ProxyAction(Action):
         if hop is None:
             hop = self._hop(req.peer)
         policy = self._upstream_policies[backend] if self.host_from_upstream else self.policy
+        if len(self._forwarding) >= _CACHE_SIZE:
+            self._forwarding.clear()
         return request_head(
             req.method,
             target,
@@ -131,6 +135,7 @@ class ProxyAction(Action):
             has_body=req.has_body,
             upgrade=req.upgrade,
             fallback_host=backend.host_header,
+            memo=self._forwarding,
         )
 
     # ---------------------------------------------------------- task-free fast path
@@ -159,7 +164,7 @@ class ProxyAction(Action):
             upgrade=False,
         )
         conn.req = req
-        conn.sent()
+        conn.sent()  # no body: the wait for the first byte starts now
         backend.in_flight += 1
         return conn
 

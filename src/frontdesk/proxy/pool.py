@@ -34,12 +34,17 @@ class UpstreamPool:
         self.via = via
         self.backends = [Backend(split_upstream(a), a) for a in config.servers]
         self.balancer = RoundRobin()
+        # One server: no policy to consult (the common case of a single app process).
+        self._single = self.backends[0] if len(self.backends) == 1 else None
         self.connections: set[UpstreamConnection] = set()  # every open one, for sweep()
         self._waiters: list[asyncio.Future[None]] = []  # requests waiting for a free slot
 
     # ---------------------------------------------------------------- selection
 
     def pick(self, exclude: Sequence[Backend] = ()) -> Backend | None:
+        single = self._single
+        if single is not None and not exclude:
+            return single if single.available else None
         return self.balancer.pick(self.backends, exclude)
 
     # ---------------------------------------------------------------- connections

@@ -232,7 +232,8 @@ class HttpProtocol(Connection):
         except httptools.HttpParserError as exc:
             self._parser_error(str(exc))
         self._in_feed = False
-        if self.state != IDLE:  # a request is still being read (or the answer pends)
+        now = self.state
+        if now == HEAD or now == BODY:  # a request is still being read
             self._after_feed(state == IDLE)
         out = self._out
         if out:

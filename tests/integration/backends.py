@@ -71,6 +71,7 @@ async def body_chunks(reader: asyncio.StreamReader, req: Req, trailers: list):
         while left:
             data = await reader.read(min(left, CHUNK))
             if not data:
+                count("aborted upload")
                 raise ConnectionError("body cut short")
             left -= len(data)
             yield data

@@ -60,6 +60,10 @@ match = {{ path = "/slow/" }}
 proxy = {{ pool = "slow", strip_prefix = "/slow" }}
 
 [[route]]
+match = {{ path = "/capped/" }}
+proxy = {{ pool = "capped", strip_prefix = "/capped" }}
+
+[[route]]
 match = {{ exact = "/local" }}
 respond = {{ body = "local" }}
 
@@ -86,6 +90,11 @@ retries = 1
 [pool.slow]
 servers = ["{app}"]
 read_timeout = "1s"
+
+[pool.capped]
+servers = ["{app}"]
+max_connections = 1
+connect_timeout = "1s"
 """
 
 
@@ -441,6 +450,34 @@ def test_backend_closing_mid_response_truncates(srv):
     head, _, body = data.partition(b"\r\n\r\n")
     assert b"Content-Length: 100000" in head
     assert len(body) == 1000  # the client sees the body end early, then the close
+
+
+def test_connection_cap_gives_503_when_no_slot_frees(srv):
+    import threading
+
+    slow = threading.Thread(target=lambda: srv.get("/capped/sleep/2.5"))
+    slow.start()
+    time.sleep(0.3)  # the one allowed connection is busy now
+    start = time.monotonic()
+    resp, body = srv.get("/capped/echo")
+    waited = time.monotonic() - start
+    slow.join()
+    assert resp.status == 503 and body == b"503 Service Unavailable: backends busy\n"
+    assert 0.9 < waited < 2.2  # it waited connect_timeout for a slot
+    resp, _ = srv.get("/capped/echo")
+    assert resp.status == 200  # the slot is free again
+
+
+def test_client_abort_mid_upload_aborts_upstream(srv):
+    before = stats(srv).get("aborted upload", 0)
+    with srv.connect() as c:
+        c.send(b"POST /big/echo HTTP/1.1\r\nHost: h\r\nContent-Length: 10000000\r\n\r\n")
+        c.send(b"x" * 1_000_000)
+        time.sleep(0.3)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and stats(srv).get("aborted upload", 0) == before:
+        time.sleep(0.1)
+    assert stats(srv).get("aborted upload", 0) == before + 1
 
 
 def test_client_abort_aborts_upstream(srv):

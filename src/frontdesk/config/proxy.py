@@ -205,10 +205,13 @@ class Pool(BaseModel):
     then gets 503. 0 means no cap. Default 0."""
 
     retries: Annotated[int, Field(ge=0, le=10)] = 2
-    """How many more servers a request may be tried on after a failure to connect
-    (any request: nothing was sent), or after a reused connection failed before any
-    response byte (only idempotent requests: GET, HEAD, PUT, DELETE, OPTIONS, TRACE).
-    A request with a body already streamed to a backend is never retried. Default 2."""
+    """After a failure to connect (or a connect timeout, or every connection busy) a
+    request is tried on another server of the pool not tried yet, up to this many
+    times; nothing had been sent, so this holds for any method. Separately, when a
+    reused keep-alive connection fails before any response byte (the backend closed
+    it as the request went out), an idempotent request without a body (GET, HEAD,
+    PUT, DELETE, OPTIONS, TRACE) is sent once more on a fresh connection. A request
+    that may have reached a backend otherwise is never retried. Default 2."""
 
     keepalive_requests: Count = 10000
     """A connection to a backend is closed after carrying this many requests.

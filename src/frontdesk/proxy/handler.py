@@ -200,21 +200,23 @@ class ProxyAction(Action):
         backend: Backend | None = req.scratch
         while True:
             if backend is None:
-                backend = pool.pick(tried) or pool.pick()
+                backend = pool.pick()
                 if backend is None:
                     self._answer(req, out, UpstreamError("no backend available"), "-")
                     return
             try:
                 conn, reused = await pool.acquire(backend, fresh=fresh)
             except UpstreamError as exc:
-                # Nothing was sent: any request may go to the next backend.
+                # Nothing was sent: any request may go to another backend, if the
+                # pool has one not tried yet.
                 tried.append(backend)
                 if retries > 0:
                     retries -= 1
-                    backend = None
+                    backend = pool.pick(tried)
                     fresh = False
-                    continue
-                self._answer(req, out, exc, backend.label)
+                    if backend is not None:
+                        continue
+                self._answer(req, out, exc, tried[-1].label)
                 return
             head = self._head(req, backend, request_id)
             backend.in_flight += 1

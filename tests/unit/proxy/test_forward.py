@@ -256,3 +256,13 @@ def test_property_response_has_no_hop_by_hop(headers) -> None:
         assert name not in HOP_NAMES
         assert name not in options or name == b"via"
     assert head.block.endswith(b"Via: 1.1 frontdesk\r\n")
+
+
+@given(headers=st.lists(st.tuples(NAMES, VALUE), max_size=8), trusted=st.booleans())
+def test_property_memo_changes_nothing(headers, trusted) -> None:
+    memo: dict = {}
+    headers = [*headers, (b"Host", b"example.com:8080")]
+    hop = Hop("2001:db8::5", trusted=trusted)
+    plain = request_head(b"GET", b"/", "1.1", headers, hop, POLICY, b"r")
+    for _ in range(2):  # filling the memo, then reading from it
+        assert request_head(b"GET", b"/", "1.1", headers, hop, POLICY, b"r", memo=memo) == plain

@@ -168,8 +168,9 @@ def request_head(
                     )
             elif lname == b"upgrade":
                 upgrade_value = value
-            elif hop.trusted:
-                # Several lines of one list field combine with "," (RFC 9110 §5.3).
+            elif hop.trusted and value:
+                # Several lines of one list field combine with "," (RFC 9110 §5.3);
+                # an empty line adds no member.
                 if lname == b"x-forwarded-for":
                     xff = value if xff is None else xff + b", " + value
                 elif lname == b"forwarded":

@@ -58,9 +58,12 @@ class UpstreamError(FrontdeskError):
     status = 502
     reason = "bad gateway"
 
-    def __init__(self, detail: str, *, sent: bool = False) -> None:
+    def __init__(self, detail: str, *, sent: bool = False, stale: bool = False) -> None:
         self.detail = detail  # for the error log only: never sent to the client
         self.sent = sent
+        # The connection closed before any response byte: on a reused keep-alive
+        # connection that means the backend had closed it (not that it failed).
+        self.stale = stale
         super().__init__(detail)
 
 

@@ -180,7 +180,7 @@ class ProxyAction(Action):
             client.exchange_done(req, out)
             return
         conn.detach()
-        if not conn.got_bytes and not out.started and req.method in IDEMPOTENT:
+        if exc.stale and not out.started and req.method in IDEMPOTENT:
             # The kept-alive connection was closed under us: `stream()` retries
             # (as a Task) on another connection.
             client.run_task(req, self, None, out)
@@ -223,7 +223,7 @@ class ProxyAction(Action):
             try:
                 await self._exchange(conn, req, head, body, out)
             except UpstreamError as exc:
-                if reused and fresh_once and not conn.got_bytes and not out.started:
+                if reused and fresh_once and exc.stale and not out.started:
                     # The backend closed a kept-alive connection as we reused it.
                     fresh_once = False
                     fresh = True

@@ -412,7 +412,9 @@ class UpstreamConnection(asyncio.Protocol):
         if self.got_bytes:
             self._fail(UpstreamProtocolError("connection closed mid-response", sent=True))
         else:
-            self._fail(UpstreamProtocolError("connection closed before a response", sent=True))
+            self._fail(
+                UpstreamProtocolError("connection closed before a response", sent=True, stale=True)
+            )
 
     # ------------------------------------------------------------ parser callbacks
 

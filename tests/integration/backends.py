@@ -97,6 +97,9 @@ def head(status: int, headers: list[tuple[str, str]]) -> bytes:
 
 async def respond(writer, req: Req, status: int, body: bytes, extra=()) -> None:
     headers = [("Content-Length", str(len(body))), ("X-Backend", NAME), *extra]
+    if status in (204, 304):
+        headers = headers[1:]
+        body = b""
     writer.write(head(status, headers) + (b"" if req.method == "HEAD" else body))
     await writer.drain()
 

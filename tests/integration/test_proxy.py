@@ -288,6 +288,21 @@ def test_stale_connection_retried_once_for_idempotent_requests(srv):
 # ---------------------------------------------------------------- streaming
 
 
+def test_pipelined_requests_answered_in_order(srv):
+    with srv.connect() as c:
+        c.send(
+            b"GET /echo?1 HTTP/1.1\r\nHost: h\r\n\r\n"
+            b"GET /bytes/70000 HTTP/1.1\r\nHost: h\r\n\r\n"
+            b"POST /echo?3 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
+            b"GET /local HTTP/1.1\r\nHost: h\r\n\r\n"
+        )
+        first, second, third, fourth = (c.read_response() for _ in range(4))
+    assert echo(first.body)["target"] == "/echo?1"
+    assert len(second.body) == 70000
+    assert echo(third.body)["target"] == "/echo?3" and echo(third.body)["body_length"] == 3
+    assert fourth.body == b"local"
+
+
 def test_chunked_upload_with_trailers(srv):
     with srv.connect() as c:
         c.send(
@@ -322,6 +337,17 @@ def test_http10_client_gets_close_delimited_body(srv):
         data = c.read_until_close()
     head, _, body = data.partition(b"\r\n\r\n")
     assert b"Transfer-Encoding" not in head and len(body) == 5000
+
+
+def test_close_delimited_backend_response_is_chunked_to_client(srv):
+    with srv.connect() as c:
+        resp = c.exchange(b"GET /no-length HTTP/1.1\r\nHost: h\r\n\r\n")
+        assert resp.body == b"until-close"
+        assert resp.header("transfer-encoding") == "chunked" and not resp.closes
+        resp = c.exchange(b"GET /status/304 HTTP/1.1\r\nHost: h\r\n\r\n")
+        assert resp.status == 304 and resp.body == b""
+        resp = c.exchange(b"GET /status/404 HTTP/1.1\r\nHost: h\r\n\r\n")
+        assert resp.status == 404 and resp.body == b"status body"  # passed as it is
 
 
 def test_head_request(srv):

@@ -1,19 +1,22 @@
 """The `proxy` route action: select a backend → connect (or reuse) → relay → retry.
 
-Per request the work is: look up the upstream target and the client's Hop (both
-cached), build the request head in one join (forward.py), write it on a pooled
-connection, and wait for one future while the upstream connection's parser callbacks
-write the response to the client as it arrives (upstream.py). Everything else was
-computed when the config was loaded.
+Two paths. The common one, a body-less request with a kept-alive connection ready
+(`begin`), runs without a Task: the head is built in one join (forward.py, with the
+target and the client's Hop cached), written on the pooled connection, and the
+upstream connection's parser callbacks write the response to the client as it
+arrives and call `_done` at its end (upstream.py). Everything else (connecting,
+uploads, 100-continue, upgrades, retries) runs `stream()` as a Task. Everything that
+does not depend on the request was computed when the config was loaded.
 
 Failures (errors.py UpstreamError) become 502/503/504 with a short body naming no
 internals; details go to the error log. Retries (RFC 9110 §9.2.2 idempotence):
-  * a connect failure or timeout: nothing was sent, so any request moves on to the
-    next backend, up to `retries` times;
-  * a reused keep-alive connection that fails before any response byte (the backend
-    closed it as we sent): an idempotent request whose body was not streamed is
-    tried once more on a fresh connection;
-  * anything that may have reached the backend otherwise is never retried.
+  * a connect failure, connect timeout or full server: nothing was sent, so any
+    request moves on to a server of the pool not tried yet, up to `retries` times;
+  * a reused keep-alive connection closed before any response byte (the backend
+    closed it as the request went out: `UpstreamError.stale`): an idempotent request
+    without a body is sent once more on a fresh connection;
+  * anything that may have reached the backend otherwise is never retried (a read
+    timeout included).
 """
 
 from __future__ import annotations

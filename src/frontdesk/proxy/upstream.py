@@ -6,8 +6,8 @@ writes the client's response as the bytes arrive, so a body is never held whole.
 Its reading is paused while the client's write buffer is above its high-water mark
 (the client connection calls `pause_reading`/`resume_reading` as its `flow_peer`).
 
-This is the one boundary where OSError, parser errors and timeouts become
-UpstreamError (errors.py).
+Parser errors, closes and timeouts become UpstreamError (errors.py) here, and
+connect errors in pool.py: the only two places that translate foreign errors.
 """
 
 from __future__ import annotations

@@ -63,18 +63,17 @@ def load_text(text: str, filename: str) -> Config:
         line = text.count("\n") + 1 if m is None or m.group(1) is None else int(m.group(1))
         message = _TOML_POSITION.sub("", message)
         raise ConfigError([ConfigIssue(filename, "", line, f"TOML syntax: {message}")]) from exc
+    issues = [
+        ConfigIssue(filename, format_key(loc), locate(text, loc), message)
+        for loc, message in cross_check(data)
+    ]
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        issues = [_issue(error, text, filename) for error in exc.errors()]
+        issues += [_issue(error, text, filename) for error in exc.errors()]
+    if issues:
         issues.sort(key=lambda i: (i.line is None, i.line or 0))
         raise ConfigError(issues) from None
-    problems = cross_check(config)
-    if problems:
-        issues = [
-            ConfigIssue(filename, format_key(loc), locate(text, loc), m) for loc, m in problems
-        ]
-        raise ConfigError(issues)
     return config
 
 

@@ -101,6 +101,8 @@ BAD = [
 
 @pytest.mark.parametrize(("text", "key", "line", "fragment"), BAD)
 def test_bad_proxy_config(text: str, key: str, line: int, fragment: str) -> None:
+    if key != "route[0].proxy.pool" and "[pool." not in text:
+        text += '\n[pool.a]\nservers = ["a:1"]'  # the route's pool exists
     with pytest.raises(ConfigError) as info:
         load_text(textwrap.dedent(text), "f.toml")
     issues = info.value.issues
@@ -108,3 +110,13 @@ def test_bad_proxy_config(text: str, key: str, line: int, fragment: str) -> None
     issue = issues[0]
     assert (issue.key, issue.line) == (key, line), issue
     assert fragment in issue.message, issue.message
+
+
+def test_undefined_pool_reported_with_the_other_errors() -> None:
+    text = '[[route]]\nproxy = { pool = "ap" }\n[pool.app]\nservers = ["a:1"]\nbalance = "x"\n'
+    with pytest.raises(ConfigError) as info:
+        load_text(text, "f.toml")
+    assert [(i.key, i.line) for i in info.value.issues] == [
+        ("route[0].proxy.pool", 2),
+        ("pool.app.balance", 5),
+    ]

@@ -320,7 +320,7 @@ class Connection(asyncio.Protocol):
         read and discard until the client closes or a short grace period ends.
         """
         transport = self.transport
-        if self.state == CLOSED or transport.is_closing():
+        if self.state == CLOSED:
             return
         out = self._out
         if out:  # batched answers go out before the FIN

@@ -559,3 +559,28 @@ def test_upgrade_refused_by_backend_is_answered_and_closed(srv):
         resp = c.read_response()
         assert resp.status == 200 and resp.closes
         assert header(echo(resp.body), "upgrade") == ["websocket"]
+
+
+# ---------------------------------------------------------------- access log
+
+
+def test_proxied_requests_are_logged(server, app, tmp_path):
+    log = tmp_path / "access.log"
+    routes = f'[[route]]\nproxy = {{ pool = "a" }}\n[pool.a]\nservers = ["{app.address}"]'
+    srv = server(routes, access_log=str(log))
+    conn = srv.http()
+    for path in ("/bytes/1234?logged", "/status/404?logged", "/bytes/99?chunked=1&logged"):
+        conn.request("GET", path)
+        conn.getresponse().read()
+    conn.close()
+    deadline = time.monotonic() + 3
+    lines: list[str] = []
+    while time.monotonic() < deadline and len(lines) < 3:
+        lines = (
+            [ln for ln in log.read_text().splitlines() if "logged" in ln] if log.exists() else []
+        )
+        time.sleep(0.05)
+    assert len(lines) == 3, lines
+    assert '"GET /bytes/1234?logged HTTP/1.1" 200 1234 ' in lines[0]
+    assert '"GET /status/404?logged HTTP/1.1" 404 11 ' in lines[1]
+    assert '"GET /bytes/99?chunked=1&logged HTTP/1.1" 200 99 ' in lines[2]

@@ -126,3 +126,34 @@ def test_client_gone_aborts_the_upstream_exchange() -> None:
     up.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc")
     client.connection_lost(None)
     assert up_t.closed and up not in ctx.upstream_pools["app"].connections
+
+
+def test_runaway_response_headers_give_502() -> None:
+    _, client, client_t, up, up_t = setup()
+    client.data_received(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    up.data_received(b"HTTP/1.1 200 OK\r\n")
+    for i in range(300):
+        up.data_received(b"X-Field-%d: v\r\n" % i)
+    [(status, _, _)] = responses(bytes(client_t.out))
+    assert status == 502 and up_t.closed
+
+
+def test_runaway_response_head_bytes_give_502() -> None:
+    _, client, client_t, up, up_t = setup()
+    client.data_received(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    up.data_received(b"HTTP/1.1 200 OK\r\nX-Long: ")
+    for _ in range(20):
+        if up_t.closed:
+            break
+        up.data_received(b"v" * 8192)
+    [(status, _, _)] = responses(bytes(client_t.out))
+    assert status == 502 and up_t.closed
+
+
+def test_large_body_in_the_same_read_as_the_head_is_fine() -> None:
+    _, client, client_t, up, _ = setup()
+    client.data_received(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    body = b"z" * 200_000
+    up.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body))
+    [(status, _, got)] = responses(bytes(client_t.out))
+    assert status == 200 and got == body

@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 Notify = Callable[["UpstreamConnection", "UpstreamError | None"], None]
 
 NEVER = float("inf")
+# A backend's header (or trailer) section may hold at most this many fields: llhttp
+# sets no limit of its own, and a runaway backend must not grow a worker's memory.
+MAX_FIELDS = 256
+MAX_HEAD = 64 * 1024  # bytes read before a response head is complete
 
 # Exchange phases, for the deadline in force and for what a failure means.
 IDLE = 0  # in the pool (deadline: keep-alive idle timeout)
@@ -105,6 +109,7 @@ class UpstreamConnection(asyncio.Protocol):
         "req",
         "body",
         "_complete",
+        "_head_left",
         "_headers",
         "_interim",
         "_write_paused",
@@ -142,6 +147,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.req: Request | None = None
         self.body: BodyReader | None = None  # the request body being streamed, if any
         self._complete = False  # the response ended inside the current feed_data()
+        self._head_left: int | None = MAX_HEAD  # None once the final head is in
         self._headers: list[tuple[bytes, bytes]] = []
         self._interim = False
         self._write_paused = False
@@ -176,6 +182,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.got_bytes = False
         self.keep_alive = False
         self.close_delimited = False
+        self._head_left = MAX_HEAD
         self._headers = []
         self.requests += 1
         self.phase = SENDING
@@ -350,6 +357,14 @@ class UpstreamConnection(asyncio.Protocol):
         client.hold_writes()
         try:
             self.parser.feed_data(data)
+            left = self._head_left
+            if left is not None:
+                # httptools gathers a field across reads before handing it over:
+                # what a head may take is bounded here, on the bytes themselves.
+                left -= len(data)
+                self._head_left = left
+                if left < 0:
+                    self._fail(UpstreamProtocolError("response head too large", sent=True))
             if self._complete:
                 # Finished after the parser returned: the completion may reuse this
                 # connection for the next request, which must not happen mid-parse.
@@ -419,7 +434,10 @@ class UpstreamConnection(asyncio.Protocol):
     # ------------------------------------------------------------ parser callbacks
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))
+        headers = self._headers
+        headers.append((name, value))
+        if len(headers) > MAX_FIELDS or len(value) > 65536:
+            raise UpstreamProtocolError("response header section too large", sent=True)
 
     def on_headers_complete(self) -> None:
         parser = self.parser
@@ -434,6 +452,7 @@ class UpstreamConnection(asyncio.Protocol):
             if status == 100 and waiter is not None and not waiter.done():
                 waiter.set_result(None)
             return
+        self._head_left = None
         waiter = self.continue_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)  # a final answer before any 100: the body is not sent

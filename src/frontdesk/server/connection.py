@@ -180,7 +180,8 @@ class Connection(asyncio.Protocol):
     def _after_exchange(
         self, req: Request, writer: ResponseWriter, reader: BodyReader | None
     ) -> None:
-        self.ctx.log_request(req, writer.status, writer.sent)
+        if self.access_log is not None:  # None when logging is off: skip the call
+            self.ctx.log_request(req, writer.status, writer.sent)
         self._active = None
         if self.ctx.closing:
             req.keep_alive = False

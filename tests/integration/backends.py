@@ -112,6 +112,16 @@ async def handle(reader, writer, req: Req, conn_id: int, n: int) -> bool:
     if path == "/stats":
         await respond(writer, req, 200, json.dumps(STATS).encode())
         return True
+    if path.startswith("/raw-upgrade"):
+        # 101, then echo raw bytes in upper case until EOF; then say bye and close.
+        writer.write(head(101, [("Upgrade", "echo"), ("Connection", "Upgrade")]))
+        await writer.drain()
+        while data := await reader.read(65536):
+            writer.write(data.upper())
+            await writer.drain()
+        writer.write(b"BYE")
+        await writer.drain()
+        return False
     if path.startswith("/close-before"):
         return False  # close with no answer at all
     if path.startswith("/garbage"):

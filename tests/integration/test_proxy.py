@@ -551,6 +551,21 @@ def test_websocket_tunnel(server, backends):
             ws.recv(timeout=2)
 
 
+def test_raw_upgrade_tunnel_early_data_and_half_close(srv):
+    with srv.connect() as c:
+        c.send(
+            b"GET /raw-upgrade HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\n"
+            b"Upgrade: echo\r\n\r\nearly bytes;"  # sent before the 101 arrives
+        )
+        resp = c.read_response()
+        assert resp.status == 101
+        assert resp.header("upgrade") == "echo" and resp.header("connection") == "upgrade"
+        c.send(b"more")
+        c.sock.shutdown(socket.SHUT_WR)  # half-close: the backend sees EOF, answers
+        rest = c.read_until_close()  # includes what came with the 101
+    assert rest == b"EARLY BYTES;MORE" + b"BYE"
+
+
 def test_upgrade_refused_by_backend_is_answered_and_closed(srv):
     with srv.connect() as c:
         c.send(

@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from frontdesk.server.connection import TUNNEL
+
 if TYPE_CHECKING:
     from frontdesk.proxy.upstream import UpstreamConnection
 
@@ -34,8 +36,6 @@ class Tunnel:
 
     def open(self, from_client: bytes, from_upstream: bytes) -> None:
         """Start relaying; the bytes each side sent right after the heads go first."""
-        from frontdesk.server.connection import TUNNEL
-
         client = self.client
         client.state = TUNNEL
         client.tunnel = self

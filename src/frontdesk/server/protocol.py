@@ -521,7 +521,10 @@ class HttpProtocol(Connection):
             self._respond(req, action.fixed or action.respond(req))
         if not req.keep_alive:
             self._stop = True  # nothing after a request that ends the connection
-            raise _Stop()
+            if not req.upgrade:
+                raise _Stop()
+            # A tunnelled Upgrade: llhttp stops by itself and says where the bytes of
+            # the new protocol begin (HttpParserUpgrade, see data_received).
 
     def _trailers_too_large(self) -> bool:
         """Trailers, arrived or arriving, are held to the limits of a head (431)."""

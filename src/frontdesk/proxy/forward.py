@@ -13,7 +13,6 @@ import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 Headers = Sequence[tuple[bytes, bytes]]
 
@@ -244,12 +243,10 @@ def _forwarding(
     )
 
 
-class ResponseHead(NamedTuple):
-    """A backend's response head, ready for the client (status line and framing aside)."""
-
-    block: bytes  # header lines, each ending CRLF; no blank line
-    content_length: int | None  # from the backend's Content-Length, if any
-    has_date: bool
+ResponseHead = tuple[bytes, int | None, bool]
+"""A backend's response head, ready for the client (status line and framing aside):
+(header lines each ending CRLF, the backend's Content-Length if any, whether it sent
+Date). A plain tuple: built once per response on the hot path."""
 
 
 def response_head(
@@ -287,7 +284,7 @@ def response_head(
                 continue  # hop-by-hop
         parts += (name, b": ", value, b"\r\n")
     parts += (b"Via: ", b"1.1 " if version == "1.1" else b"1.0 ", via, b"\r\n")
-    return ResponseHead(b"".join(parts), length, has_date)  # a tuple: cheap to build
+    return b"".join(parts), length, has_date
 
 
 def trailer_block(trailers: Headers) -> bytes:

@@ -167,7 +167,6 @@ class ProxyAction(Action):
             upgrade=False,
         )
         conn.req = req
-        conn.sent()  # no body: the wait for the first byte starts now
         backend.in_flight += 1
         return conn
 
@@ -247,7 +246,15 @@ class ProxyAction(Action):
     ) -> None:
         client = out.conn
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        conn.begin(head, out, client, done, head_only=req.method == b"HEAD", upgrade=req.upgrade)
+        conn.begin(
+            head,
+            out,
+            client,
+            done,
+            head_only=req.method == b"HEAD",
+            upgrade=req.upgrade,
+            streams_body=body is not None,
+        )
         conn.body = body
         body_sent = True
         try:

@@ -173,7 +173,8 @@ class UpstreamPool:
             idle.append(conn)
             if len(idle) > config.keepalive:
                 idle.popleft().close()  # the longest idle goes
-            self._wake_one()
+            if self._waiters:
+                self._wake_one()
         else:
             conn.detach()
             conn.close()

@@ -165,9 +165,11 @@ class UpstreamConnection(asyncio.Protocol):
         *,
         head_only: bool,
         upgrade: bool,
+        streams_body: bool = False,
     ) -> None:
         """Send a request head and route the response to `out`. `done` resolves at the
-        end of the exchange, or (a callback) is called with None or the error."""
+        end of the exchange, or (a callback) is called with None or the error.
+        `streams_body`: a body follows (the caller writes it, then calls `sent()`)."""
         self.out = out
         self.client = client
         if isinstance(done, asyncio.Future):
@@ -185,13 +187,18 @@ class UpstreamConnection(asyncio.Protocol):
         self._head_left = MAX_HEAD
         self._headers = []
         self.requests += 1
-        self.phase = SENDING
         client.flow_peer = self
         self.transport.write(head)
-        if self._write_paused:
-            self.deadline = self.clock.now + self.send_timeout
+        if not streams_body:
+            # The head is the whole request: the wait for the first byte starts.
+            self.phase = WAITING
+            self.deadline = self.clock.now + self.read_timeout
         else:
-            self.deadline = NEVER  # set when the request has been sent (sent())
+            self.phase = SENDING
+            if self._write_paused:
+                self.deadline = self.clock.now + self.send_timeout
+            else:
+                self.deadline = NEVER  # set when the request has been sent (sent())
 
     def sent(self) -> None:
         """The whole request is written: the wait for the first byte starts."""
@@ -467,13 +474,13 @@ class UpstreamConnection(asyncio.Protocol):
             # consumed, so the client connection closes after this response.
             out.close_after()
         version = parser.get_http_version()
-        head = response_head(headers, version, self.via, upgrade=status == 101)
-        out.start_forwarded(status, head.block, head.content_length is not None, head.has_date)
+        block, length, has_date = response_head(headers, version, self.via, upgrade=status == 101)
+        out.start_forwarded(status, block, length is not None, has_date)
         if status == 101:
             return  # the parser raises HttpParserUpgrade next: see _switched
         if self.head_only:
             raise _HeadDone()
-        if head.content_length is None and status not in (204, 304) and not _chunked(headers):
+        if length is None and status not in (204, 304) and not _chunked(headers):
             self.close_delimited = True
 
     def on_body(self, body: bytes) -> None:

@@ -174,7 +174,8 @@ class Connection(asyncio.Protocol):
 
     def exchange_done(self, req: Request, writer: ResponseWriter) -> None:
         """A task-free exchange (see `_start`) has finished its response."""
-        writer.end()
+        if not writer.ended:
+            writer.end()
         self._after_exchange(req, writer, None)
 
     def _after_exchange(

@@ -114,10 +114,10 @@ class BodyReader:
 class ResponseWriter:
     """Writes one response: `start()` once, `write()` any number of times, `end()` once."""
 
-    __slots__ = ("_conn", "_req", "status", "sent", "_chunked", "_no_body", "started", "ended")
+    __slots__ = ("conn", "_req", "status", "sent", "_chunked", "_no_body", "started", "ended")
 
     def __init__(self, conn: HttpProtocol, req: Request) -> None:
-        self._conn = conn
+        self.conn = conn  # the client connection (the proxy ties its flow control to it)
         self._req = req
         self.status = 0
         self.sent = 0  # body bytes, for the access log
@@ -135,12 +135,12 @@ class ResponseWriter:
         an HTTP/1.1 client, and for HTTP/1.0 the end of the body is the closing of the
         connection.
         """
-        parts = [status_line(status), self._conn.server_line]
+        parts = [status_line(status), self.conn.server_line]
         for name, value in headers:
             parts += (name, b": ", value, b"\r\n")
         if content_length is not None and status not in NO_BODY_STATUS:
             parts.append(b"Content-Length: %d\r\n" % content_length)
-        parts.append(self._conn.clock.date_line)
+        parts.append(self.conn.clock.date_line)
         self._start(status, parts, content_length is not None)
 
     def start_forwarded(self, status: int, block: bytes, has_length: bool, has_date: bool) -> None:
@@ -152,7 +152,7 @@ class ResponseWriter:
         """
         parts = [status_line(status), block]
         if not has_date:
-            parts.append(self._conn.clock.date_line)
+            parts.append(self.conn.clock.date_line)
         if status == 101:
             # The switch to a tunnel: the block carries Connection: upgrade, and no
             # framing applies any more (RFC 9110 §7.8).
@@ -160,7 +160,7 @@ class ResponseWriter:
             self.status = status
             self._no_body = True
             parts.append(b"\r\n")
-            self._conn.write(b"".join(parts))
+            self.conn.write(b"".join(parts))
             return
         self._start(status, parts, has_length)
 
@@ -170,7 +170,7 @@ class ResponseWriter:
         self.started = True
         self.status = status
         req = self._req
-        if self._conn.ctx.closing:
+        if self.conn.ctx.closing:
             req.keep_alive = False  # shutting down or draining: last answer here
         self._no_body = req.method == b"HEAD" or status in NO_BODY_STATUS
         if status in NO_BODY_STATUS or has_length:
@@ -185,7 +185,7 @@ class ResponseWriter:
         elif req.version == "1.0":
             parts.append(CONN_KEEP_ALIVE)
         parts.append(b"\r\n")
-        self._conn.write(b"".join(parts))
+        self.conn.write(b"".join(parts))
 
     def write(self, data: bytes) -> None:
         if not data or self._no_body:
@@ -193,17 +193,12 @@ class ResponseWriter:
         self.sent += len(data)
         if self._chunked:
             # RFC 9112 §7.1: chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
-            self._conn.write(b"%x\r\n%b\r\n" % (len(data), data))
+            self.conn.write(b"%x\r\n%b\r\n" % (len(data), data))
         else:
-            self._conn.write(data)
+            self.conn.write(data)
 
     async def drain(self) -> None:
-        await self._conn.drain()
-
-    @property
-    def conn(self) -> HttpProtocol:
-        """The client connection (the proxy ties its flow control to the backend's)."""
-        return self._conn
+        await self.conn.drain()
 
     def end(self, trailers: bytes = b"") -> None:
         """Finish the response; `trailers` (lines ending CRLF) follow a chunked body."""
@@ -214,7 +209,7 @@ class ResponseWriter:
         self.ended = True
         if self._chunked:
             # RFC 9112 §7.1: last-chunk trailer-section CRLF
-            self._conn.write(b"0\r\n%b\r\n" % trailers if trailers else b"0\r\n\r\n")
+            self.conn.write(b"0\r\n%b\r\n" % trailers if trailers else b"0\r\n\r\n")
 
     def close_after(self) -> None:
         """The connection closes after this response (say so in its head)."""

@@ -50,9 +50,9 @@ class ProtocolError(FrontdeskError):
 class UpstreamError(FrontdeskError):
     """Talking to a backend failed; `status` is what the client is answered (502/504).
 
-    Raised at one boundary only (proxy/upstream.py), where OSError, timeouts and parser
-    errors become these. `sent` tells the retry logic whether any of the request may
-    have reached the backend.
+    Raised at two boundaries only (proxy/pool.py connecting, proxy/connection.py
+    talking), where OSError, timeouts and parser errors become these. `sent` tells
+    whether any of the request may have reached the backend.
     """
 
     status = 502

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from test_protocol import FakeTransport, responses
 
 from frontdesk.config import load_text
-from frontdesk.proxy.upstream import UpstreamConnection
+from frontdesk.proxy.connection import UpstreamConnection
 from frontdesk.server.context import WorkerContext, build_context
 from frontdesk.server.protocol import HttpProtocol
 

@@ -4,7 +4,7 @@ Two paths. The common one, a body-less request with a kept-alive connection read
 (`begin`), runs without a Task: the head is built in one join (forward.py, with the
 target and the client's Hop cached), written on the pooled connection, and the
 upstream connection's parser callbacks write the response to the client as it
-arrives and call `_done` at its end (upstream.py). Everything else (connecting,
+arrives and call `_done` at its end (connection.py). Everything else (connecting,
 uploads, 100-continue, upgrades, retries) runs `stream()` as a Task. Everything that
 does not depend on the request was computed when the config was loaded.
 
@@ -30,16 +30,17 @@ from typing import TYPE_CHECKING, Any
 
 from frontdesk.errors import UpstreamError
 from frontdesk.log import error_log
+from frontdesk.proxy.connection import CLIENT_GONE, TUNNELLING
 from frontdesk.proxy.forward import Hop, RequestPolicy, is_trusted, request_head, trailer_block
 from frontdesk.proxy.rewrite import NO_REWRITE, PathRewrite, upstream_target
 from frontdesk.proxy.tunnel import Tunnel
-from frontdesk.proxy.upstream import CLIENT_GONE, TUNNELLING
 from frontdesk.server.actions import Action
 
 if TYPE_CHECKING:
     from frontdesk.config.proxy import Proxy
+    from frontdesk.proxy.connection import UpstreamConnection
     from frontdesk.proxy.pool import UpstreamPool
-    from frontdesk.proxy.upstream import Backend, UpstreamConnection
+    from frontdesk.proxy.upstream import Backend
     from frontdesk.server.connection import Exchange
     from frontdesk.server.exchange import BodyReader, ResponseWriter
     from frontdesk.server.request import Request

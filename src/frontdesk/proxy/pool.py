@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 from frontdesk.config.proxy import split_upstream
 from frontdesk.errors import UpstreamBusy, UpstreamConnectError, UpstreamTimeout
 from frontdesk.proxy.balancer import RoundRobin
-from frontdesk.proxy.upstream import Backend, UpstreamConnection
+from frontdesk.proxy.connection import UpstreamConnection
+from frontdesk.proxy.upstream import Backend
 
 if TYPE_CHECKING:
     from frontdesk.config.proxy import Pool as PoolConfig

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from frontdesk.server.connection import TUNNEL
 
 if TYPE_CHECKING:
-    from frontdesk.proxy.upstream import UpstreamConnection
+    from frontdesk.proxy.connection import UpstreamConnection
 
 
 class Tunnel:

@@ -220,18 +220,28 @@ def interleaved(
 
 def run_scenario(scenario: Scenario, opts: Options, run_dir: Path) -> dict[str, Any]:
     print(f"\n## {scenario.name}: {scenario.description}", flush=True)
-    server_cpu, _ = cpus()
+    server_cpu, wrk_cpu = cpus()
     running: list[servers.Server] = []
+    helpers: list[servers.Server] = []
+    extra: dict[str, str] = {}
     try:
+        if scenario.upstream:
+            workdir = run_dir / scenario.name / "backend"
+            workdir.mkdir(parents=True)
+            # The shared upstream sits on the wrk core: the server core stays the
+            # server's alone, and both proxies pay the same backend.
+            backend = servers.start_backend(workdir, wrk_cpu)
+            helpers.append(backend)
+            extra["upstream_port"] = str(backend.port)
         for name in SERVER_NAMES:
             workdir = run_dir / scenario.name / name
             workdir.mkdir(parents=True)
-            running.append(_start(name, scenario, workdir, server_cpu, opts))
+            running.append(_start(name, scenario, workdir, server_cpu, opts, extra))
         check(scenario, running)
         script = write_script(scenario.request, run_dir / scenario.name)
         rounds = interleaved(running, scenario, opts, script)
     finally:
-        for server in running:
+        for server in running + helpers:
             procs.stop(server.proc)
     return {
         "scenario": scenario.name,
@@ -241,10 +251,17 @@ def run_scenario(scenario: Scenario, opts: Options, run_dir: Path) -> dict[str, 
     }
 
 
-def _start(name: str, scenario: Scenario, workdir: Path, cpu: int, opts: Options) -> servers.Server:
+def _start(
+    name: str,
+    scenario: Scenario,
+    workdir: Path,
+    cpu: int,
+    opts: Options,
+    extra: dict[str, str],
+) -> servers.Server:
     if name == "nginx":
-        return servers.start_nginx(scenario, workdir, cpu)
-    return servers.start_frontdesk(scenario, workdir, cpu, opts.frontdesk_cmd)
+        return servers.start_nginx(scenario, workdir, cpu, extra)
+    return servers.start_frontdesk(scenario, workdir, cpu, opts.frontdesk_cmd, extra)
 
 
 # ---------------------------------------------------------------- reporting

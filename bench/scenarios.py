@@ -7,6 +7,7 @@ Config texts may use these placeholders, replaced by the harness:
   {port}     the port the server under test listens on
   {workdir}  the scenario's scratch directory (bench/.work/<run>/<scenario>), e.g. for
              a static root or an upstream socket path
+  {upstream_port}  the port of bench/backend.py, when the scenario sets `upstream`
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ class Scenario:
     check: Request | None = None
     """The GET both servers must answer with the same status and body length before
     measuring; `None` means the measured request itself."""
+    nginx_http: str = ""
+    """Directives for nginx's `http { }` block (e.g. an `upstream`), placeholders too."""
+    upstream: bool = False
+    """Start bench/backend.py (pinned to the wrk core) for both servers to proxy to."""
 
     @property
     def check_request(self) -> Request:
@@ -100,6 +105,46 @@ SCENARIOS: list[Scenario] = [
         request=Request(headers=BROWSER_HEADERS),
     ),
 ]
+
+NGINX_PROXY_HTTP = """
+    upstream app {
+        server 127.0.0.1:{upstream_port};
+        keepalive 64;
+    }
+"""
+
+NGINX_PROXY = """
+    location / {
+        proxy_pass http://app;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+    }
+"""
+
+FRONTDESK_PROXY = """
+[server]
+listen = ["127.0.0.1:{port}"]
+workers = 1
+access_log = "off"
+
+[[route]]
+proxy = { pool = "app" }
+
+[pool.app]
+servers = ["127.0.0.1:{upstream_port}"]
+keepalive = 64
+"""
+
+SCENARIOS.append(
+    Scenario(
+        name="proxy-1k",
+        description="reverse proxy to one fast keep-alive backend (bench/backend.py), 1 KiB",
+        nginx_server=NGINX_PROXY,
+        nginx_http=NGINX_PROXY_HTTP,
+        frontdesk_config=FRONTDESK_PROXY,
+        upstream=True,
+    )
+)
 
 BY_NAME: dict[str, Scenario] = {s.name: s for s in SCENARIOS}
 

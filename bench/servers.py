@@ -32,6 +32,7 @@ http {{
     fastcgi_temp_path {workdir}/fastcgi;
     uwsgi_temp_path {workdir}/uwsgi;
     scgi_temp_path {workdir}/scgi;
+{http}
 
     server {{
         listen 127.0.0.1:{port};
@@ -39,6 +40,15 @@ http {{
     }}
 }}
 """
+
+BACKEND = Path(__file__).resolve().with_name("backend.py")
+
+
+def start_backend(workdir: Path, cpu: int) -> Server:
+    """bench/backend.py on a free port: the upstream of the proxy scenarios."""
+    port = procs.free_port()
+    return start("backend", [sys.executable, str(BACKEND), str(port)], port, workdir, cpu)
+
 
 DEFAULT_FRONTDESK_CMD = f"{shlex.quote(sys.executable)} -m frontdesk serve -c {{config}}"
 
@@ -53,10 +63,15 @@ class Server:
     log: Path
 
 
-def nginx_conf(scenario: Scenario, port: int, workdir: Path) -> str:
-    values = {"port": str(port), "workdir": str(workdir)}
+def nginx_conf(
+    scenario: Scenario, port: int, workdir: Path, extra: dict[str, str] | None = None
+) -> str:
+    values = {"port": str(port), "workdir": str(workdir), **(extra or {})}
     return NGINX_CONF.format(
-        workdir=workdir, port=port, server=render(scenario.nginx_server, values)
+        workdir=workdir,
+        port=port,
+        server=render(scenario.nginx_server, values),
+        http=render(scenario.nginx_http, values),
     )
 
 
@@ -82,16 +97,20 @@ def start(name: str, argv: list[str], port: int, workdir: Path, cpu: int) -> Ser
     return server
 
 
-def start_nginx(scenario: Scenario, workdir: Path, cpu: int) -> Server:
+def start_nginx(
+    scenario: Scenario, workdir: Path, cpu: int, extra: dict[str, str] | None = None
+) -> Server:
     port = procs.free_port()
     conf = workdir / "nginx.conf"
-    conf.write_text(nginx_conf(scenario, port, workdir))
+    conf.write_text(nginx_conf(scenario, port, workdir, extra))
     return start("nginx", nginx_argv(conf, workdir), port, workdir, cpu)
 
 
-def start_frontdesk(scenario: Scenario, workdir: Path, cpu: int, command: str) -> Server:
+def start_frontdesk(
+    scenario: Scenario, workdir: Path, cpu: int, command: str, extra: dict[str, str] | None = None
+) -> Server:
     port = procs.free_port()
-    values = {"port": str(port), "workdir": str(workdir)}
+    values = {"port": str(port), "workdir": str(workdir), **(extra or {})}
     conf = workdir / "frontdesk.toml"
     conf.write_text(render(scenario.frontdesk_config, values))
     return start("frontdesk", frontdesk_argv(command, conf), port, workdir, cpu)

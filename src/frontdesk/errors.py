@@ -45,3 +45,50 @@ class ProtocolError(FrontdeskError):
         self.status = status
         self.reason = reason
         super().__init__(f"{status} {reason}")
+
+
+class UpstreamError(FrontdeskError):
+    """Talking to a backend failed; `status` is what the client is answered (502/504).
+
+    Raised at two boundaries only (proxy/pool.py connecting, proxy/connection.py
+    talking), where OSError, timeouts and parser errors become these. `sent` tells
+    whether any of the request may have reached the backend.
+    """
+
+    status = 502
+    reason = "bad gateway"
+
+    def __init__(self, detail: str, *, sent: bool = False, stale: bool = False) -> None:
+        self.detail = detail  # for the error log only: never sent to the client
+        self.sent = sent
+        # The connection closed before any response byte: on a reused keep-alive
+        # connection that means the backend had closed it (not that it failed).
+        self.stale = stale
+        super().__init__(detail)
+
+
+class UpstreamConnectError(UpstreamError):
+    """The backend could not be connected to (refused, unreachable, reset on connect)."""
+
+    reason = "backend unavailable"
+
+
+class UpstreamTimeout(UpstreamError):
+    """Connect, send or read took longer than the pool's timeout."""
+
+    status = 504
+    reason = "backend timed out"
+
+
+class UpstreamProtocolError(UpstreamError):
+    """The backend answered with something that is not a valid HTTP/1.1 response, or
+    closed the connection before the response was complete."""
+
+    reason = "invalid response from backend"
+
+
+class UpstreamBusy(UpstreamError):
+    """Every backend of the pool is at its connection cap and none freed up in time."""
+
+    status = 503
+    reason = "backends busy"

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from ..errors import ConfigError, ConfigIssue
 from .locate import Path, locate
 from .model import Config, Match, Respond, Route
+from .validate import cross_check
 
 __all__ = ["load_file", "load_text", "default_config", "format_key"]
 
@@ -29,6 +30,8 @@ _PLANNED = {
     (): ("app", "cache", "auth"),
     ("route",): ("auth", "cache"),
 }
+
+_PLANNED_POOL = ("balance", "health")
 
 
 def load_file(path: str | FilePath) -> Config:
@@ -60,12 +63,18 @@ def load_text(text: str, filename: str) -> Config:
         line = text.count("\n") + 1 if m is None or m.group(1) is None else int(m.group(1))
         message = _TOML_POSITION.sub("", message)
         raise ConfigError([ConfigIssue(filename, "", line, f"TOML syntax: {message}")]) from exc
+    issues = [
+        ConfigIssue(filename, format_key(loc), locate(text, loc), message)
+        for loc, message in cross_check(data)
+    ]
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
-        issues = [_issue(error, text, filename) for error in exc.errors()]
+        issues += [_issue(error, text, filename) for error in exc.errors()]
+    if issues:
         issues.sort(key=lambda i: (i.line is None, i.line or 0))
         raise ConfigError(issues) from None
+    return config
 
 
 def default_config() -> Config:
@@ -134,7 +143,7 @@ def _message(error: Any, loc: Path) -> str:
 def _unknown_key(loc: Path) -> str:
     key = str(loc[-1])
     parent = tuple(p for p in loc[:-1] if isinstance(p, str))
-    if key in _PLANNED.get(parent, ()):
+    if key in _PLANNED.get(parent, ()) or (parent[:1] == ("pool",) and key in _PLANNED_POOL):
         return f"'{key}' is not supported by this version of frontdesk yet"
     model = _model_at(loc[:-1])
     names = [] if model is None else [f.alias or n for n, f in model.model_fields.items()]

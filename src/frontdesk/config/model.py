@@ -9,8 +9,8 @@ plus its name in ``ACTIONS``; the one-action check then covers it.
 
 from __future__ import annotations
 
+import ipaddress
 import os
-import re
 import tempfile
 from collections.abc import Mapping
 from typing import Annotated, Literal
@@ -31,8 +31,10 @@ from .types import (
     Methods,
     Size,
     Workers,
+    check_absolute_path,
     check_field_value,
     check_redirect_target,
+    check_regex,
     split_listen,
 )
 
@@ -64,6 +66,17 @@ def _no_duplicates(addresses: tuple[str, ...]) -> tuple[str, ...]:
 
 def _server_header(value: str) -> str:
     return check_field_value(value, "server_header")
+
+
+def _cidr(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    except ValueError:
+        raise ValueError(
+            f'invalid network {value!r}: expected an address or CIDR such as "10.0.0.0/8"'
+        ) from None
 
 
 def _lower_names(headers: dict[str, str]) -> dict[str, str]:
@@ -148,19 +161,12 @@ class ServerConfig(BaseModel):
     backlog: Count = 2048
     """Listen backlog: connections the kernel queues before accept(). Default 2048."""
 
-
-def _absolute_path(value: str) -> str:
-    if not value.startswith("/"):
-        raise ValueError(f'must start with "/", got {value!r}')
-    return value
-
-
-def _compiles(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"regex {value!r} does not compile: {exc}") from exc
-    return value
+    trusted_proxies: tuple[Annotated[str, BeforeValidator(_cidr)], ...] = ()
+    """Addresses or CIDR networks (e.g. ["10.0.0.0/8", "::1"]) of proxies in front of
+    frontdesk (a cloud load balancer) whose X-Forwarded-For, X-Forwarded-Proto,
+    X-Forwarded-Host and Forwarded headers are believed: a `proxy` route appends to
+    them. From any other client those headers are dropped and replaced with what
+    frontdesk saw itself. Default [] (trust nobody)."""
 
 
 class Match(BaseModel):
@@ -168,14 +174,14 @@ class Match(BaseModel):
 
     model_config = MODEL_CONFIG
 
-    path: Annotated[str, AfterValidator(_absolute_path)] | None = None
+    path: Annotated[str, AfterValidator(check_absolute_path)] | None = None
     """Path prefix, as nginx `location /static/`: "/static/" matches "/static/app.css".
     Must start with "/". At most one of path, exact, regex."""
 
-    exact: Annotated[str, AfterValidator(_absolute_path)] | None = None
+    exact: Annotated[str, AfterValidator(check_absolute_path)] | None = None
     """The whole path, e.g. "/healthz" (the query string is not part of it)."""
 
-    regex: Annotated[str, AfterValidator(_compiles)] | None = None
+    regex: Annotated[str, AfterValidator(check_regex)] | None = None
     """A Python regular expression searched in the path, e.g. "^/api/v[0-9]+/"."""
 
     host: Hosts = ()

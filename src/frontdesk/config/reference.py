@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from frontdesk.config.admin import Admin
 from frontdesk.config.model import Match, Redirect, Respond, Route, ServerConfig
-from frontdesk.config.proxy import Pool, Proxy
+from frontdesk.config.proxy import Pool, PrefixReplace, Proxy, Rewrite
 from frontdesk.config.static import Static
 
 SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
@@ -21,6 +21,8 @@ SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("[[route]] redirect = { ... }", Redirect),
     ("[[route]] static = { ... }", Static),
     ("[[route]] proxy = { ... }", Proxy),
+    ("[[route]] proxy = { replace_prefix = { ... } }", PrefixReplace),
+    ("[[route]] proxy = { rewrite = { ... } }", Rewrite),
     ("[pool.NAME]", Pool),
     ("[admin]", Admin),
 )

@@ -28,6 +28,8 @@ __all__ = [
     "Hosts",
     "Methods",
     "check_redirect_target",
+    "check_absolute_path",
+    "check_regex",
     "REDIRECT_PLACEHOLDERS",
 ]
 
@@ -173,6 +175,23 @@ def _method(value: object) -> object:
 Methods = Annotated[
     tuple[Annotated[str, BeforeValidator(_method)], ...], BeforeValidator(_one_or_many)
 ]
+
+
+# --- paths and patterns ----------------------------------------------------------------
+
+
+def check_absolute_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f'must start with "/", got {value!r}')
+    return check_field_value(value, "path")
+
+
+def check_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"regex {value!r} does not compile: {exc}") from exc
+    return value
 
 
 # --- redirect targets -------------------------------------------------------------------

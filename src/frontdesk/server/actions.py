@@ -14,6 +14,7 @@ from urllib.parse import quote
 from frontdesk.server.response import FixedResponse
 
 if TYPE_CHECKING:
+    from frontdesk.server.connection import Exchange
     from frontdesk.server.exchange import BodyReader, ResponseWriter
     from frontdesk.server.request import Request
 
@@ -25,12 +26,23 @@ class Action:
     name = ""
     # An action whose answer never varies sets this: the protocol then skips the call.
     fixed: FixedResponse | None = None
+    # The largest request body this action takes; None: the server's max_body_size.
+    max_body_size: int | None = None
+    # Whether the action relays an Upgrade request (the proxy); for other actions the
+    # Upgrade is ignored and the connection closes after the answer.
+    tunnels = False
 
     def respond(self, req: Request) -> FixedResponse:
         raise NotImplementedError
 
     async def stream(self, req: Request, body: BodyReader | None, out: ResponseWriter) -> None:
         raise NotImplementedError
+
+    def begin(self, req: Request, out: ResponseWriter) -> Exchange | None:
+        """Optionally start a body-less streaming exchange without a Task: return an
+        object whose `cancel()` abandons it, and call `conn.exchange_done(req, out)`
+        once the response is written. None: run `stream()` as a Task instead."""
+        return None
 
 
 class Respond(Action):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from frontdesk.server.exchange import BodyReader, ClientDisconnected, ResponseWriter
 from frontdesk.server.request import Queued, Request
@@ -30,9 +30,17 @@ BODY = 2  # reading a request body: deadline = body idle timeout
 BUSY = 3  # request read, response in progress: only a write stall times out
 LINGER = 4  # response sent, write side shut, draining what the client still sends
 CLOSED = 5
+TUNNEL = 6  # switched protocols (101): bytes relayed as they are; deadline = idle timeout
 
 _NEVER = float("inf")
 _LINGER_TIME = 2.0  # seconds a closing connection drains what the client still sends
+
+
+class Exchange(Protocol):
+    """What runs a streaming action: a Task, or an object of the action's own that
+    finishes by calling `Connection.exchange_done` (the proxy's task-free path)."""
+
+    def cancel(self) -> Any: ...
 
 
 class Connection(asyncio.Protocol):
@@ -66,18 +74,24 @@ class Connection(asyncio.Protocol):
         "_write_paused",
         "_drain_waiter",
         "served",
+        "flow_peer",
+        "tunnel",
     )
 
     state: int
     served: int  # answers not counted by ctx.log_request (no access log to feed)
     deadline: float
     _reader: BodyReader | None
-    _active: asyncio.Task[None] | None
+    _active: Exchange | None
     _queue: deque[Queued]
     _pending_error: FixedResponse | None
     _read_paused: bool
     _write_paused: bool
     _drain_waiter: asyncio.Future[None] | None
+    # The proxy: the upstream connection whose reading follows this client's write
+    # buffer (paused above the high-water mark), and the tunnel after a 101.
+    flow_peer: Any
+    tunnel: Any
 
     ctx: WorkerContext
     clock: Clock
@@ -123,6 +137,19 @@ class Connection(asyncio.Protocol):
 
     def _start(self, req: Request, action: Action, reader: BodyReader | None) -> None:
         writer = ResponseWriter(self, req)  # type: ignore[arg-type]
+        if reader is None:
+            # An action may finish a body-less request without a Task (a Task per
+            # request is a measurable share of a proxied request's CPU time).
+            exchange = action.begin(req, writer)
+            if exchange is not None:
+                self._active = exchange
+                return
+        self.run_task(req, action, reader, writer)
+
+    def run_task(
+        self, req: Request, action: Action, reader: BodyReader | None, writer: ResponseWriter
+    ) -> None:
+        """Run `action.stream` as a Task (also: an action's task-free attempt handing over)."""
         self._active = asyncio.get_running_loop().create_task(
             self._run(req, action, reader, writer)
         )
@@ -145,7 +172,19 @@ class Connection(asyncio.Protocol):
                 self._flush()
                 return
             req.keep_alive = False  # the framing of a half-sent response is lost
-        self.ctx.log_request(req, writer.status, writer.sent)
+        self._after_exchange(req, writer, reader)
+
+    def exchange_done(self, req: Request, writer: ResponseWriter) -> None:
+        """A task-free exchange (see `_start`) has finished its response."""
+        if not writer.ended:
+            writer.end()
+        self._after_exchange(req, writer, None)
+
+    def _after_exchange(
+        self, req: Request, writer: ResponseWriter, reader: BodyReader | None
+    ) -> None:
+        if self.access_log is not None:  # None when logging is off: skip the call
+            self.ctx.log_request(req, writer.status, writer.sent)
         self._active = None
         if self.ctx.closing:
             req.keep_alive = False
@@ -211,11 +250,15 @@ class Connection(asyncio.Protocol):
     def pause_writing(self) -> None:
         self._write_paused = True
         self.deadline = min(self.deadline, self.clock.now + self.limits.write_timeout)
+        if self.flow_peer is not None:
+            self.flow_peer.pause_reading()  # a slow client slows the backend's reading
 
     def resume_writing(self) -> None:
         self._write_paused = False
         if self.state == BUSY:
             self.deadline = _NEVER
+        if self.flow_peer is not None:
+            self.flow_peer.resume_reading()
         w = self._drain_waiter
         if w is not None and not w.done():
             w.set_result(None)
@@ -250,6 +293,19 @@ class Connection(asyncio.Protocol):
         elif self.state != CLOSED:
             self.transport.write(data)
 
+    def hold_writes(self) -> None:
+        """Batch what is written until release_writes(): one send for a head and body
+        that arrive from a backend in one read."""
+        self._in_feed = True
+
+    def release_writes(self) -> None:
+        self._in_feed = False
+        out = self._out
+        if out:
+            if self.state != CLOSED:
+                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
+
     def send_continue(self) -> None:
         self.write(CONTINUE)
 
@@ -269,9 +325,13 @@ class Connection(asyncio.Protocol):
         still in flight to the client. So: send FIN after the buffered response, then
         read and discard until the client closes or a short grace period ends.
         """
+        transport = self.transport
         if self.state == CLOSED:
             return
-        transport = self.transport
+        out = self._out
+        if out:  # batched answers go out before the FIN
+            transport.write(b"".join(out))
+            out.clear()
         self.state = LINGER
         if transport.can_write_eof():
             transport.write_eof()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from frontdesk.server.response import FixedResponse, error_response
 
 if TYPE_CHECKING:
     from frontdesk.config.model import Config, Route
+    from frontdesk.proxy.pool import UpstreamPool
     from frontdesk.server.connection import Connection
     from frontdesk.server.protocol import HttpProtocol
     from frontdesk.server.request import Request
@@ -77,6 +79,8 @@ class WorkerContext:
         # the fast lane, whose answers each connection counts (see requests_served).
         self.requests = 0
         self.started = time.time()
+        # The proxy's per-worker connection pools, by [pool.NAME]; swept by the tick.
+        self.upstream_pools: dict[str, UpstreamPool] = {}
 
     def at_capacity(self) -> None:
         if not self.accept_paused:
@@ -155,11 +159,35 @@ def build_context(config: Config) -> WorkerContext:
         keepalive_timeout=s.keepalive_timeout,
         write_timeout=s.write_timeout,
     )
+    clock = Clock()
+    pools = build_pools(config, clock)
     table = RouteTable(
-        [(build_matcher(r), build_action(r, s.server_header)) for r in config.routes]
+        [(build_matcher(r), build_action(r, s.server_header, config, pools)) for r in config.routes]
     )
     access_log = AccessLog(s.access_log, s.access_log_format)
-    return WorkerContext(table, limits, s.server_header, access_log)
+    ctx = WorkerContext(table, limits, s.server_header, access_log, clock)
+    ctx.upstream_pools = pools
+    return ctx
+
+
+def build_pools(config: Config, clock: Clock) -> dict[str, UpstreamPool]:
+    """One UpstreamPool per [pool.NAME] that a route uses (per worker: not shared)."""
+    from frontdesk.proxy.pool import UpstreamPool
+
+    via = _via(config.server.server_header)
+    used = {r.proxy.pool for r in config.routes if r.proxy is not None}
+    return {
+        name: UpstreamPool(name, pool, clock, via)
+        for name, pool in config.pools.items()
+        if name in used
+    }
+
+
+def _via(server_header: str) -> bytes:
+    # RFC 9110 §7.6.3: received-by is a pseudonym when the host is not to be named;
+    # the first word of the Server header, as a token.
+    word = server_header.split("/")[0].split()[0] if server_header.strip() else "frontdesk"
+    return word.encode("latin-1")
 
 
 def _as_tuple(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
@@ -185,13 +213,24 @@ def build_matcher(route: Route) -> Matcher:
     )
 
 
-def build_action(route: Route, server: str) -> Action:
-    if route.respond is not None:
+def build_action(
+    route: Route,
+    server: str,
+    config: Config | None = None,
+    pools: dict[str, UpstreamPool] | None = None,
+) -> Action:
+    if route.proxy is not None and config is not None and pools is not None:
+        from frontdesk.proxy.handler import ProxyAction
+
+        trusted = tuple(ipaddress.ip_network(n) for n in config.server.trusted_proxies)
+        pool = pools[route.proxy.pool]
+        action: Action = ProxyAction(route.proxy, pool, trusted, pool.via)
+    elif route.respond is not None:
         r = route.respond
         resp = FixedResponse.build(
             r.status, list(r.headers.items()), r.body.encode(), server=server
         )
-        action: Action = Respond(resp)
+        action = Respond(resp)
     elif route.redirect is not None:
         action = Redirect(route.redirect.status, route.redirect.to, server)
     else:  # the config validator guarantees exactly one action per route

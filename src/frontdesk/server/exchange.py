@@ -30,7 +30,16 @@ class ClientDisconnected(Exception):
 class BodyReader:
     """The request body as it arrives, chunk by chunk (`async for chunk in body`)."""
 
-    __slots__ = ("_conn", "_chunks", "_buffered", "_done", "_error", "_waiter", "_expect")
+    __slots__ = (
+        "_conn",
+        "_chunks",
+        "_buffered",
+        "_done",
+        "_error",
+        "_waiter",
+        "_expect",
+        "trailers",
+    )
 
     def __init__(self, conn: HttpProtocol, expect_continue: bool) -> None:
         self._conn = conn
@@ -43,6 +52,8 @@ class BodyReader:
         # action actually asks for the body; an action that answers without reading it
         # never invites the client to send it.
         self._expect = expect_continue
+        # Trailer fields of a chunked body, set when the body ends (RFC 9112 §7.1.2).
+        self.trailers: list[tuple[bytes, bytes]] = []
 
     @property
     def complete(self) -> bool:
@@ -103,10 +114,10 @@ class BodyReader:
 class ResponseWriter:
     """Writes one response: `start()` once, `write()` any number of times, `end()` once."""
 
-    __slots__ = ("_conn", "_req", "status", "sent", "_chunked", "_no_body", "started", "ended")
+    __slots__ = ("conn", "_req", "status", "sent", "_chunked", "_no_body", "started", "ended")
 
     def __init__(self, conn: HttpProtocol, req: Request) -> None:
-        self._conn = conn
+        self.conn = conn  # the client connection (the proxy ties its flow control to it)
         self._req = req
         self.status = 0
         self.sent = 0  # body bytes, for the access log
@@ -124,33 +135,57 @@ class ResponseWriter:
         an HTTP/1.1 client, and for HTTP/1.0 the end of the body is the closing of the
         connection.
         """
+        parts = [status_line(status), self.conn.server_line]
+        for name, value in headers:
+            parts += (name, b": ", value, b"\r\n")
+        if content_length is not None and status not in NO_BODY_STATUS:
+            parts.append(b"Content-Length: %d\r\n" % content_length)
+        parts.append(self.conn.clock.date_line)
+        self._start(status, parts, content_length is not None)
+
+    def start_forwarded(self, status: int, block: bytes, has_length: bool, has_date: bool) -> None:
+        """Send a head built elsewhere (the proxy: the backend's fields, filtered).
+
+        `block` already holds Content-Length when `has_length`; no Server line is added
+        (the origin's passes through), and Date only when `has_date` is false (RFC 9110
+        §6.6.1: a recipient with a clock appends Date to a response that lacks one).
+        """
+        parts = [status_line(status), block]
+        if not has_date:
+            parts.append(self.conn.clock.date_line)
+        if status == 101:
+            # The switch to a tunnel: the block carries Connection: upgrade, and no
+            # framing applies any more (RFC 9110 §7.8).
+            self.started = True
+            self.status = status
+            self._no_body = True
+            parts.append(b"\r\n")
+            self.conn.write(b"".join(parts))
+            return
+        self._start(status, parts, has_length)
+
+    def _start(self, status: int, parts: list[bytes], has_length: bool) -> None:
         if self.started:
             raise RuntimeError("response already started")
         self.started = True
         self.status = status
         req = self._req
-        if self._conn.ctx.closing:
+        if self.conn.ctx.closing:
             req.keep_alive = False  # shutting down or draining: last answer here
         self._no_body = req.method == b"HEAD" or status in NO_BODY_STATUS
-        parts = [status_line(status), self._conn.server_line]
-        for name, value in headers:
-            parts += (name, b": ", value, b"\r\n")
-        if status in NO_BODY_STATUS:
+        if status in NO_BODY_STATUS or has_length:
             pass
-        elif content_length is not None:
-            parts.append(b"Content-Length: %d\r\n" % content_length)
         elif req.version == "1.1":
             self._chunked = not self._no_body
             parts.append(b"Transfer-Encoding: chunked\r\n")
         else:
             req.keep_alive = False
-        parts.append(self._conn.clock.date_line)
         if not req.keep_alive:
             parts.append(CONN_CLOSE)
         elif req.version == "1.0":
             parts.append(CONN_KEEP_ALIVE)
         parts.append(b"\r\n")
-        self._conn.write(b"".join(parts))
+        self.conn.write(b"".join(parts))
 
     def write(self, data: bytes) -> None:
         if not data or self._no_body:
@@ -158,18 +193,30 @@ class ResponseWriter:
         self.sent += len(data)
         if self._chunked:
             # RFC 9112 §7.1: chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
-            self._conn.write(b"%x\r\n%b\r\n" % (len(data), data))
+            self.conn.write(b"%x\r\n%b\r\n" % (len(data), data))
         else:
-            self._conn.write(data)
+            self.conn.write(data)
 
     async def drain(self) -> None:
-        await self._conn.drain()
+        await self.conn.drain()
 
-    def end(self) -> None:
+    def end(self, trailers: bytes = b"") -> None:
+        """Finish the response; `trailers` (lines ending CRLF) follow a chunked body."""
         if self.ended:
             return
         if not self.started:
             self.start(204, [])
         self.ended = True
         if self._chunked:
-            self._conn.write(b"0\r\n\r\n")
+            # RFC 9112 §7.1: last-chunk trailer-section CRLF
+            self.conn.write(b"0\r\n%b\r\n" % trailers if trailers else b"0\r\n\r\n")
+
+    def close_after(self) -> None:
+        """The connection closes after this response (say so in its head)."""
+        self._req.keep_alive = False
+
+    def abort(self) -> None:
+        """Give up on a started response: no last chunk is sent, and the connection
+        closes, so the client sees the body end early (RFC 9112 §8: incomplete)."""
+        self.ended = True
+        self._req.keep_alive = False

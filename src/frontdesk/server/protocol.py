@@ -30,7 +30,9 @@ from frontdesk.server.connection import (
     HEAD,
     IDLE,
     LINGER,
+    TUNNEL,
     Connection,
+    Exchange,
 )
 from frontdesk.server.exchange import BodyReader, ClientDisconnected
 from frontdesk.server.request import Queued, Request
@@ -75,6 +77,10 @@ class HttpProtocol(Connection):
         "_force_close",
         "_body_raw",
         "_fresh",
+        "_upgrade",
+        "_content_length",
+        "_max_body",
+        "tunnel_data",
     )
 
     def __init__(self, ctx: WorkerContext) -> None:
@@ -109,7 +115,7 @@ class HttpProtocol(Connection):
         self._req: Request | None = None
         self._action: Action | None = None
         self._reader: BodyReader | None = None
-        self._active: asyncio.Task[None] | None = None
+        self._active: Exchange | None = None
         self._queue: deque[Queued] = deque()
         self._in_feed = False
         self._out: list[bytes] = []
@@ -123,6 +129,13 @@ class HttpProtocol(Connection):
         self._body_raw = 0
         self._fresh: bytes | None = None
         self.served = 0
+        self._upgrade = False
+        self._content_length = -1
+        self._max_body = self.limits.max_body_size
+        self.flow_peer: Any = None
+        self.tunnel: Any = None
+        # Bytes that followed an Upgrade request's head, for the tunnel, if one opens.
+        self.tunnel_data = b""
 
     # ---------------------------------------------------------------- asyncio callbacks
 
@@ -166,6 +179,9 @@ class HttpProtocol(Connection):
             w.set_exception(gone)
 
     def eof_received(self) -> bool | None:
+        if self.state == TUNNEL:
+            self.tunnel.client_eof()  # half-close: the other direction may go on
+            return True
         if self.state == LINGER:
             self.transport.close()
         elif self.state == HEAD or self.state == BODY:
@@ -187,15 +203,22 @@ class HttpProtocol(Connection):
         elif state == BODY:
             self.deadline = self.clock.now + self.limits.body_timeout
             self._body_raw += len(data)
+        elif state == TUNNEL:
+            self.tunnel.from_client(data)
+            return
         elif state == LINGER or state == CLOSED:
             return  # discarded: the answer is already on its way and the socket closing
         self._in_feed = True
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            # The request was answered as plain HTTP/1.1 with Connection: close
-            # (see _framing_headers); what follows the head is never parsed.
+        except httptools.HttpParserUpgrade as exc:
+            # What follows the head is never parsed as HTTP: it is either kept for the
+            # tunnel (an action that relays the Upgrade), or the request was answered
+            # as plain HTTP/1.1 with Connection: close (see _framing_headers).
             self._stop = True
+            if self._upgrade:
+                self.tunnel_data = data[exc.args[0] :]
+                self.pause_reading()  # nothing more is read until the 101 (or not)
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
             if isinstance(cause, ProtocolError):
@@ -213,7 +236,8 @@ class HttpProtocol(Connection):
         except httptools.HttpParserError as exc:
             self._parser_error(str(exc))
         self._in_feed = False
-        if self.state != IDLE:  # a request is still being read (or the answer pends)
+        now = self.state
+        if now == HEAD or now == BODY:  # a request is still being read
             self._after_feed(state == IDLE)
         out = self._out
         if out:
@@ -359,8 +383,20 @@ class HttpProtocol(Connection):
             and not self._force_close
         )
         self._force_close = False
+        upgrade = self._upgrade
+        if upgrade:
+            # Only a body-less Upgrade request to an action that relays it is tunnelled
+            # (a body would sit between the head and the new protocol's bytes); the
+            # flag then stays set until the parser stops at the end of the head.
+            upgrade = self._upgrade = action.tunnels and not has_body
         expect = self._expect
         if has_body:
+            max_body = action.max_body_size
+            if max_body is None:
+                max_body = self.limits.max_body_size
+            self._max_body = max_body
+            if max_body and self._content_length > max_body:
+                raise ProtocolError(413, "request body too large")
             self._expect = False
             self._body_size = 0
             self._body_raw = 0
@@ -379,6 +415,7 @@ class HttpProtocol(Connection):
             expect,
             has_body,
             self.clock.now,
+            upgrade,
         )
         self._req = req
         self._action = action
@@ -416,12 +453,14 @@ class HttpProtocol(Connection):
         """
         te: bytes | None = None
         content_length = -1
+        self._content_length = -1
         if self.parser.should_upgrade():
-            # Upgrade (and CONNECT) are not served yet. RFC 9110 §7.8 lets a server
-            # ignore Upgrade, but llhttp has stopped parsing at the end of the head
-            # and would take the body, if any, for the new protocol: answer, then
-            # close, so no byte after the head is ever read as a request.
+            # RFC 9110 §7.8 lets a server ignore Upgrade, but llhttp has stopped
+            # parsing at the end of the head and would take the body, if any, for the
+            # new protocol: answer, then close, so no byte after the head is ever read
+            # as a request. A proxy route relays it instead (see _dispatch).
             self._force_close = True
+            self._upgrade = True
         for name, value in headers:
             lname = name.lower()
             if lname == b"transfer-encoding":
@@ -440,9 +479,7 @@ class HttpProtocol(Connection):
                 # framing: process the message, then close the connection.
                 self._force_close = True
             return True
-        max_body = self.limits.max_body_size
-        if max_body and content_length > max_body:
-            raise ProtocolError(413, "request body too large")
+        self._content_length = content_length  # checked against the route's limit
         return content_length > 0
 
     def _parse_host(self, raw: bytes) -> str:
@@ -468,7 +505,7 @@ class HttpProtocol(Connection):
 
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)
-        max_body = self.limits.max_body_size
+        max_body = self._max_body
         if max_body and self._body_size > max_body:
             raise ProtocolError(413, "request body too large")
         if self._reader is not None:
@@ -498,7 +535,10 @@ class HttpProtocol(Connection):
             self._respond(req, action.fixed or action.respond(req))
         if not req.keep_alive:
             self._stop = True  # nothing after a request that ends the connection
-            raise _Stop()
+            if not req.upgrade:
+                raise _Stop()
+            # A tunnelled Upgrade: llhttp stops by itself and says where the bytes of
+            # the new protocol begin (HttpParserUpgrade, see data_received).
 
     def _trailers_too_large(self) -> bool:
         """Trailers, arrived or arriving, are held to the limits of a head (431)."""
@@ -508,9 +548,12 @@ class HttpProtocol(Connection):
 
     def _end_trailers(self) -> None:
         too_large = self._trailers_too_large()
+        trailers = self._headers
         self._headers = []
         if too_large:
             raise ProtocolError(431, "trailer section too large")
+        if self._reader is not None:
+            self._reader.trailers = trailers  # a proxy passes them on
 
     def _check_trailers(self) -> None:
         if self._trailers_too_large():

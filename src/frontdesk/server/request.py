@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from frontdesk.server.actions import Action
@@ -26,6 +26,8 @@ class Request:
     expect_continue: bool
     has_body: bool
     start: float  # the worker clock's monotonic time when the head was complete
+    upgrade: bool = False  # asks to switch protocols, and the action can tunnel it
+    scratch: Any = None  # the action's own per-request state (the proxy: its backend)
 
     def header(self, name: bytes) -> bytes | None:
         """First value of a header (name in lower case), or None."""

@@ -131,6 +131,8 @@ class Worker:
         late = now - TICK
         for conn in [c for c in ctx.connections if c.deadline <= late]:
             conn.on_deadline()
+        for pool in ctx.upstream_pools.values():
+            pool.sweep(late)
         ctx.access_log.flush()
         self._tick_handle = asyncio.get_running_loop().call_later(TICK, self._tick)
 
@@ -149,6 +151,8 @@ class Worker:
         for conn in list(ctx.connections):
             if conn.transport is not None:
                 conn.transport.abort()
+        for pool in ctx.upstream_pools.values():
+            pool.close_all()
         if self._tick_handle is not None:
             self._tick_handle.cancel()
         ctx.access_log.close()

@@ -1,0 +1,54 @@
+"""The upstream both proxies forward to in the proxy scenarios: as fast as it can be.
+
+    python bench/backend.py PORT
+
+A ~40-line uvloop + httptools server answering every request with 200 and a 1 KiB
+body, keep-alive. It is the same process for nginx and frontdesk, pinned to its own
+core by the harness, so the proxies' cost is what differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import httptools
+import uvloop
+
+BODY = b"y" * 1024
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%b" % (
+    len(BODY),
+    BODY,
+)
+
+
+class Backend(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.parser = httptools.HttpRequestParser(self)
+        self.out: list[bytes] = []
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.transport.close()
+            return
+        if self.out:
+            self.transport.write(b"".join(self.out))  # type: ignore[attr-defined]
+            self.out.clear()
+
+    def on_message_complete(self) -> None:
+        self.out.append(RESPONSE)
+
+
+async def main(port: int) -> None:
+    server = await asyncio.get_running_loop().create_server(
+        Backend, "127.0.0.1", port, backlog=4096
+    )
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    uvloop.run(main(int(sys.argv[1])))

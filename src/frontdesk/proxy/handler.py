@@ -1,0 +1,333 @@
+"""The `proxy` route action: select a backend → connect (or reuse) → relay → retry.
+
+Two paths. The common one, a body-less request with a kept-alive connection ready
+(`begin`), runs without a Task: the head is built in one join (forward.py, with the
+target and the client's Hop cached), written on the pooled connection, and the
+upstream connection's parser callbacks write the response to the client as it
+arrives and call `_done` at its end (connection.py). Everything else (connecting,
+uploads, 100-continue, upgrades, retries) runs `stream()` as a Task. Everything that
+does not depend on the request was computed when the config was loaded.
+
+Failures (errors.py UpstreamError) become 502/503/504 with a short body naming no
+internals; details go to the error log. Retries (RFC 9110 §9.2.2 idempotence):
+  * a connect failure, connect timeout or full server: nothing was sent, so any
+    request moves on to a server of the pool not tried yet, up to `retries` times;
+  * a reused keep-alive connection closed before any response byte (the backend
+    closed it as the request went out: `UpstreamError.stale`): an idempotent request
+    without a body is sent once more on a fresh connection;
+  * anything that may have reached the backend otherwise is never retried (a read
+    timeout included).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import itertools
+import os
+import re
+from typing import TYPE_CHECKING, Any
+
+from frontdesk.errors import UpstreamError
+from frontdesk.log import error_log
+from frontdesk.proxy.connection import CLIENT_GONE, TUNNELLING
+from frontdesk.proxy.forward import Hop, RequestPolicy, is_trusted, request_head, trailer_block
+from frontdesk.proxy.rewrite import NO_REWRITE, PathRewrite, upstream_target
+from frontdesk.proxy.tunnel import Tunnel
+from frontdesk.server.actions import Action
+
+if TYPE_CHECKING:
+    from frontdesk.config.proxy import Proxy
+    from frontdesk.proxy.connection import UpstreamConnection
+    from frontdesk.proxy.pool import UpstreamPool
+    from frontdesk.proxy.upstream import Backend
+    from frontdesk.server.connection import Exchange
+    from frontdesk.server.exchange import BodyReader, ResponseWriter
+    from frontdesk.server.request import Request
+
+# RFC 9110 §9.2.2: "the request methods PUT, DELETE, and safe request methods are
+# idempotent" (safe: GET, HEAD, OPTIONS, TRACE, §9.2.1).
+IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
+# RFC 9110 §10.1.1: a client that sent Expect: 100-continue "ought to" send the body
+# anyway after a while; frontdesk waits this long for the backend's 100 before it does.
+CONTINUE_WAIT = 1.0
+_CACHE_SIZE = 4096  # targets and client hops remembered per route
+_TEXT_PLAIN = [(b"Content-Type", b"text/plain; charset=utf-8")]
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def build_rewrite(config: Proxy) -> PathRewrite:
+    if config.strip_prefix is not None:
+        return PathRewrite(strip_prefix=config.strip_prefix)
+    if config.replace_prefix is not None:
+        r = config.replace_prefix
+        return PathRewrite(replace_from=r.from_, replace_to=r.to)
+    if config.rewrite is not None:
+        return PathRewrite(regex=re.compile(config.rewrite.regex), regex_to=config.rewrite.to)
+    return NO_REWRITE
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class ProxyAction(Action):
+    """Forward to a pool; one instance per route, per worker."""
+
+    streaming = True
+    tunnels = True
+
+    def __init__(
+        self, config: Proxy, pool: UpstreamPool, trusted: tuple[Network, ...], via: bytes
+    ) -> None:
+        self.pool = pool
+        self.trusted = trusted
+        self.rewrite = build_rewrite(config)
+        self.max_body_size = config.max_body_size
+        mode = config.host_header
+        self.host_from_upstream = mode == "upstream"
+        fixed_host = None if mode in ("client", "upstream") else mode.encode("latin-1")
+        self.policy = RequestPolicy(via=via, host=fixed_host)
+        self._upstream_policies = {
+            b: RequestPolicy(via=via, host=b.host_header) for b in pool.backends
+        }
+        self._targets: dict[bytes, bytes] = {}
+        self._hops: dict[str, Hop] = {}
+        self._forwarding: dict[tuple[str, bytes, bytes, bytes, str], bytes] = {}
+        # X-Request-ID: a random per-worker prefix and a counter; unique without
+        # reading the random source for every request.
+        self._id_prefix = os.urandom(8).hex().encode("ascii")
+        self._ids = itertools.count(1)
+
+    # ---------------------------------------------------------------- per request
+
+    def _target(self, req: Request) -> bytes:
+        target = upstream_target(req.target, req.path, req.query, self.rewrite)
+        if len(self._targets) >= _CACHE_SIZE:
+            self._targets.clear()
+        self._targets[req.target] = target
+        return target
+
+    def _hop(self, peer: str) -> Hop:
+        hop = Hop(peer, is_trusted(peer, self.trusted) if self.trusted else False)
+        if len(self._hops) >= _CACHE_SIZE:
+            self._hops.clear()
+            self._forwarding.clear()  # bounded with the hops it is keyed on
+        self._hops[peer] = hop
+        return hop
+
+    def _head(self, req: Request, backend: Backend, request_id: bytes) -> bytes:
+        target = self._targets.get(req.target)
+        if target is None:
+            target = self._target(req)
+        hop = self._hops.get(req.peer)
+        if hop is None:
+            hop = self._hop(req.peer)
+        policy = self._upstream_policies[backend] if self.host_from_upstream else self.policy
+        if len(self._forwarding) >= _CACHE_SIZE:
+            self._forwarding.clear()
+        return request_head(
+            req.method,
+            target,
+            req.version,
+            req.headers,
+            hop,
+            policy,
+            request_id,
+            has_body=req.has_body,
+            upgrade=req.upgrade,
+            fallback_host=backend.host_header,
+            memo=self._forwarding,
+        )
+
+    # ---------------------------------------------------------- task-free fast path
+
+    def begin(self, req: Request, out: ResponseWriter) -> Exchange | None:
+        """A body-less request with a kept-alive connection ready: sent right here,
+        finished by the upstream connection's callbacks (`_done`), no Task. Anything
+        else (connecting, uploads, upgrades, retries) goes through `stream()`."""
+        if req.upgrade:
+            return None
+        pool = self.pool
+        backend = pool.pick()
+        if backend is None:
+            return None
+        conn = pool.take_idle(backend)
+        if conn is None:
+            req.scratch = backend  # stream() connects to the backend chosen here
+            return None
+        request_id = b"%s-%x" % (self._id_prefix, next(self._ids))
+        conn.begin(
+            self._head(req, backend, request_id),
+            out,
+            out.conn,
+            self._done,
+            head_only=req.method == b"HEAD",
+            upgrade=False,
+        )
+        conn.req = req
+        backend.in_flight += 1
+        return conn
+
+    def _done(self, conn: UpstreamConnection, exc: UpstreamError | None) -> None:
+        req = conn.req
+        out = conn.out
+        conn.backend.in_flight -= 1
+        if exc is CLIENT_GONE or req is None or out is None:
+            return
+        client = out.conn
+        if exc is None:
+            self.pool.release(conn, conn.keep_alive)
+            client.exchange_done(req, out)
+            return
+        conn.detach()
+        if exc.stale and not out.started and req.method in IDEMPOTENT:
+            # The kept-alive connection was closed under us: `stream()` retries
+            # (as a Task) on another connection.
+            client.run_task(req, self, None, out)
+            return
+        self._answer(req, out, exc, conn.backend.label)
+        client.exchange_done(req, out)
+
+    # ------------------------------------------------------------- the general path
+
+    async def stream(self, req: Request, body: BodyReader | None, out: ResponseWriter) -> None:
+        pool = self.pool
+        request_id = b"%s-%x" % (self._id_prefix, next(self._ids))
+        retries = pool.config.retries
+        tried: list[Backend] = []
+        fresh_once = req.method in IDEMPOTENT and body is None
+        fresh = False
+        backend: Backend | None = req.scratch
+        while True:
+            if backend is None:
+                backend = pool.pick()
+                if backend is None:
+                    self._answer(req, out, UpstreamError("no backend available"), "-")
+                    return
+            try:
+                conn, reused = await pool.acquire(backend, fresh=fresh)
+            except UpstreamError as exc:
+                # Nothing was sent: any request may go to another backend, if the
+                # pool has one not tried yet.
+                tried.append(backend)
+                if retries > 0:
+                    retries -= 1
+                    backend = pool.pick(tried)
+                    fresh = False
+                    if backend is not None:
+                        continue
+                self._answer(req, out, exc, tried[-1].label)
+                return
+            head = self._head(req, backend, request_id)
+            backend.in_flight += 1
+            try:
+                await self._exchange(conn, req, head, body, out)
+            except UpstreamError as exc:
+                if reused and fresh_once and exc.stale and not out.started:
+                    # The backend closed a kept-alive connection as we reused it.
+                    fresh_once = False
+                    fresh = True
+                    continue
+                self._answer(req, out, exc, backend.label)
+                return
+            finally:
+                backend.in_flight -= 1
+            return
+
+    async def _exchange(
+        self,
+        conn: UpstreamConnection,
+        req: Request,
+        head: bytes,
+        body: BodyReader | None,
+        out: ResponseWriter,
+    ) -> None:
+        client = out.conn
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        conn.begin(
+            head,
+            out,
+            client,
+            done,
+            head_only=req.method == b"HEAD",
+            upgrade=req.upgrade,
+            streams_body=body is not None,
+        )
+        conn.body = body
+        body_sent = True
+        try:
+            if body is not None:
+                body_sent = await self._send_body(conn, req, body)
+            conn.sent()
+            await done
+        except BaseException:
+            # An upstream failure, or the client gone (cancelled): the request is
+            # abandoned, so its connection is too (RFC 9112 §9.6: framing lost).
+            conn.detach()
+            conn.abort()
+            raise
+        if conn.phase == TUNNELLING:
+            await self._tunnel(conn, req, client)
+            return
+        self.pool.release(conn, conn.keep_alive and body_sent)
+
+    async def _send_body(self, conn: UpstreamConnection, req: Request, body: BodyReader) -> bool:
+        """Stream the request body; False if the backend answered before it was sent."""
+        loop = asyncio.get_running_loop()
+        if req.expect_continue:
+            # End to end (RFC 9110 §10.1.1): the backend's 100 lets the body go, and
+            # the first read sends the client its own 100 (server/exchange.py).
+            waiter: asyncio.Future[None] = loop.create_future()
+            conn.continue_waiter = waiter
+            handle = loop.call_later(CONTINUE_WAIT, _wake, waiter)
+            try:
+                await waiter
+            finally:
+                handle.cancel()
+            if conn.finished or (conn.out is not None and conn.out.started):
+                return False
+        chunked = req.header(b"content-length") is None
+        async for chunk in body:
+            if conn.finished or conn.closed:
+                return False
+            # RFC 9112 §7.1: chunk = chunk-size CRLF chunk-data CRLF
+            conn.write(b"%x\r\n%b\r\n" % (len(chunk), chunk) if chunked else chunk)
+            await conn.drain()
+        if chunked and not conn.closed:
+            trailers = trailer_block(body.trailers) if body.trailers else b""
+            conn.write(b"0\r\n%b\r\n" % trailers)
+        return True
+
+    async def _tunnel(self, conn: UpstreamConnection, req: Request, client: Any) -> None:
+        req.keep_alive = False  # the connection never returns to HTTP
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        tunnel = Tunnel(client, conn, self.pool.config.tunnel_timeout, done)
+        early, client.tunnel_data = client.tunnel_data, b""
+        tunnel.open(early, conn.tunnel_data)
+        conn.tunnel_data = b""
+        try:
+            await done
+        finally:
+            tunnel.close()
+
+    def _answer(self, req: Request, out: ResponseWriter, exc: UpstreamError, where: str) -> None:
+        error_log.warning(
+            "proxy to pool %r (%s) failed for %s %r: %s",
+            self.pool.name,
+            where,
+            req.method.decode("latin-1"),
+            req.path,
+            exc.detail,
+        )
+        if out.started:
+            out.abort()  # the client sees the response end early
+            return
+        body = f"{exc.status} {_REASONS.get(exc.status, '')}: {exc.reason}\n".encode()
+        out.start(exc.status, _TEXT_PLAIN, len(body))
+        out.write(body)
+
+
+_REASONS = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}

@@ -1,0 +1,190 @@
+"""A worker's connections to one pool's backends: keep-alive reuse, caps, connecting.
+
+Idle connections wait in a per-backend LIFO (the most recently used goes first, so
+the others can time out), at most `keepalive` of them; a backend's open connections
+are capped by `max_connections`. A pooled connection the backend has closed is
+noticed before use (its transport is closing, or EOF already arrived) and dropped.
+Timeouts are deadlines swept by the worker's tick (`sweep`), not a timer per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from frontdesk.config.proxy import split_upstream
+from frontdesk.errors import UpstreamBusy, UpstreamConnectError, UpstreamTimeout
+from frontdesk.proxy.balancer import RoundRobin
+from frontdesk.proxy.connection import UpstreamConnection
+from frontdesk.proxy.upstream import Backend
+
+if TYPE_CHECKING:
+    from frontdesk.config.proxy import Pool as PoolConfig
+    from frontdesk.server.clock import Clock
+
+
+class UpstreamPool:
+    """One `[pool.NAME]` as seen by one worker."""
+
+    def __init__(self, name: str, config: PoolConfig, clock: Clock, via: bytes) -> None:
+        self.name = name
+        self.config = config
+        self.clock = clock
+        self.via = via
+        self.backends = [Backend(split_upstream(a), a) for a in config.servers]
+        self.balancer = RoundRobin()
+        # One server: no policy to consult (the common case of a single app process).
+        self._single = self.backends[0] if len(self.backends) == 1 else None
+        self.connections: set[UpstreamConnection] = set()  # every open one, for sweep()
+        self._waiters: list[asyncio.Future[None]] = []  # requests waiting for a free slot
+
+    # ---------------------------------------------------------------- selection
+
+    def pick(self, exclude: Sequence[Backend] = ()) -> Backend | None:
+        single = self._single
+        if single is not None and not exclude:
+            return single if single.available else None
+        return self.balancer.pick(self.backends, exclude)
+
+    # ---------------------------------------------------------------- connections
+
+    def take_idle(self, backend: Backend) -> UpstreamConnection | None:
+        idle = backend.idle
+        while idle:
+            conn = idle.pop()
+            if not conn.closed and not conn.transport.is_closing():
+                return conn
+            conn.close()  # the backend closed it while idle
+        return None
+
+    async def acquire(
+        self, backend: Backend, fresh: bool = False
+    ) -> tuple[UpstreamConnection, bool]:
+        """A connection to `backend`: (connection, reused). Raises UpstreamError.
+
+        `fresh`: a new connection even if idle ones exist (a retry after a reused one
+        failed: the others may be just as stale)."""
+        conn = None if fresh else self.take_idle(backend)
+        if conn is not None:
+            return conn, True
+        cap = self.config.max_connections
+        if cap and backend.open >= cap:
+            await self._wait_for_slot(backend)
+            conn = self.take_idle(backend)
+            if conn is not None:
+                return conn, True
+        return await self._connect(backend), False
+
+    async def _wait_for_slot(self, backend: Backend) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.connect_timeout
+        cap = self.config.max_connections
+        while backend.open >= cap and not backend.idle:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise UpstreamBusy("every connection to the backend is busy")
+            waiter = loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                await asyncio.wait_for(waiter, left)
+            except TimeoutError:
+                raise UpstreamBusy("every connection to the backend is busy") from None
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+
+    def _wake_one(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.pop(0)
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def _connect(self, backend: Backend) -> UpstreamConnection:
+        loop = asyncio.get_running_loop()
+        config = self.config
+        backend.open += 1
+
+        def factory() -> UpstreamConnection:
+            conn = UpstreamConnection(backend, self.clock, self.via, self._closed)
+            conn.read_timeout = config.read_timeout
+            conn.idle_timeout = config.idle_timeout
+            conn.send_timeout = config.send_timeout
+            return conn
+
+        address = backend.address
+        try:
+            if isinstance(address, str):
+                coro = loop.create_unix_connection(factory, address)
+            else:
+                coro = loop.create_connection(factory, address[0], address[1])
+            transport, conn = await asyncio.wait_for(coro, config.connect_timeout)
+        except TimeoutError:
+            backend.open -= 1
+            backend.fails += 1
+            self._wake_one()
+            raise UpstreamTimeout("connect timeout") from None
+        except OSError as exc:
+            backend.open -= 1
+            backend.fails += 1
+            self._wake_one()
+            raise UpstreamConnectError(f"connect failed: {exc.strerror or exc}") from None
+        except asyncio.CancelledError:
+            backend.open -= 1
+            self._wake_one()
+            raise
+        if conn.closed:  # accepted, then closed at once (a backend shutting down)
+            backend.open -= 1
+            self._wake_one()
+            raise UpstreamConnectError("connection closed as it opened")
+        backend.fails = 0
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family != socket.AF_UNIX:
+            # Small request heads must not wait for Nagle's algorithm.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.connections.add(conn)
+        return conn
+
+    def _closed(self, conn: UpstreamConnection) -> None:
+        """A connection closed (by us or the backend): free its slot."""
+        if conn in self.connections:
+            self.connections.discard(conn)
+            conn.backend.open -= 1
+            try:
+                conn.backend.idle.remove(conn)
+            except ValueError:
+                pass
+            self._wake_one()
+
+    def release(self, conn: UpstreamConnection, reusable: bool) -> None:
+        """The exchange on `conn` is over: keep it for the next request, or close it."""
+        config = self.config
+        backend = conn.backend
+        if (
+            reusable
+            and not conn.closed
+            and config.keepalive > 0
+            and conn.requests < config.keepalive_requests
+            and not conn.transport.is_closing()
+        ):
+            conn.idle(config.keepalive_timeout)
+            idle = backend.idle
+            idle.append(conn)
+            if len(idle) > config.keepalive:
+                idle.popleft().close()  # the longest idle goes
+            if self._waiters:
+                self._wake_one()
+        else:
+            conn.detach()
+            conn.close()
+
+    def sweep(self, late: float) -> None:
+        """Fire the deadlines (timeouts, idle expiry) that passed before `late`."""
+        for conn in [c for c in self.connections if c.deadline <= late]:
+            conn.on_deadline()
+
+    def close_all(self) -> None:
+        for conn in list(self.connections):
+            conn.close()

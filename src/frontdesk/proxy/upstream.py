@@ -1,0 +1,35 @@
+"""One backend server of a pool, as a worker sees it: its address, its connections
+and the counters a balancer or the health checks look at (`available`)."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from frontdesk.proxy.connection import UpstreamConnection
+
+
+class Backend:
+    """One server of a pool, as a worker sees it: its address and its connections."""
+
+    __slots__ = ("address", "label", "host_header", "idle", "open", "in_flight", "fails")
+
+    def __init__(self, address: tuple[str, int] | str, label: str) -> None:
+        self.address = address  # (host, port), or a unix socket path
+        self.label = label  # as written in the config: for logs only
+        if isinstance(address, str):
+            self.host_header = b"localhost"
+        else:
+            host, port = address
+            host = f"[{host}]" if ":" in host else host
+            self.host_header = f"{host}:{port}".encode("ascii")
+        self.idle: deque[UpstreamConnection] = deque()  # most recently used at the right
+        self.open = 0  # connections open (idle, busy or connecting)
+        self.in_flight = 0  # requests being forwarded now
+        self.fails = 0  # consecutive connect failures (for the health checks to come)
+
+    @property
+    def available(self) -> bool:
+        """Whether new requests may be sent here (health checks will clear it)."""
+        return True

@@ -324,6 +324,22 @@ class HttpProtocol(Connection):
                 self._out.append(fixed.rendered(date_line))
             self._answered = True
             return
+        if (
+            action.hot_lane
+            and self.fast_lane
+            and not framing
+            and version == "1.1"
+            and parser.should_keep_alive()
+            and self._active is None
+            and not self._queue
+        ):
+            # The same lane for an action that answers this request from memory
+            # (a cached static file): pre-rendered bytes, no Request, no task.
+            data = action.hot(method, path, headers, self.clock)
+            if data is not None:
+                self._out.append(data)
+                self._answered = True
+                return
         self._dispatch(method, url, path, query, version, headers, host, has_body, action)
 
     def _dispatch(
@@ -383,7 +399,7 @@ class HttpProtocol(Connection):
             # reused (RFC 9110 §10.1.1).
             req.keep_alive = False
             self._stop = True
-            self._respond(req, action.respond(req))
+            self._answer(req, action)
             raise _Stop()
 
     def _check_head_size(self, headers: list[tuple[bytes, bytes]]) -> None:
@@ -481,7 +497,7 @@ class HttpProtocol(Connection):
             self.deadline = self.clock.now + self.limits.keepalive_timeout
             if self.ctx.closing:
                 req.keep_alive = False  # shutting down or draining: last answer here
-            self._respond(req, action.fixed or action.respond(req))
+            self._answer(req, action)
         if not req.keep_alive:
             self._stop = True  # nothing after a request that ends the connection
             raise _Stop()

@@ -63,9 +63,14 @@ def choose_encoding(value: bytes | None, available: tuple[str, ...]) -> str | No
             prefs[name] = prefs[alias]
     star = prefs.get(b"*")
     best = ""
-    best_q = prefs.get(b"identity", star if star is not None and star == 0.0 else 1.0)
-    # identity wins ties only when nothing better is offered: compressed codings are
-    # preferred at equal weight (what browsers mean by "gzip, br").
+    # identity not listed: acceptable "by default" (unless "*;q=0"), but with no
+    # weight of its own it ranks below every coding the client did weigh.
+    if b"identity" in prefs:
+        best_q = prefs[b"identity"]
+    else:
+        best_q = 0.0 if star == 0.0 else 0.001
+    # identity also loses ties: compressed codings are preferred at equal weight
+    # (what browsers mean by "gzip, br").
     best_q_cmp = best_q - 1e-9 if best_q > 0 else best_q
     for coding in available:
         q = prefs.get(coding.encode("ascii"), star)

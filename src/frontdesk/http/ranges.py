@@ -52,7 +52,7 @@ def parse(header: bytes) -> list[tuple[int | None, int | None]] | None:
     """
     unit, eq, spec = header.partition(b"=")
     # §14.1: range units are case-insensitive.
-    if not eq or unit.strip().lower() != b"bytes":
+    if not eq or unit.lower() != b"bytes":
         return None
     out: list[tuple[int | None, int | None]] = []
     for item in spec.split(b","):

@@ -120,8 +120,15 @@ class StaticFiles(Action):
         if req.method not in _GET_HEAD:
             return self.not_allowed  # RFC 9110 §15.5.6: 405 with Allow
         res = self.memory.get(req.path)
-        if res is None or req.start >= res.expires:
+        if res is None:
             return None
+        if req.start >= res.expires:
+            if not res.checking:
+                # The first request after a second re-checks the file on disk (in
+                # stream()); the others meanwhile are answered from memory, so a busy
+                # file costs one stat a second, not one thread hop per request.
+                res.checking = True
+                return None
         res.used = True
         fields = request_fields(req.headers)
         plain = fields.range is None and not fields.conditions.any
@@ -144,10 +151,14 @@ class StaticFiles(Action):
         path = req.path
         res = self.memory.get(path)
         now = time.monotonic()
-        if res is None or now >= res.expires:
-            found = await loop.run_in_executor(
-                None, load, self.root, self._rel(path), self.policy, self._options, res
-            )
+        if res is None or res.checking or now >= res.expires:
+            try:
+                found = await loop.run_in_executor(
+                    None, load, self.root, self._rel(path), self.policy, self._options, res
+                )
+            finally:
+                if res is not None:
+                    res.checking = False
             if not isinstance(found, Resource):
                 self._forget(path)
                 self._answer_other(req, found, out)

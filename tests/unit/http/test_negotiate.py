@@ -21,7 +21,8 @@ AVAILABLE = ("br", "zstd", "gzip")
         (b"gzip;q=1.0, br;q=0.5", "gzip"),
         (b"br;q=0, gzip", "gzip"),
         (b"*", "br"),
-        (b"*;q=0.5, gzip;q=0.1", ""),  # identity is not covered by "*" unless q=0
+        (b"*;q=0.5, gzip;q=0.1", "br"),
+        (b"br;q=0.5, gzip;q=0.9", "gzip"),  # unlisted identity ranks last
         (b"identity", ""),
         (b"identity;q=1, gzip;q=0.5", ""),
         (b"x-gzip", "gzip"),  # §8.4.1.3 alias
@@ -41,8 +42,12 @@ def test_parse_weights():
     assert parse_accept_encoding(b"gzip;q=0.8, br ; q=0.9,") == {b"gzip": 0.8, b"br": 0.9}
 
 
-@given(st.lists(st.tuples(st.sampled_from(["br", "gzip", "zstd", "identity", "*"]),
-                          st.integers(0, 1000)), max_size=6))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["br", "gzip", "zstd", "identity", "*"]), st.integers(0, 1000)),
+        max_size=6,
+    )
+)
 def test_never_picks_a_coding_refused_or_unavailable(members):
     header = ", ".join(f"{c};q={q / 1000:.3f}" for c, q in members).encode()
     got = choose_encoding(header, ("br", "gzip"))

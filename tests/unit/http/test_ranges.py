@@ -105,7 +105,9 @@ def test_every_requested_byte_is_covered(items, length):
         if first is None:
             wanted.update(range(max(0, length - last), length) if last else ())
         elif first < length:
-            wanted.update(range(first, min(last if last is not None else length - 1, length - 1) + 1))
+            wanted.update(
+                range(first, min(last if last is not None else length - 1, length - 1) + 1)
+            )
     if not wanted:
         assert got is UNSATISFIABLE
     else:

@@ -43,7 +43,10 @@ def tree(tmp_path: Path) -> Path:
 
 def policy(**kw: object) -> Policy:
     base: dict[str, object] = dict(
-        symlinks="inside", hide_dotfiles=True, index=("index.html",), listing=False,
+        symlinks="inside",
+        hide_dotfiles=True,
+        index=("index.html",),
+        listing=False,
         fallback=None,
     )
     base.update(kw)

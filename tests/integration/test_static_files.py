@@ -7,18 +7,24 @@ and one that reads and writes them (`sendfile = false`).
 
 from __future__ import annotations
 
-import brotli
 import gzip
 import os
 import time
 
+import brotli
 import pytest
 from static_site import BIG, SECRET, content, make_site, parse_multipart, request
+
+HASHED = "*." + "[0-9a-f]" * 8 + ".js"  # fingerprinted bundles: app.3f2a9c1b.js
 
 ROUTES = """
 [[route]]
 match = {{ path = "/static/" }}
-static = {{ root = "{root}", sendfile = {sendfile}, cache_control = "public, max-age=60", cache_rules = {{ "*.[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f].js" = "public, max-age=31536000, immutable", "*.html" = "no-cache" }} }}
+[route.static]
+root = "{root}"
+sendfile = {sendfile}
+cache_control = "public, max-age=60"
+cache_rules = {{ "{hashed}" = "public, max-age=31536000, immutable", "*.html" = "no-cache" }}
 
 [[route]]
 match = {{ path = "/listed/" }}
@@ -39,7 +45,7 @@ def site(request, module_server, tmp_path_factory):
     base = tmp_path_factory.mktemp("site")
     root = make_site(base)
     server = module_server(
-        ROUTES.format(root=root, sendfile="true" if request.param else "false"),
+        ROUTES.format(root=root, sendfile="true" if request.param else "false", hashed=HASHED),
         write_timeout="2s",
     )
     return server, root

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from frontdesk.config.model import Match, Redirect, Respond, Route, ServerConfig
-from frontdesk.config.static import Static
 from frontdesk.config.reference import render
+from frontdesk.config.static import Static
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "config.md"
 

@@ -1,0 +1,159 @@
+"""Large files over real sockets: sendfile(2) and the read/write fallback under flow
+control, stalled and vanishing clients, files truncated mid-send, and memory.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from static_site import request
+
+MIB = 1024 * 1024
+
+
+def _routes(root: Path) -> str:
+    return f"""
+[[route]]
+match = {{ path = "/sf/" }}
+static = {{ root = "{root}", sendfile = true }}
+
+[[route]]
+match = {{ path = "/rw/" }}
+static = {{ root = "{root}", sendfile = false }}
+
+[[route]]
+match = {{ exact = "/ping" }}
+respond = {{ body = "pong" }}
+"""
+
+
+@pytest.fixture
+def big_site(server, tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    with open(root / "huge.bin", "wb") as f:
+        f.truncate(2 * 1024 * MIB)  # 2 GiB, sparse
+    (root / "twenty.bin").write_bytes(os.urandom(20 * MIB))
+    srv = server(_routes(root), write_timeout="1s")
+    return srv, root
+
+
+def _worker_pid(srv) -> int:
+    pid = srv.proc.pid
+    kids: list[int] = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        kids += [int(x) for x in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+    assert len(kids) == 1
+    return kids[0]
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def _ping(srv) -> float:
+    start = time.monotonic()
+    with srv.connect() as c:
+        c.send(b"GET /ping HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert c.read_response().body == b"pong"
+    return time.monotonic() - start
+
+
+@pytest.mark.parametrize("prefix", ["/sf/", "/rw/"])
+def test_stalled_reader_is_closed_after_write_timeout(big_site, prefix):
+    srv, _ = big_site
+    sock = socket.create_connection(("127.0.0.1", srv.port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    sock.sendall(f"GET {prefix}huge.bin HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+    time.sleep(3.5)  # write_timeout is 1s (+ up to a tick): we read nothing meanwhile
+    assert _ping(srv) < 1.0  # the worker is not blocked by the stalled send
+    sock.settimeout(10)
+    received = 0
+    start = time.monotonic()
+    while True:
+        try:
+            chunk = sock.recv(1 << 20)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        received += len(chunk)
+        assert time.monotonic() - start < 10, "server never gave up on the stalled client"
+    sock.close()
+    assert received < 200 * MIB  # far less than the 2 GiB promised: it was cut off
+
+
+@pytest.mark.parametrize("prefix", ["/sf/", "/rw/"])
+def test_client_gone_mid_file_leaves_the_server_healthy(big_site, prefix):
+    srv, _ = big_site
+    for _ in range(5):
+        with srv.connect() as c:
+            c.send(f"GET {prefix}huge.bin HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            c.sock.recv(65536)
+    time.sleep(0.3)
+    assert _ping(srv) < 1.0
+    assert "Traceback" not in srv.stderr_text()
+
+
+@pytest.mark.parametrize("prefix", ["/sf/", "/rw/"])
+def test_file_truncated_while_sent_closes_the_connection(big_site, prefix):
+    srv, root = big_site
+    path = root / "shrinking.bin"
+    path.write_bytes(os.urandom(20 * MIB))
+    sock = socket.create_connection(("127.0.0.1", srv.port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    sock.sendall(f"GET {prefix}shrinking.bin HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+    first = sock.recv(65536)
+    assert first.startswith(b"HTTP/1.1 200")
+    os.truncate(path, 1 * MIB)
+    sock.settimeout(5)
+    received = len(first)
+    while chunk := sock.recv(1 << 20):
+        received += len(chunk)
+    sock.close()
+    assert received < 20 * MIB  # the short body ends with the connection, no hang
+    assert _ping(srv) < 1.0
+
+
+def test_sendfile_and_fallback_send_the_same_bytes(big_site):
+    srv, root = big_site
+    want = (root / "twenty.bin").read_bytes()
+    with srv.connect(timeout=20) as c:
+        for prefix in ("/sf/", "/rw/", "/sf/"):
+            resp = request(c, prefix + "twenty.bin")
+            assert resp.body == want
+
+
+@pytest.mark.slow
+def test_2gib_file_to_100_clients_keeps_memory_flat(big_site):
+    """sendfile: the file never passes through the process, whatever its size."""
+    srv, _ = big_site
+    worker = _worker_pid(srv)
+    _ping(srv)
+    before = _rss_kib(worker)
+    socks = []
+    for _ in range(100):
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.sendall(b"GET /sf/huge.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        socks.append(s)
+    # Every client reads a little, slowly, so all 100 transfers are in flight at once.
+    received = 0
+    for _ in range(20):
+        for s in socks:
+            s.settimeout(5)
+            received += len(s.recv(1 << 20))
+    peak = _rss_kib(worker)
+    for s in socks:
+        s.close()
+    grew_mib = (peak - before) / 1024
+    print(f"worker RSS before {before} KiB, with 100 transfers in flight {peak} KiB")
+    assert received > 100 * 64 * 1024
+    assert grew_mib < 8, f"RSS grew by {grew_mib:.1f} MiB"
+    assert _ping(srv) < 1.0

@@ -26,6 +26,10 @@ match = {{ path = "/rw/" }}
 static = {{ root = "{root}", sendfile = false }}
 
 [[route]]
+match = {{ path = "/hot/" }}
+static = {{ root = "{root}", memory_cache_max_file = "8MB" }}
+
+[[route]]
 match = {{ exact = "/ping" }}
 respond = {{ body = "pong" }}
 """
@@ -157,3 +161,22 @@ def test_2gib_file_to_100_clients_keeps_memory_flat(big_site):
     assert received > 100 * 64 * 1024
     assert grew_mib < 8, f"RSS grew by {grew_mib:.1f} MiB"
     assert _ping(srv) < 1.0
+
+
+def test_hot_file_larger_than_the_socket_buffer_pipelined(big_site):
+    """A cached file sent by the hot lane with sendfile: when the socket does not take
+    it all at once, the rest follows from a task and later answers wait their turn."""
+    srv, root = big_site
+    body = os.urandom(6 * MIB)  # over the socket buffers, under the cache limit
+    (root / "warm.bin").write_bytes(body)
+    with srv.connect() as c:
+        for _ in range(3):  # load, memoise, then the hot lane
+            assert request(c, "/hot/warm.bin").body == body
+    with srv.connect(timeout=20) as conn:
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+        one = b"GET /hot/warm.bin HTTP/1.1\r\nHost: t\r\n\r\n"
+        conn.send(one * 3 + b"GET /ping HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(0.5)  # let the server fill the socket and wait
+        got = [conn.read_response(timeout=20) for _ in range(4)]
+    assert [r.body for r in got[:3]] == [body] * 3
+    assert got[3].body == b"pong"

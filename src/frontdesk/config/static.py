@@ -175,6 +175,11 @@ class Static(BaseModel):
     """Send files from disk with sendfile(2) (zero-copy); false reads and writes them
     in chunks instead. Default true."""
 
+    sendfile_min_size: Size = 32 * 1024
+    """Files at least this big are sent with sendfile(2) even when held in the memory
+    cache (zero-copy beats copying a large body out of memory; below it, writing from
+    memory is faster). Default "32KB"."""
+
     @field_validator("root")
     @classmethod
     def _root(cls, value: str, info: ValidationInfo) -> str:

@@ -37,9 +37,10 @@ class Action:
 
     def hot(
         self, method: bytes, path: str, headers: list[tuple[bytes, bytes]], clock: Clock
-    ) -> bytes | None:
-        """The whole rendered response (HTTP/1.1 keep-alive), or None to take the
-        normal path. Called only with no access log to feed and nothing in flight."""
+    ) -> bytes | tuple[bytes, int, int] | None:
+        """The whole rendered response (HTTP/1.1 keep-alive), or (head, fd, size) for a
+        head followed by a file's first `size` bytes, or None to take the normal path.
+        Called only with no access log to feed and nothing in flight."""
         return None
 
     async def stream(self, req: Request, body: BodyReader | None, out: ResponseWriter) -> None:

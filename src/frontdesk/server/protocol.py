@@ -26,6 +26,7 @@ from frontdesk.http.target import parse_host, parse_target
 from frontdesk.server.connection import (
     _NEVER,
     BODY,
+    BUSY,
     CLOSED,
     HEAD,
     IDLE,
@@ -35,6 +36,7 @@ from frontdesk.server.connection import (
 from frontdesk.server.exchange import BodyReader, ClientDisconnected
 from frontdesk.server.request import Queued, Request
 from frontdesk.server.response import FixedResponse
+from frontdesk.server.sendfile import answer_with_file
 
 if TYPE_CHECKING:
     from frontdesk.server.actions import Action
@@ -337,7 +339,10 @@ class HttpProtocol(Connection):
             # (a cached static file): pre-rendered bytes, no Request, no task.
             data = action.hot(method, path, headers, self.clock)
             if data is not None:
-                self._out.append(data)
+                if isinstance(data, bytes):
+                    self._out.append(data)
+                else:
+                    answer_with_file(self, *data)
                 self._answered = True
                 return
         self._dispatch(method, url, path, query, version, headers, host, has_body, action)
@@ -484,8 +489,12 @@ class HttpProtocol(Connection):
         if req is None or action is None:
             if self._answered:  # answered by the fast lane in on_headers_complete
                 self._answered = False
-                self.state = IDLE
-                self.deadline = self.clock.now + self.limits.keepalive_timeout
+                if self._active is None:
+                    self.state = IDLE
+                    self.deadline = self.clock.now + self.limits.keepalive_timeout
+                else:  # a file body still being sent (answer_with_file)
+                    self.state = BUSY
+                    self.deadline = _NEVER
             return
         self._req = None
         if self._headers:

@@ -72,7 +72,7 @@ async def wait_flushed(conn: HttpProtocol) -> None:
 
 
 async def _sendfile(
-    conn: HttpProtocol, fd: int, offset: int, count: int, out: ResponseWriter
+    conn: HttpProtocol, fd: int, offset: int, count: int, out: ResponseWriter | None
 ) -> None:
     await wait_flushed(conn)
     if conn.state == CLOSED:
@@ -92,9 +92,57 @@ async def _sendfile(
                 raise FileShrunk()
             offset += sent
             count -= sent
-            out.count_sent(sent)
+            if out is not None:
+                out.count_sent(sent)
     finally:
         os.close(sock)
+
+
+def answer_with_file(conn: HttpProtocol, head: bytes, fd: int, size: int) -> None:
+    """The hot lane's answer with a file body: `head`, then `size` bytes of `fd`.
+
+    Called while parsing (answers to earlier pipelined requests may be waiting in
+    `conn._out`): those and the head go to the transport first, and when the
+    transport has handed all of it to the kernel the body is sendfile'd right here,
+    with no task — the common case for a file that fits the socket buffer. Whatever
+    the socket does not take now is sent by a task that owns a dup() of the file;
+    while it runs, later requests queue (`_active`), as for any streamed answer.
+    """
+    transport = conn.transport
+    out = conn._out
+    if out:
+        out.append(head)
+        transport.write(b"".join(out))
+        out.clear()
+    else:
+        transport.write(head)
+    sent = 0
+    if not transport.get_write_buffer_size():
+        try:
+            sent = os.sendfile(transport.get_extra_info("socket").fileno(), fd, 0, size)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            transport.abort()  # the client is gone
+            return
+        if sent == size:
+            return
+    loop = asyncio.get_running_loop()
+    conn._active = loop.create_task(_finish_file(conn, os.dup(fd), sent, size - sent))
+
+
+async def _finish_file(conn: HttpProtocol, fd: int, offset: int, count: int) -> None:
+    try:
+        await _sendfile(conn, fd, offset, count, None)
+    except (ClientDisconnected, FileShrunk):
+        conn.transport.close()  # gone, or the promised length cannot be kept
+        return
+    except asyncio.CancelledError:
+        return  # connection_lost
+    finally:
+        os.close(fd)
+    conn._active = None
+    conn._next_in_queue()
 
 
 async def _writable(loop: asyncio.AbstractEventLoop, conn: HttpProtocol, sock: int) -> None:

@@ -93,7 +93,7 @@ class StaticFiles(Action):
 
     def hot(
         self, method: bytes, path: str, headers: list[tuple[bytes, bytes]], clock: Clock
-    ) -> bytes | None:
+    ) -> bytes | tuple[bytes, int, int] | None:
         res = self.memory.get(path)
         if res is None or clock.now >= res.expires:
             return None
@@ -112,6 +112,11 @@ class StaticFiles(Action):
         date_line = clock.date_line
         if method == b"HEAD":
             return resp.head + date_line + b"\r\n"
+        fd = res.sendfile_fd
+        if fd is not None and resp.body is res.variants[""].body:
+            # A big body: the head from memory, the body with sendfile(2) (zero-copy
+            # beats copying it out of memory above sendfile_min_size).
+            return (resp.head + date_line + b"\r\n", fd, len(resp.body))
         if resp._date is date_line:  # rendered this second already (inlined call)
             return resp._rendered
         return resp.rendered(date_line)
@@ -206,6 +211,7 @@ class StaticFiles(Action):
             precompressed=cfg.precompressed,
             etag=cfg.etag,
             max_in_memory=self.max_in_memory,
+            keep_fd_from=cfg.sendfile_min_size if cfg.sendfile else 0,
             compressible=compressible(self.mime.content_type(rel)),
             compress_min_size=cfg.compress_min_size,
             compress=cfg.compress,
@@ -289,6 +295,7 @@ class StaticFiles(Action):
         res = self.memory.pop(path, None)
         if res is not None:
             self.charged -= res.charge
+            res.close()  # a hot-lane send still in progress holds its own dup()
 
     def _evict(self) -> None:
         """CLOCK: recently used entries get a second chance, the others go, until the

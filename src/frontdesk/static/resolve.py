@@ -47,11 +47,7 @@ class Opened:
     dir_fd: int  # its directory, open: siblings (file.br, file.gz) are looked up there
 
     def close(self) -> None:
-        for fd in (self.fd, self.dir_fd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        close_quietly(self.fd, self.dir_fd)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,14 +127,14 @@ def _resolve_path(root: str, rel: str, policy: Policy) -> Result:
     try:
         st = os.fstat(fd)
     except OSError as exc:
-        _close(fd, dir_fd)
+        close_quietly(fd, dir_fd)
         return _refusal(exc)
     if stat.S_ISREG(st.st_mode):
         return Opened(fd, "/".join(parts), st, dir_fd)
     if not stat.S_ISDIR(st.st_mode):
-        _close(fd, dir_fd)
+        close_quietly(fd, dir_fd)
         return NOT_FOUND  # FIFOs, sockets, devices are never served
-    _close(fd, dir_fd)
+    close_quietly(fd, dir_fd)
     if rel and not rel.endswith("/"):
         return REDIRECT
     base = "/".join(parts)
@@ -232,9 +228,11 @@ def _refusal(exc: OSError) -> Refused:
     return NOT_FOUND
 
 
-def _close(*fds: int) -> None:
+def close_quietly(*fds: int | None) -> None:
+    """Close descriptors (None skipped), ignoring errors: used on cleanup paths."""
     for fd in fds:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass

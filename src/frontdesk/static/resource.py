@@ -23,6 +23,7 @@ from frontdesk.static.resolve import (
     Policy,
     Redirect,
     Refused,
+    close_quietly,
     open_sibling,
     resolve,
 )
@@ -65,6 +66,7 @@ class Resource:
     content_type: bytes = b""
     cache_control: bytes = b""
     in_memory: bool = False
+    sendfile_fd: int | None = None  # the identity file, open, when sent with sendfile
     # Memory cache bookkeeping (event loop only).
     expires: float = 0.0  # clock.now after which it is re-checked on disk
     used: bool = False  # touched since the last eviction sweep (CLOCK)
@@ -86,13 +88,10 @@ class Resource:
         return {e: v.key for e, v in self.variants.items() if v.key is not None}
 
     def close(self) -> None:
+        close_quietly(self.sendfile_fd, *(v.fd for v in self.variants.values()))
+        self.sendfile_fd = None
         for v in self.variants.values():
-            if v.fd is not None:
-                try:
-                    os.close(v.fd)
-                except OSError:
-                    pass
-                v.fd = None
+            v.fd = None
 
     def last_modified_text(self) -> bytes:
         return format_http_date(self.last_modified).encode("ascii")
@@ -104,6 +103,7 @@ class LoadOptions:
     precompressed: tuple[str, ...]
     etag: str  # "stat" | "hash" | "off"
     max_in_memory: int  # read files up to this size into memory; 0 = never
+    keep_fd_from: int  # and keep those this big open for sendfile(2); 0 = never
     compressible: bool  # set by the caller from the content type
     compress_min_size: int
     compress: bool
@@ -126,10 +126,7 @@ def load(
     try:
         return _describe(result, opts, known)
     finally:
-        try:
-            os.close(result.dir_fd)
-        except OSError:
-            pass
+        close_quietly(result.dir_fd)
 
 
 def _describe(opened: Opened, opts: LoadOptions, known: Resource | None) -> Resource:
@@ -164,10 +161,14 @@ def _describe(opened: Opened, opts: LoadOptions, known: Resource | None) -> Reso
         for fd, _ in files.values():
             os.close(fd)
         raise
-    if in_memory:
-        for fd, _ in files.values():
-            os.close(fd)
     size = opened.st.st_size
+    sendfile_fd = None
+    if in_memory:
+        for coding, (fd, _) in files.items():
+            if coding == "" and 0 < opts.keep_fd_from <= size:
+                sendfile_fd = fd  # the hot lane sends this body with sendfile(2)
+            else:
+                os.close(fd)
     fly: tuple[str, ...] = ()
     if opts.compress and opts.compressible and in_memory and size >= opts.compress_min_size:
         fly = tuple(c for c in ON_THE_FLY if c not in variants)
@@ -179,6 +180,7 @@ def _describe(opened: Opened, opts: LoadOptions, known: Resource | None) -> Reso
         offer=offer,
         compress=fly,
         in_memory=in_memory,
+        sendfile_fd=sendfile_fd,
     )
 
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from frontdesk.server.exchange import ResponseWriter
     from frontdesk.server.protocol import HttpProtocol
 
-READ_CHUNK = 256 * 1024  # read-and-write fallback: bytes per pread
+READ_CHUNK = 64 * 1024  # read-and-write fallback: bytes per pread (memory per connection)
 _MAX_SENDFILE = 0x7FFFF000  # Linux transfers at most this much per call
 
 

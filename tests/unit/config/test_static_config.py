@@ -64,3 +64,26 @@ def test_round_trip_through_json(tmp_path: Path) -> None:
 
     config = load_text(f'[[route]]\nstatic = {{ root = "{tmp_path}" }}\n', "x.toml")
     assert Config.model_validate_json(config.to_json()) == config
+
+
+def test_frontdesk_check_reports_a_missing_root(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "f.toml"
+    cfg.write_text('[[route]]\nmatch = { path = "/s/" }\nstatic = { root = "public" }\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "frontdesk", "check", "-c", str(cfg)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert f"{cfg}:3: route[0].static.root: directory" in done.stderr
+    (tmp_path / "public").mkdir()
+    ok = subprocess.run(
+        [sys.executable, "-m", "frontdesk", "check", "-c", str(cfg)],
+        capture_output=True,
+        check=False,
+    )
+    assert ok.returncode == 0

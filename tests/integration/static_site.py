@@ -38,6 +38,10 @@ def make_site(base: Path) -> Path:
     (root / "style.css").write_bytes(style)
     (root / "style.css.br").write_bytes(brotli.compress(style))
     (root / "style.css.gz").write_bytes(gzip.compress(style, mtime=0))
+    (root / "style.css.zst").write_bytes(b"(zstd frame stand-in)")  # served as is
+    (root / "stale.css").write_bytes(b"p { margin: 0 }\n" * 100)
+    (root / "stale.css.gz").write_bytes(gzip.compress(b"old content", mtime=0))
+    os.utime(root / "stale.css.gz", (1_000_000_000, 1_000_000_000))  # older than stale.css
     (root / "list" / "a<x>.txt").write_text("x")
     (root / "list" / ".hidden").write_text("x")
     (root / ".env").write_bytes(SECRET)

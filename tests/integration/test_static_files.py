@@ -229,10 +229,13 @@ def test_precompressed_siblings_by_q_value(site):
     gz = get(site, "/static/style.css", accept_encoding="br;q=0.5, gzip;q=0.9")
     assert gz.header("content-encoding") == "gzip"
     assert gzip.decompress(gz.body) == style
+    zst = get(site, "/static/style.css", accept_encoding="zstd, gzip;q=0.5")
+    assert zst.header("content-encoding") == "zstd"
+    assert zst.body == (root / "style.css.zst").read_bytes()
     plain = get(site, "/static/style.css")
     assert plain.header("content-encoding") is None and plain.body == style
-    tags = {br.header("etag"), gz.header("etag"), plain.header("etag")}
-    assert len(tags) == 3  # one ETag per representation
+    tags = {r.header("etag") for r in (br, gz, zst, plain)}
+    assert len(tags) == 4  # one ETag per representation
     for r in (br, gz, plain):
         assert r.header("vary") == "Accept-Encoding"
     # The 304 for one encoding is not the 304 for another.
@@ -246,6 +249,13 @@ def test_precompressed_siblings_by_q_value(site):
         ).status
         == 200
     )
+
+
+def test_sibling_older_than_the_file_is_not_served(site):
+    _, root = site
+    r = get(site, "/static/stale.css", accept_encoding="gzip")
+    assert r.header("content-encoding") == "gzip"  # compressed here, from the file
+    assert gzip.decompress(r.body) == (root / "stale.css").read_bytes()
 
 
 def test_on_the_fly_compression(site):

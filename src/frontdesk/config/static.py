@@ -79,7 +79,8 @@ class Static(BaseModel):
     """Serve files from a directory tree. The route's `match.path` prefix is stripped
     from the request path and the rest is looked up under `root` (as nginx `alias`):
     with `match = { path = "/static/" }` and `root = "public"`, /static/app.css is
-    public/app.css. Only GET and HEAD are answered (405 otherwise)."""
+    public/app.css; with `exact` or `regex` matches the whole path is looked up. Only
+    GET and HEAD are answered (405 otherwise)."""
 
     model_config = MODEL_CONFIG
 

@@ -77,14 +77,14 @@ async def _sendfile(
     await wait_flushed(conn)
     if conn.state == CLOSED:
         raise ClientDisconnected()
-    loop = asyncio.get_running_loop()
     sock = os.dup(conn.transport.get_extra_info("socket").fileno())
+    writable = _Writable(conn, sock)
     try:
         while count > 0:
             try:
                 sent = os.sendfile(sock, fd, offset, min(count, _MAX_SENDFILE))
             except BlockingIOError:
-                await _writable(loop, conn, sock)
+                await writable.wait()
                 continue
             except (BrokenPipeError, ConnectionError) as exc:
                 raise ClientDisconnected() from exc
@@ -95,6 +95,7 @@ async def _sendfile(
             if out is not None:
                 out.count_sent(sent)
     finally:
+        writable.close()
         os.close(sock)
 
 
@@ -145,24 +146,46 @@ async def _finish_file(conn: HttpProtocol, fd: int, offset: int, count: int) -> 
     conn._next_in_queue()
 
 
-async def _writable(loop: asyncio.AbstractEventLoop, conn: HttpProtocol, sock: int) -> None:
-    if conn.state == CLOSED:
-        raise ClientDisconnected()
-    waiter: asyncio.Future[None] = loop.create_future()
+class _Writable:
+    """Waits for the dup'ed socket to become writable. The descriptor is registered
+    with the loop once per file, not once per wait (two epoll_ctl calls saved each
+    time the socket buffer fills); between waits the callback finds no waiter."""
 
-    def ready() -> None:
-        if not waiter.done():
-            waiter.set_result(None)
+    __slots__ = ("_conn", "_sock", "_loop", "_waiter")
 
-    loop.add_writer(sock, ready)
-    # No progress for write_timeout closes the connection (worker tick → on_deadline).
-    conn.deadline = conn.clock.now + conn.limits.write_timeout
-    try:
-        await waiter
-    finally:
-        loop.remove_writer(sock)
-        if conn.state == BUSY:
-            conn.deadline = _NEVER
+    def __init__(self, conn: HttpProtocol, sock: int) -> None:
+        self._conn = conn
+        self._sock = sock
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiter: asyncio.Future[None] | None = None
+
+    def _ready(self) -> None:
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    async def wait(self) -> None:
+        conn = self._conn
+        if conn.state == CLOSED:
+            raise ClientDisconnected()
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._loop.add_writer(self._sock, self._ready)
+        self._waiter = self._loop.create_future()
+        # No progress for write_timeout closes the connection (worker tick →
+        # on_deadline → close → connection_lost cancels this task).
+        conn.deadline = conn.clock.now + conn.limits.write_timeout
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+            if conn.state == BUSY:
+                conn.deadline = _NEVER
+
+    def close(self) -> None:
+        if self._loop is not None:
+            self._loop.remove_writer(self._sock)
+            self._loop = None
 
 
 async def _read_write(out: ResponseWriter, fd: int, offset: int, count: int) -> None:

@@ -183,3 +183,29 @@ def test_hot_file_larger_than_the_socket_buffer_pipelined(big_site):
         got = [conn.read_response(timeout=20) for _ in range(4)]
     assert [r.body for r in got[:3]] == [body] * 3
     assert got[3].body == b"pong"
+
+
+def test_access_log_records_static_answers(server, tmp_path):
+    """With an access log the hot lane is off; cached and streamed answers are logged
+    with their status and body size."""
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "a.txt").write_bytes(b"A" * 100)
+    (root / "big.bin").write_bytes(b"B" * (2 * MIB))
+    log = tmp_path / "access.log"
+    srv = server(_routes(root), access_log=str(log))
+    with srv.connect() as c:
+        for target in ("/sf/a.txt", "/sf/a.txt", "/sf/a.txt", "/sf/big.bin", "/sf/nope"):
+            request(c, target)
+    deadline = time.monotonic() + 3
+    lines: list[str] = []
+    while len(lines) < 5 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        lines = [ln for ln in log.read_text().splitlines() if "/sf/" in ln] if log.exists() else []
+    assert [ln.split('"')[2].split()[:2] for ln in lines] == [
+        ["200", "100"],
+        ["200", "100"],
+        ["200", "100"],
+        ["200", str(2 * MIB)],
+        ["404", "14"],
+    ]

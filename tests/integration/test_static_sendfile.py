@@ -209,3 +209,41 @@ def test_access_log_records_static_answers(server, tmp_path):
         ["200", str(2 * MIB)],
         ["404", "14"],
     ]
+
+
+def _fd_count(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_open_file_cache_follows_changes_and_holds_one_descriptor(big_site):
+    """Large files stay open between requests (no lookup per request); a file replaced
+    on disk is served anew within about a second, and the old descriptor is closed."""
+    srv, root = big_site
+    path = root / "replaced.bin"
+    first, second = os.urandom(2 * MIB), os.urandom(2 * MIB + 5)
+    path.write_bytes(first)
+    worker = _worker_pid(srv)
+    with srv.connect(timeout=20) as c:
+        assert request(c, "/sf/replaced.bin").body == first
+        fds = _fd_count(worker)
+        for _ in range(5):
+            assert request(c, "/sf/replaced.bin").body == first
+        assert _fd_count(worker) == fds  # the same open file, no leak per request
+        tmp = root / "replaced.tmp"
+        tmp.write_bytes(second)
+        os.replace(tmp, path)  # how deploy tools update files: rename over
+        deadline = time.monotonic() + 4
+        body = first
+        while body == first and time.monotonic() < deadline:
+            time.sleep(0.2)
+            body = request(c, "/sf/replaced.bin").body
+        assert body == second
+        assert _fd_count(worker) <= fds  # the replaced file's descriptor was closed
+        os.remove(path)
+        deadline = time.monotonic() + 4
+        status = 200
+        while status == 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            status = request(c, "/sf/replaced.bin").status
+        assert status == 404
+        assert _fd_count(worker) < fds

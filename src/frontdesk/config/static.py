@@ -165,8 +165,9 @@ class Static(BaseModel):
     """Memory per worker for small files held ready to send (headers and body, and
     their compressed forms), so a hot file is answered without touching the disk.
     Each file is re-checked on disk (size, modification time, inode) at most once a
-    second; the least recently used files are dropped first. "0" disables it.
-    Default "64MB"."""
+    second; the least recently used files are dropped first. Larger files are kept
+    as open descriptors (up to 1000 per route), so they too are served without a disk
+    lookup. "0" disables both. Default "64MB"."""
 
     memory_cache_max_file: Size = 1024 * 1024
     """Largest file kept in the memory cache; bigger files are sent from disk with

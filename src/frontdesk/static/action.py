@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from frontdesk.server.request import Request
 
 RECHECK = 1.0  # seconds a cached file is trusted before its stat is checked again
+MAX_OPEN_FILES = 1000  # large files kept open per route (each holds 1-4 descriptors)
 _MEMO = 16  # rendered answers kept per cached file (one per Accept-Encoding value seen)
 _GET_HEAD = (b"GET", b"HEAD")
 
@@ -87,6 +88,7 @@ class StaticFiles(Action):
         self.boundary = binascii.hexlify(os.urandom(10))
         self.memory: dict[str, Resource] = {}
         self.charged = 0
+        self.open_files = 0  # cached entries holding descriptors of files not in memory
         self.not_allowed = self._fixed_text(405, "Method Not Allowed", [(b"Allow", b"GET, HEAD")])
 
     # ------------------------------------------------------------------- lanes
@@ -142,8 +144,8 @@ class StaticFiles(Action):
             if memo is not None:
                 return memo
         p = plan(req.method, fields, res, self.max_ranges, self.boundary)
-        if isinstance(p, NeedCoding):
-            return None
+        if isinstance(p, NeedCoding) or (p.variant is not None and p.variant.body is None):
+            return None  # to compress first, or bytes to send from disk
         resp = self._fixed(p)
         if plain and p.status == 200:
             if len(res.responses) >= _MEMO:
@@ -176,8 +178,7 @@ class StaticFiles(Action):
                 res.content_type = self.mime.content_type(res.rel).encode("latin-1")
                 res.cache_control = self.rules.value_for(res.rel).encode("latin-1")
                 res.expires = now + RECHECK
-                if res.in_memory:
-                    self._remember(path, res)
+                self._remember(path, res)
         try:
             fields = request_fields(req.headers)
             p = plan(req.method, fields, res, self.max_ranges, self.boundary)
@@ -193,8 +194,8 @@ class StaticFiles(Action):
         except FileShrunk:
             req.keep_alive = False  # Content-Length promised more: close to say so
         finally:
-            if not res.in_memory:
-                res.close()
+            if self.memory.get(path) is not res:
+                res.close()  # not cached (or replaced meanwhile): its files are ours
 
     # ----------------------------------------------------------------- helpers
 
@@ -224,15 +225,21 @@ class StaticFiles(Action):
             out.write(p.content())
             return
         assert v.fd is not None
-        out.start(p.status, p.headers, p.length)
-        if p.ranges is None:
-            await send_file(out, v.fd, 0, v.size, self.use_sendfile)
-            return
-        heads, tail = p.parts if p.parts is not None else ([b""], b"")
-        for head, r in zip(heads, p.ranges, strict=True):
-            out.write(head)
-            await send_file(out, v.fd, r.start, r.length, self.use_sendfile)
-        out.write(tail)
+        # Our own descriptor: the cache may close its copy (file changed, evicted)
+        # while this answer is still being sent.
+        fd = os.dup(v.fd)
+        try:
+            out.start(p.status, p.headers, p.length)
+            if p.ranges is None:
+                await send_file(out, fd, 0, v.size, self.use_sendfile)
+                return
+            heads, tail = p.parts if p.parts is not None else ([b""], b"")
+            for head, r in zip(heads, p.ranges, strict=True):
+                out.write(head)
+                await send_file(out, fd, r.start, r.length, self.use_sendfile)
+            out.write(tail)
+        finally:
+            os.close(fd)
 
     def _answer_other(
         self, req: Request, found: Redirect | Listing | Refused, out: ResponseWriter
@@ -278,9 +285,15 @@ class StaticFiles(Action):
     # ------------------------------------------------------------ memory cache
 
     def _remember(self, path: str, res: Resource) -> None:
+        """Keep `res` for the requests to come: small files with their bodies, larger
+        ones as open descriptors (as nginx's open_file_cache), at most MAX_OPEN_FILES."""
         size = sum(len(v.body or b"") for v in res.variants.values()) + len(path) + 512
         if size > self.budget:
             return
+        if not res.in_memory:
+            if self.open_files >= MAX_OPEN_FILES:
+                return
+            self.open_files += 1
         self.memory[path] = res
         res.charge = 0
         self._charge(res, size)
@@ -295,6 +308,8 @@ class StaticFiles(Action):
         res = self.memory.pop(path, None)
         if res is not None:
             self.charged -= res.charge
+            if not res.in_memory:
+                self.open_files -= 1
             res.close()  # a hot-lane send still in progress holds its own dup()
 
     def _evict(self) -> None:

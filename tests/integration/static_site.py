@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import time
 from pathlib import Path
 
 import brotli
@@ -64,6 +65,17 @@ def request(conn, target: str | bytes, method: str = "GET", **headers: str):
     lines += [f"{k.replace('_', '-')}: {v}".encode("latin-1") for k, v in headers.items()]
     conn.send(b"\r\n".join(lines) + b"\r\n\r\n")
     return conn.read_response(head=method == "HEAD", timeout=10.0)
+
+
+def until_changed(conn, target: str, old, key, timeout: float = 4.0):
+    """Request `target` every 0.2 s until key(response) differs from `old`; the last
+    response (the file cache re-checks a file on disk about once a second)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        time.sleep(0.2)
+        resp = request(conn, target)
+        if key(resp) != old or time.monotonic() > deadline:
+            return resp
 
 
 def parse_multipart(body: bytes, boundary: bytes) -> list[tuple[dict[str, str], bytes]]:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from static_site import request
+from static_site import request, until_changed
 
 MIB = 1024 * 1024
 
@@ -232,18 +232,10 @@ def test_open_file_cache_follows_changes_and_holds_one_descriptor(big_site):
         tmp = root / "replaced.tmp"
         tmp.write_bytes(second)
         os.replace(tmp, path)  # how deploy tools update files: rename over
-        deadline = time.monotonic() + 4
-        body = first
-        while body == first and time.monotonic() < deadline:
-            time.sleep(0.2)
-            body = request(c, "/sf/replaced.bin").body
+        body = until_changed(c, "/sf/replaced.bin", first, lambda r: r.body).body
         assert body == second
         assert _fd_count(worker) <= fds  # the replaced file's descriptor was closed
         os.remove(path)
-        deadline = time.monotonic() + 4
-        status = 200
-        while status == 200 and time.monotonic() < deadline:
-            time.sleep(0.2)
-            status = request(c, "/sf/replaced.bin").status
+        status = until_changed(c, "/sf/replaced.bin", 200, lambda r: r.status).status
         assert status == 404
         assert _fd_count(worker) < fds

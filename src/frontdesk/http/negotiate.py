@@ -42,18 +42,15 @@ _ALIASES = {b"x-gzip": b"gzip"}
 
 
 def choose_encoding(value: bytes | None, available: tuple[str, ...]) -> str | None:
-    """The content coding to send, "" for identity, or None when nothing is acceptable.
+    """The content coding to send, "" for identity, or None when nothing is acceptable
+    (the caller then sends identity anyway: RFC 9110 §12.5.3 allows it, and a 415 for
+    a static file helps nobody).
 
     `available` lists the codings we can send besides identity, in server preference
-    order (ties between equal weights go to the earlier one). RFC 9110 §12.5.3:
-      - no Accept-Encoding: any coding is acceptable, but we send identity, which
-        every client can read;
-      - a coding with q=0 is "not acceptable"; "*" matches codings not listed;
-      - identity is acceptable unless excluded by "identity;q=0" or "*;q=0" without
-        an identity entry — then, with nothing else acceptable, the server may still
-        send identity or answer 415... we answer None and the caller sends identity
-        (§12.5.3: "the origin server SHOULD send a response without any content
-        coding" is the usual reading for a static file).
+    order; ties between equal weights go to the earlier one, and any weighed coding
+    beats an identity the client did not weigh. RFC 9110 §12.5.3: no Accept-Encoding
+    means no preference (we send identity, which every client reads); q=0 means "not
+    acceptable"; "*" matches the codings not listed.
     """
     if value is None:
         return ""

@@ -10,7 +10,9 @@ Three lanes, fastest first:
   stream()   everything else: stat/open/read in a thread, then the body from memory
              or with sendfile(2); returning None from respond() sends a request here.
 A cached file is re-checked on disk at most once a second (then it goes through
-stream(), which refreshes or replaces the entry).
+stream(), which refreshes or replaces the entry). Files too big for memory are cached
+too, as open descriptors (as nginx's open_file_cache): no lookup per request, and
+their 304/412/416 answers come from respond().
 """
 
 from __future__ import annotations

@@ -130,6 +130,9 @@ def _resolve_path(root: str, rel: str, policy: Policy) -> Result:
         close_quietly(fd, dir_fd)
         return _refusal(exc)
     if stat.S_ISREG(st.st_mode):
+        if rel.endswith("/"):
+            close_quietly(fd, dir_fd)
+            return NOT_FOUND  # "file.txt/" names a directory that is not there (ENOTDIR)
         return Opened(fd, "/".join(parts), st, dir_fd)
     if not stat.S_ISDIR(st.st_mode):
         close_quietly(fd, dir_fd)

@@ -67,6 +67,7 @@ def test_plain_files_and_index(tree: Path) -> None:
     assert content(resolve(str(tree), "", policy())) == "index"
     assert resolve(str(tree), "sub", policy()) is REDIRECT
     assert resolve(str(tree), "sub/", policy()) is NOT_FOUND  # no index, no listing
+    assert resolve(str(tree), "a.txt/", policy()) is NOT_FOUND  # not a directory
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from frontdesk.server.request import Request
 
 RECHECK = 1.0  # seconds a cached file is trusted before its stat is checked again
+CHECK_CLAIM = 5.0  # seconds a request's claim to re-check a file holds
 MAX_OPEN_FILES = 1000  # large files kept open per route (each holds 1-4 descriptors)
 _MEMO = 16  # rendered answers kept per cached file (one per Accept-Encoding value seen)
 _GET_HEAD = (b"GET", b"HEAD")
@@ -132,11 +133,12 @@ class StaticFiles(Action):
         if res is None:
             return None
         if req.start >= res.expires:
-            if not res.checking:
+            if req.start - res.checking > CHECK_CLAIM:
                 # The first request after a second re-checks the file on disk (in
                 # stream()); the others meanwhile are answered from memory, so a busy
-                # file costs one stat a second, not one thread hop per request.
-                res.checking = True
+                # file costs one stat a second, not one thread hop per request. (A
+                # claim whose request died before its task ran lapses.)
+                res.checking = req.start
                 return None
         res.used = True
         fields = request_fields(req.headers)
@@ -167,7 +169,7 @@ class StaticFiles(Action):
                 )
             finally:
                 if res is not None:
-                    res.checking = False
+                    res.checking = 0.0
             if not isinstance(found, Resource):
                 self._forget(path)
                 self._answer_other(req, found, out)

@@ -70,7 +70,7 @@ class Resource:
     # Memory cache bookkeeping (event loop only).
     expires: float = 0.0  # clock.now after which it is re-checked on disk
     used: bool = False  # touched since the last eviction sweep (CLOCK)
-    checking: bool = False  # a request is re-checking it on disk
+    checking: float = 0.0  # when a request claimed the re-check on disk (0: none)
     charge: int = 0  # bytes counted against the memory cache
     # Rendered 200 answers by the request's raw Accept-Encoding (None: absent).
     responses: dict[bytes | None, FixedResponse] = field(default_factory=dict)

@@ -236,6 +236,7 @@ def run_scenario(scenario: Scenario, opts: Options, run_dir: Path) -> dict[str, 
         for name in SERVER_NAMES:
             workdir = run_dir / scenario.name / name
             workdir.mkdir(parents=True)
+            create_files(scenario, workdir)
             running.append(_start(name, scenario, workdir, server_cpu, opts, extra))
         check(scenario, running)
         script = write_script(scenario.request, run_dir / scenario.name)
@@ -249,6 +250,13 @@ def run_scenario(scenario: Scenario, opts: Options, run_dir: Path) -> dict[str, 
         "summary": summarise(rounds),
         "rounds": [asdict(r) for r in rounds],
     }
+
+
+def create_files(scenario: Scenario, workdir: Path) -> None:
+    for file in scenario.files:
+        path = workdir / file.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(file.content())
 
 
 def _start(

@@ -24,6 +24,19 @@ class Request:
 
 
 @dataclass(frozen=True)
+class File:
+    """A file the harness creates under each server's `{workdir}` before starting it."""
+
+    path: str
+    size: int
+
+    def content(self) -> bytes:
+        # Deterministic, and not trivially compressible to nothing.
+        pattern = bytes(range(32, 127))
+        return (pattern * (self.size // len(pattern) + 1))[: self.size]
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -33,6 +46,8 @@ class Scenario:
     """The whole frontdesk TOML file."""
     request: Request = field(default_factory=Request)
     connections: int = 64
+    files: tuple[File, ...] = ()
+    """Files created in each server's workdir (static scenarios)."""
     check: Request | None = None
     """The GET both servers must answer with the same status and body length before
     measuring; `None` means the measured request itself."""
@@ -90,6 +105,46 @@ BROWSER_HEADERS: tuple[tuple[str, str], ...] = (
     ("Cache-Control", "max-age=0"),
 )
 
+# nginx as people run it for static files: sendfile on, open_file_cache on.
+NGINX_STATIC = """
+    root {workdir}/www;
+    sendfile on;
+    open_file_cache max=10000 inactive=60s;
+    open_file_cache_valid 60s;
+    location / { }
+"""
+
+# compress = false: nginx's gzip is off by default, so both send the same bytes.
+FRONTDESK_STATIC = """
+[server]
+listen = ["127.0.0.1:{port}"]
+workers = 1
+access_log = "off"
+
+[[route]]
+match = { path = "/" }
+static = { root = "{workdir}/www", compress = false }
+"""
+
+STATIC_FILES = (
+    File("www/1k.txt", 1024),
+    File("www/100k.bin", 100 * 1024),
+    File("www/10m.bin", 10 * 1024 * 1024),
+)
+
+
+def _static(name: str, description: str, path: str, **kw: object) -> Scenario:
+    return Scenario(
+        name=name,
+        description=description,
+        nginx_server=NGINX_STATIC,
+        frontdesk_config=FRONTDESK_STATIC,
+        request=Request(path=path, headers=kw.pop("headers", ())),  # type: ignore[arg-type]
+        files=STATIC_FILES,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
 SCENARIOS: list[Scenario] = [
     Scenario(
         name="fixed-1k",
@@ -103,6 +158,26 @@ SCENARIOS: list[Scenario] = [
         nginx_server=NGINX_FIXED_1K,
         frontdesk_config=FRONTDESK_FIXED_1K,
         request=Request(headers=BROWSER_HEADERS),
+    ),
+    _static("static-1k", "a 1 KiB file from disk, bare `GET` (only Host)", "/1k.txt"),
+    _static(
+        "static-1k-browser",
+        "the 1 KiB file with the browser-like request of fixed-1k-browser",
+        "/1k.txt",
+        headers=BROWSER_HEADERS,
+    ),
+    _static("static-100k", "a 100 KiB file from disk", "/100k.bin"),
+    _static(
+        "static-10m",
+        "a 10 MiB file from disk, 16 connections: throughput (sendfile)",
+        "/10m.bin",
+        connections=16,
+    ),
+    _static(
+        "static-1k-1000c",
+        "the 1 KiB file over 1,000 concurrent keep-alive connections",
+        "/1k.txt",
+        connections=1000,
     ),
 ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 import tomllib
 from importlib import resources
@@ -54,7 +55,8 @@ _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)|\s*\(at end of do
 
 
 def load_text(text: str, filename: str) -> Config:
-    """Parse and validate config `text`; `filename` is only used in messages."""
+    """Parse and validate config `text`; `filename` names it in messages, and relative
+    paths in it (a static `root`) are relative to its directory."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -67,8 +69,9 @@ def load_text(text: str, filename: str) -> Config:
         ConfigIssue(filename, format_key(loc), locate(text, loc), message)
         for loc, message in cross_check(data)
     ]
+    config_dir = os.path.dirname(os.path.abspath(filename))
     try:
-        config = Config.model_validate(data)
+        config = Config.model_validate(data, context={"config_dir": config_dir})
     except ValidationError as exc:
         issues += [_issue(error, text, filename) for error in exc.errors()]
     if issues:

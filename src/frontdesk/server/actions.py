@@ -14,6 +14,7 @@ from urllib.parse import quote
 from frontdesk.server.response import FixedResponse
 
 if TYPE_CHECKING:
+    from frontdesk.server.clock import Clock
     from frontdesk.server.connection import Exchange
     from frontdesk.server.exchange import BodyReader, ResponseWriter
     from frontdesk.server.request import Request
@@ -31,9 +32,22 @@ class Action:
     # Whether the action relays an Upgrade request (the proxy); for other actions the
     # Upgrade is ignored and the connection closes after the answer.
     tunnels = False
+    # An action that can answer some requests from memory before a Request is even
+    # built (cached static files) sets this and implements hot().
+    hot_lane = False
 
-    def respond(self, req: Request) -> FixedResponse:
+    def respond(self, req: Request) -> FixedResponse | None:
+        """The answer from memory; None (non-streaming actions only) means "stream
+        this one": the protocol then runs stream() as for a streaming action."""
         raise NotImplementedError
+
+    def hot(
+        self, method: bytes, path: str, headers: list[tuple[bytes, bytes]], clock: Clock
+    ) -> bytes | tuple[bytes, int, int] | None:
+        """The whole rendered response (HTTP/1.1 keep-alive), or (head, fd, size) for a
+        head followed by a file's first `size` bytes, or None to take the normal path.
+        Called only with no access log to feed and nothing in flight."""
+        return None
 
     async def stream(self, req: Request, body: BodyReader | None, out: ResponseWriter) -> None:
         raise NotImplementedError

@@ -208,7 +208,9 @@ class Connection(asyncio.Protocol):
             if not q.complete:
                 return  # its response is written when its body has been read
             self._queue.popleft()
-            self._respond(q.req, q.action.respond(q.req))
+            self._answer(q.req, q.action)
+            if self._active is not None:
+                return  # the action chose to stream this one
             if not q.req.keep_alive:
                 self._queue.clear()
                 self._linger_close()
@@ -264,6 +266,17 @@ class Connection(asyncio.Protocol):
             w.set_result(None)
 
     # ------------------------------------------------------------------------ responses
+
+    def _answer(self, req: Request, action: Action) -> None:
+        """A non-streaming action's answer; one that returns None is streamed instead
+        (a static file that is not in memory)."""
+        resp = action.fixed or action.respond(req)
+        if resp is None:
+            self.state = BUSY
+            self.deadline = _NEVER
+            self._start(req, action, None)
+        else:
+            self._respond(req, resp)
 
     def _respond(self, req: Request, resp: FixedResponse) -> None:
         date_line = self.clock.date_line

@@ -233,6 +233,10 @@ def build_action(
         action = Respond(resp)
     elif route.redirect is not None:
         action = Redirect(route.redirect.status, route.redirect.to, server)
+    elif route.static is not None:
+        from frontdesk.static.action import StaticFiles  # brotli only when used
+
+        action = StaticFiles(route.static, route.match.path, server)
     else:  # the config validator guarantees exactly one action per route
         raise ValueError("route has no action")
     action.name = route.name or ""

@@ -200,6 +200,20 @@ class ResponseWriter:
     async def drain(self) -> None:
         await self.conn.drain()
 
+    @property
+    def connection(self) -> HttpProtocol:
+        """The connection, for senders that bypass write() (sendfile)."""
+        return self.conn
+
+    @property
+    def head_only(self) -> bool:
+        """No body goes out (HEAD, 304, 1xx, 204): content writes are dropped."""
+        return self._no_body
+
+    def count_sent(self, n: int) -> None:
+        """Body bytes sent around write() (sendfile), for the access log."""
+        self.sent += n
+
     def end(self, trailers: bytes = b"") -> None:
         """Finish the response; `trailers` (lines ending CRLF) follow a chunked body."""
         if self.ended:

@@ -26,6 +26,7 @@ from frontdesk.http.target import parse_host, parse_target
 from frontdesk.server.connection import (
     _NEVER,
     BODY,
+    BUSY,
     CLOSED,
     HEAD,
     IDLE,
@@ -37,6 +38,7 @@ from frontdesk.server.connection import (
 from frontdesk.server.exchange import BodyReader, ClientDisconnected
 from frontdesk.server.request import Queued, Request
 from frontdesk.server.response import FixedResponse
+from frontdesk.server.sendfile import answer_with_file
 
 if TYPE_CHECKING:
     from frontdesk.server.actions import Action
@@ -361,6 +363,26 @@ class HttpProtocol(Connection):
             self._answered = True
             self.served += 1
             return
+        if (
+            action.hot_lane
+            and self.fast_lane
+            and not framing
+            and version == "1.1"
+            and parser.should_keep_alive()
+            and self._active is None
+            and not self._queue
+        ):
+            # The same lane for an action that answers this request from memory
+            # (a cached static file): pre-rendered bytes, no Request, no task.
+            data = action.hot(method, path, headers, self.clock)
+            if data is not None:
+                if isinstance(data, bytes):
+                    self._out.append(data)
+                else:
+                    answer_with_file(self, *data)
+                self._answered = True
+                self.served += 1
+                return
         self._dispatch(method, url, path, query, version, headers, host, has_body, action)
 
     def _dispatch(
@@ -433,7 +455,7 @@ class HttpProtocol(Connection):
             # reused (RFC 9110 §10.1.1).
             req.keep_alive = False
             self._stop = True
-            self._respond(req, action.respond(req))
+            self._answer(req, action)
             raise _Stop()
 
     def _check_head_size(self, headers: list[tuple[bytes, bytes]]) -> None:
@@ -515,8 +537,12 @@ class HttpProtocol(Connection):
     def on_message_complete(self) -> None:
         if self._answered:  # answered by the fast lane in on_headers_complete
             self._answered = False
-            self.state = IDLE
-            self.deadline = self.clock.now + self.limits.keepalive_timeout
+            if self._active is None:
+                self.state = IDLE
+                self.deadline = self.clock.now + self.limits.keepalive_timeout
+            else:  # a file body still being sent (answer_with_file)
+                self.state = BUSY
+                self.deadline = _NEVER
             return
         req = self._req
         action = self._action
@@ -532,7 +558,7 @@ class HttpProtocol(Connection):
             self.deadline = self.clock.now + self.limits.keepalive_timeout
             if self.ctx.closing:
                 req.keep_alive = False  # shutting down or draining: last answer here
-            self._respond(req, action.fixed or action.respond(req))
+            self._answer(req, action)
         if not req.keep_alive:
             self._stop = True  # nothing after a request that ends the connection
             if not req.upgrade:

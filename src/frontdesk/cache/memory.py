@@ -1,0 +1,197 @@
+"""The in-memory tier: entries and bodies in this worker, bounded in bytes by S3-FIFO.
+
+A memory hit costs a dict lookup and a counter increment (s3fifo.py says why no list
+is relinked). What a hit writes is prepared at put time: the body as one bytes object
+and `Stored.head`, the entry's served fields already serialised (`name: value\\r\\n`),
+so the shell writes the status line, the Age field, this block and the body without
+parsing or formatting a header again.
+
+The byte bound counts bodies, the serialised fields and a fixed overhead per entry
+(the Entry object, dict slots), so many tiny entries cannot exceed it unnoticed.
+Entries whose useful life has passed (Entry.useful_until) are dropped when found.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from .entry import Entry
+from .fields import FieldTuple
+from .s3fifo import S3Fifo
+from .store import BytesBody, Hit, TierStats, Variant
+
+ENTRY_OVERHEAD = 512  # bytes charged per entry besides body and fields (an estimate)
+
+Slot = tuple[str, bytes, Variant]  # key, method, variant: what one entry replaces
+
+
+def serialise_fields(fields: FieldTuple) -> bytes:
+    """`name: value\\r\\n` lines, as they go on the wire."""
+    return b"".join(name + b": " + value + b"\r\n" for name, value in fields)
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What the memory tier holds for one variant (in Hit.entry.ref)."""
+
+    entry: Entry
+    body: bytes
+    head: bytes  # serialise_fields(entry.served)
+
+    @property
+    def charge(self) -> int:
+        return len(self.body) + len(self.head) + len(self.entry.key) + ENTRY_OVERHEAD
+
+
+class MemoryTier:
+    """A CacheStore in this process's memory."""
+
+    def __init__(
+        self,
+        max_bytes: int,
+        max_object_size: int | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.max_bytes = max_bytes
+        # Default: an object may take an eighth of the tier, so one large response
+        # cannot flush the whole working set.
+        self.max_object_size = max_object_size if max_object_size is not None else max_bytes // 8
+        self._policy: S3Fifo[Slot] = S3Fifo(max_bytes)
+        self._slots: dict[Slot, Stored] = {}
+        self._by_key: dict[str, dict[Slot, None]] = {}
+        self._stats = TierStats(name="memory")
+        self._clock = clock
+
+    # -- lookups
+
+    async def get(self, key: str) -> list[Hit]:
+        return self.get_now(key)
+
+    def get_now(self, key: str) -> list[Hit]:
+        """get() without a coroutine: the hot path can call it directly."""
+        slots = self._by_key.get(key)
+        if not slots:
+            self._stats.misses += 1
+            return []
+        now = self._clock()
+        hits: list[Hit] = []
+        for slot in list(slots):
+            stored = self._slots[slot]
+            until = stored.entry.useful_until()
+            if until is not None and until < now:
+                self._drop(slot)
+                continue
+            self._policy.touch(slot)
+            hits.append(Hit(stored.entry, BytesBody(stored.body)))
+        if hits:
+            self._stats.hits += 1
+        else:
+            self._stats.misses += 1
+        return hits
+
+    # -- stores
+
+    def writer(self, entry: Entry) -> MemoryWriter:
+        return MemoryWriter(self, entry)
+
+    def put_now(self, entry: Entry, body: bytes) -> bool:
+        """Store a whole body at once (promotion from a slower tier); True if stored."""
+        if len(body) > self.max_object_size:
+            self._stats.too_large += 1
+            return False
+        if entry.content_length != len(body):
+            entry = replace(entry, content_length=len(body))
+        stored = Stored(entry, body, serialise_fields(entry.served))
+        stored = Stored(replace(entry, ref=stored), body, stored.head)
+        slot: Slot = (entry.key, entry.method, entry.variant)
+        evicted = self._policy.insert(slot, stored.charge)
+        self._slots[slot] = stored
+        self._by_key.setdefault(entry.key, {})[slot] = None
+        stored_it = True
+        for gone in evicted:
+            self._forget(gone)
+            if gone == slot:  # larger than the whole tier
+                stored_it = False
+            else:
+                self._stats.evictions += 1
+        self._stats.stores += stored_it
+        return stored_it
+
+    # -- removal
+
+    async def delete(self, key: str) -> int:
+        slots = list(self._by_key.get(key, ()))
+        for slot in slots:
+            self._drop(slot)
+        return len(slots)
+
+    async def purge_tag(self, tag: str) -> int:
+        return self._drop_where(lambda stored: tag in stored.entry.tags)
+
+    async def purge_prefix(self, prefix: str) -> int:
+        return self._drop_where(lambda stored: stored.entry.key.startswith(prefix))
+
+    def _drop_where(self, test: Callable[[Stored], bool]) -> int:
+        # A purge is rare and administrative: a scan is cheaper to keep right than an
+        # index maintained on every store.
+        doomed = [slot for slot, stored in self._slots.items() if test(stored)]
+        for slot in doomed:
+            self._drop(slot)
+        return len(doomed)
+
+    def _drop(self, slot: Slot) -> None:
+        self._policy.remove(slot)
+        self._forget(slot)
+
+    def _forget(self, slot: Slot) -> None:
+        self._slots.pop(slot, None)
+        slots = self._by_key.get(slot[0])
+        if slots is not None:
+            slots.pop(slot, None)
+            if not slots:
+                del self._by_key[slot[0]]
+
+    def stats(self) -> TierStats:
+        s = self._stats
+        s.bytes = self._policy.bytes
+        s.entries = len(self._slots)
+        return replace(s, tiers=[])
+
+    async def close(self) -> None:
+        self._slots.clear()
+        self._by_key.clear()
+        self._policy = S3Fifo(self.max_bytes)
+
+
+class MemoryWriter:
+    """Collects chunks; the entry appears in the tier at commit()."""
+
+    def __init__(self, tier: MemoryTier, entry: Entry) -> None:
+        self._tier = tier
+        self._entry = entry
+        self._chunks: list[bytes] | None = []
+        self._size = 0
+
+    async def write(self, chunk: bytes) -> bool:
+        if self._chunks is None:
+            return False
+        self._size += len(chunk)
+        if self._size > self._tier.max_object_size:
+            # Dropped now, not at commit: a large response must not sit in memory.
+            self._chunks = None
+            self._tier._stats.too_large += 1
+            return False
+        self._chunks.append(chunk)
+        return True
+
+    async def commit(self) -> bool:
+        if self._chunks is None:
+            return False
+        body = b"".join(self._chunks)
+        self._chunks = None
+        return self._tier.put_now(self._entry, body)
+
+    async def abort(self) -> None:
+        self._chunks = None

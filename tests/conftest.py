@@ -5,6 +5,9 @@ scope, for tests that only read from one config) start
 `python -m frontdesk serve -c FILE` on a free 127.0.0.1 port and return a `Server`.
 The config is written to a temporary directory; stdout and stderr go to files there.
 
+`redis_server` (function scope) runs a real redis-server on a free loopback port, with
+stop() and start() for the tests of a Redis that goes away and comes back.
+
 `Server.connect()` gives a `RawConn`: bytes in, responses out, parsed by a small
 independent parser (status line, headers, Content-Length / chunked / read-to-close
 bodies), so framing can be tested byte for byte.
@@ -15,6 +18,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -376,3 +380,56 @@ def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFa
 def _mkdir(path: Path) -> Path:
     path.mkdir(parents=True)
     return path
+
+
+# --------------------------------------------------------------------------- redis
+
+
+class RedisServer:
+    """A redis-server process on 127.0.0.1:port, without persistence."""
+
+    def __init__(self, binary: str, workdir: Path) -> None:
+        self.binary = binary
+        self.workdir = workdir
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        argv = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+        argv += ["--save", "", "--appendonly", "no", "--dir", str(self.workdir)]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.proc.returncode}")
+            time.sleep(0.02)
+        raise RuntimeError("redis-server did not answer PING")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(STOP_TIMEOUT)
+        self.proc = None
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A running redis-server (Debian's package; `./dev test` installs it)."""
+    binary = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/bin")
+    if binary is None:
+        pytest.skip("redis-server is not installed (./dev test installs it)")
+    srv = RedisServer(binary, tmp_path)
+    srv.start()
+    yield srv
+    srv.stop()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from .entry import Entry
 from .fields import FieldTuple
 from .s3fifo import S3Fifo
-from .store import BytesBody, Hit, TierStats, Variant
+from .store import BufferingWriter, BytesBody, Hit, TierStats, Variant
 
 ENTRY_OVERHEAD = 512  # bytes charged per entry besides body and fields (an estimate)
 
@@ -93,8 +93,11 @@ class MemoryTier:
 
     # -- stores
 
-    def writer(self, entry: Entry) -> MemoryWriter:
-        return MemoryWriter(self, entry)
+    def writer(self, entry: Entry) -> BufferingWriter:
+        return BufferingWriter(entry, self.max_object_size, self._put, self._stats)
+
+    async def _put(self, entry: Entry, body: bytes) -> bool:
+        return self.put_now(entry, body)
 
     def put_now(self, entry: Entry, body: bytes) -> bool:
         """Store a whole body at once (promotion from a slower tier); True if stored."""
@@ -163,35 +166,3 @@ class MemoryTier:
         self._slots.clear()
         self._by_key.clear()
         self._policy = S3Fifo(self.max_bytes)
-
-
-class MemoryWriter:
-    """Collects chunks; the entry appears in the tier at commit()."""
-
-    def __init__(self, tier: MemoryTier, entry: Entry) -> None:
-        self._tier = tier
-        self._entry = entry
-        self._chunks: list[bytes] | None = []
-        self._size = 0
-
-    async def write(self, chunk: bytes) -> bool:
-        if self._chunks is None:
-            return False
-        self._size += len(chunk)
-        if self._size > self._tier.max_object_size:
-            # Dropped now, not at commit: a large response must not sit in memory.
-            self._chunks = None
-            self._tier._stats.too_large += 1
-            return False
-        self._chunks.append(chunk)
-        return True
-
-    async def commit(self) -> bool:
-        if self._chunks is None:
-            return False
-        body = b"".join(self._chunks)
-        self._chunks = None
-        return self._tier.put_now(self._entry, body)
-
-    async def abort(self) -> None:
-        self._chunks = None

@@ -18,7 +18,7 @@ This module is pure (no I/O): the tiers that do I/O are disk.py and redis_tier.p
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -142,3 +142,44 @@ async def read_body(body: Body) -> bytes:
     if data is not None:
         return data
     return b"".join([chunk async for chunk in body.chunks()])
+
+
+class BufferingWriter:
+    """A BodyWriter that gathers the body in memory (up to `limit` bytes) and hands it
+    whole to `store` on commit(): for the tiers that keep a body as one value."""
+
+    def __init__(
+        self,
+        entry: Entry,
+        limit: int,
+        store: Callable[[Entry, bytes], Awaitable[bool]],
+        stats: TierStats,
+    ) -> None:
+        self._entry = entry
+        self._limit = limit
+        self._store = store
+        self._stats = stats
+        self._chunks: list[bytes] | None = []
+        self._size = 0
+
+    async def write(self, chunk: bytes) -> bool:
+        if self._chunks is None:
+            return False
+        self._size += len(chunk)
+        if self._size > self._limit:
+            # Dropped now, not at commit: a large response must not sit in memory.
+            self._chunks = None
+            self._stats.too_large += 1
+            return False
+        self._chunks.append(chunk)
+        return True
+
+    async def commit(self) -> bool:
+        if self._chunks is None:
+            return False
+        body = b"".join(self._chunks)
+        self._chunks = None
+        return await self._store(self._entry, body)
+
+    async def abort(self) -> None:
+        self._chunks = None

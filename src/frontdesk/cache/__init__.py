@@ -1,7 +1,8 @@
 """The RFC 9111 shared cache.
 
 The policy modules here are pure (sans-I/O): plain data in, decisions out, `now` a
-parameter. The storage tiers and the proxy shell call into them; they never call out.
+parameter. The storage tiers (memory, disk, redis_tier, tiered) and the proxy shell
+call into them; they never call out.
 
 - fields.py      header-field lists: lookup, list splitting, entity tags (RFC 9110 §5, §8.8.3)
 - directives.py  Cache-Control parsing (RFC 9111 §5.2, §1.2.2; RFC 5861)
@@ -17,4 +18,14 @@ parameter. The storage tiers and the proxy shell call into them; they never call
 - invalidation.py  unsafe methods invalidate (§4.4)
 - status.py      the Cache-Status field (RFC 9211)
 - tags.py        Surrogate-Key / Cache-Tag
+
+Storage (docs/cache.md, "Storage: the tiers"):
+
+- store.py       CacheStore Protocol, Hit, Body, BodyWriter, TierStats (pure)
+- record.py      the versioned byte form of an Entry (pure)
+- s3fifo.py      S3-FIFO eviction bounded in bytes (pure)
+- memory.py      MemoryTier: this worker's memory
+- disk.py        DiskTier: files shared by the workers of a machine
+- redis_tier.py  RedisTier: shared by instances
+- tiered.py      TieredStore: tiers stacked, fastest first
 """

@@ -1,10 +1,10 @@
 """The in-memory tier: entries and bodies in this worker, bounded in bytes by S3-FIFO.
 
 A memory hit costs a dict lookup and a counter increment (s3fifo.py says why no list
-is relinked). What a hit writes is prepared at put time: the body as one bytes object
-and `Stored.head`, the entry's served fields already serialised (`name: value\\r\\n`),
-so the shell writes the status line, the Age field, this block and the body without
-parsing or formatting a header again.
+is relinked). What a hit writes is prepared at put time: the entry's `ref` is a
+Prepared holding the body as one bytes object and the served fields already serialised
+(`name: value\\r\\n`), so the shell writes the status line, the Age field, that block
+and the body without parsing or formatting a header again.
 
 The byte bound counts bodies, the serialised fields and a fixed overhead per entry
 (the Entry object, dict slots), so many tiny entries cannot exceed it unnoticed.
@@ -33,16 +33,26 @@ def serialise_fields(fields: FieldTuple) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
-class Stored:
-    """What the memory tier holds for one variant (in Hit.entry.ref)."""
+class Prepared:
+    """What a memory hit writes, ready made (the entry's `ref`)."""
 
-    entry: Entry
-    body: bytes
     head: bytes  # serialise_fields(entry.served)
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What the memory tier holds for one variant."""
+
+    entry: Entry  # with ref = the Prepared below
+    prepared: Prepared
+    hit: Hit  # what get() returns, built once: a hit allocates nothing per variant
+    until: float | None  # entry.useful_until(), computed once
 
     @property
     def charge(self) -> int:
-        return len(self.body) + len(self.head) + len(self.entry.key) + ENTRY_OVERHEAD
+        p = self.prepared
+        return len(p.body) + len(p.head) + len(self.entry.key) + ENTRY_OVERHEAD
 
 
 class MemoryTier:
@@ -79,12 +89,12 @@ class MemoryTier:
         hits: list[Hit] = []
         for slot in list(slots):
             stored = self._slots[slot]
-            until = stored.entry.useful_until()
+            until = stored.until
             if until is not None and until < now:
                 self._drop(slot)
                 continue
             self._policy.touch(slot)
-            hits.append(Hit(stored.entry, BytesBody(stored.body)))
+            hits.append(stored.hit)
         if hits:
             self._stats.hits += 1
         else:
@@ -106,8 +116,9 @@ class MemoryTier:
             return False
         if entry.content_length != len(body):
             entry = replace(entry, content_length=len(body))
-        stored = Stored(entry, body, serialise_fields(entry.served))
-        stored = Stored(replace(entry, ref=stored), body, stored.head)
+        prepared = Prepared(serialise_fields(entry.served), body)
+        entry = replace(entry, ref=prepared)
+        stored = Stored(entry, prepared, Hit(entry, BytesBody(body)), entry.useful_until())
         slot: Slot = (entry.key, entry.method, entry.variant)
         evicted = self._policy.insert(slot, stored.charge)
         self._slots[slot] = stored

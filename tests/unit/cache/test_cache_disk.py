@@ -173,3 +173,28 @@ async def test_empty_and_tiny_bodies(tmp_path: Path, size: int) -> None:
     [hit] = await d.get(KEY)
     assert await read_body(hit.body) == b"x" * size and hit.entry.content_length == size
     await d.close()
+
+
+async def test_file_work_runs_off_the_event_loop(tmp_path: Path) -> None:
+    d = tier(tmp_path)
+    await put(d, entry(), b"x")
+    real = d._read_key
+
+    def slow_read(key: str, now: float) -> object:
+        time.sleep(0.3)  # a disk that stalls
+        return real(key, now)
+
+    d._read_key = slow_read  # type: ignore[method-assign,assignment]
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    assert len(await d.get(KEY)) == 1
+    task.cancel()
+    assert ticks >= 10  # the loop kept running while the thread waited
+    await d.close()

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from store_helpers import entry, put
 
-from frontdesk.cache.memory import MemoryTier, Stored
+from frontdesk.cache.memory import MemoryTier, Prepared
 from frontdesk.cache.store import read_body
 
 
@@ -24,8 +24,9 @@ async def test_get_after_put_and_the_pre_serialised_head() -> None:
     [hit] = await m.get("https://example.com/a")
     assert hit.body.in_memory() == b"hello world"
     assert hit.entry.content_length == 11
-    assert isinstance(hit.entry.ref, Stored)
+    assert isinstance(hit.entry.ref, Prepared)
     assert b"cache-control: max-age=60\r\n" in hit.entry.ref.head
+    assert hit.entry.ref.body is hit.body.in_memory()
     s = m.stats()
     assert (s.hits, s.misses, s.stores, s.entries) == (1, 1, 1, 1)
 

@@ -137,6 +137,10 @@ class RedisTier:
 
     async def _reconnect(self) -> None:
         delay, most = self._retry
+        # A call cut off by the timeout may leave its answer in flight on a pooled
+        # connection; drop them all so a late answer cannot be read as another's.
+        with contextlib.suppress(RedisError, OSError):
+            await self._redis.connection_pool.disconnect()
         while True:
             await asyncio.sleep(delay)
             if await self.check_once():

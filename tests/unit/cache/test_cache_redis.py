@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import socket
 import time
 from typing import Any
@@ -131,4 +133,22 @@ async def test_an_unreachable_redis_at_start_is_down_not_fatal() -> None:
     assert not await put(r, entry(), b"x")
     assert await r.purge_tag("t") == 0
     assert time.monotonic() - started < 1.0
+    await r.close()
+
+
+async def test_a_hung_redis_costs_one_short_timeout(redis_server: Any) -> None:
+    r = tier(redis_server)
+    await put(r, entry(), b"x")
+    os.kill(redis_server.proc.pid, signal.SIGSTOP)  # alive but silent: the worst case
+    try:
+        started = time.monotonic()
+        assert await r.get(KEY) == []
+        assert time.monotonic() - started < 0.2 * 2 + 0.3  # the tier's timeout, not TCP's
+        assert not r.up
+    finally:
+        os.kill(redis_server.proc.pid, signal.SIGCONT)
+    deadline = time.monotonic() + 5
+    while not r.up and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert r.up and len(await r.get(KEY)) == 1
     await r.close()

@@ -255,7 +255,12 @@ class DiskTier:
     async def sweep(self) -> None:
         """Measure ROOT, evict down to LOW_WATER if over the bound, drop dead tmp files."""
         self._last_sweep = self._clock()
-        total, evicted, entries = await self._run(self._sweep, self._clock())
+        try:
+            total, evicted, entries = await self._run(self._sweep, self._clock())
+        except OSError as exc:  # the directory itself unreadable: keep serving, say so
+            log.warning("cache: disk sweep of %s failed (%s)", self.root, exc)
+            self._stats.errors += 1
+            return
         self._estimate = total
         self._stats.evictions += evicted
         self._stats.entries = entries

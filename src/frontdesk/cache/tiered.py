@@ -18,11 +18,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .entry import Entry
 from .store import BodyWriter, BytesBody, CacheStore, Hit, TierStats, read_body
 
 log = logging.getLogger("frontdesk.cache")
+
+if TYPE_CHECKING:
+    # mypy proves here that every tier offers the whole CacheStore interface.
+    from .disk import DiskTier
+    from .memory import MemoryTier
+    from .redis_tier import RedisTier
+
+    def _every_tier_is_a_store(m: MemoryTier, d: DiskTier, r: RedisTier) -> list[CacheStore]:
+        return [m, d, r, TieredStore([m, d, r])]
 
 
 class TieredStore:

@@ -28,7 +28,8 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
-from frontdesk.errors import UpstreamError
+from frontdesk.balance.members import Outcome
+from frontdesk.errors import UpstreamConnectError, UpstreamError, UpstreamTimeout
 from frontdesk.log import error_log
 from frontdesk.proxy.connection import CLIENT_GONE, TUNNELLING
 from frontdesk.proxy.forward import Hop, RequestPolicy, is_trusted, request_head, trailer_block
@@ -151,12 +152,13 @@ class ProxyAction(Action):
         if req.upgrade:
             return None
         pool = self.pool
-        backend = pool.pick()
+        backend = pool.pick(req)
         if backend is None:
             return None
         conn = pool.take_idle(backend)
         if conn is None:
-            req.scratch = backend  # stream() connects to the backend chosen here
+            # stream() connects to the backend chosen here (and sets its cookie).
+            req.scratch = (backend, pool.cookie_line)
             return None
         request_id = b"%s-%x" % (self._id_prefix, next(self._ids))
         conn.begin(
@@ -168,18 +170,28 @@ class ProxyAction(Action):
             upgrade=False,
         )
         conn.req = req
+        conn.extra_head = pool.cookie_line
+        if pool.balance is not None:
+            conn.started_at = pool.started(backend, first=True)
         backend.in_flight += 1
         return conn
 
     def _done(self, conn: UpstreamConnection, exc: UpstreamError | None) -> None:
         req = conn.req
         out = conn.out
-        conn.backend.in_flight -= 1
+        backend = conn.backend
+        backend.in_flight -= 1
+        pool = self.pool
+        if pool.balance is not None:
+            if exc is None:
+                pool.ended_status(backend, conn.started_at, conn.status)
+            else:
+                pool.ended(backend, conn.started_at, outcome_of(exc))
         if exc is CLIENT_GONE or req is None or out is None:
             return
         client = out.conn
         if exc is None:
-            self.pool.release(conn, conn.keep_alive)
+            pool.release(conn, conn.keep_alive)
             client.exchange_done(req, out)
             return
         conn.detach()
@@ -188,7 +200,7 @@ class ProxyAction(Action):
             # (as a Task) on another connection.
             client.run_task(req, self, None, out)
             return
-        self._answer(req, out, exc, conn.backend.label)
+        self._answer(req, out, exc, backend.label)
         client.exchange_done(req, out)
 
     # ------------------------------------------------------------- the general path
@@ -200,32 +212,49 @@ class ProxyAction(Action):
         tried: list[Backend] = []
         fresh_once = req.method in IDEMPOTENT and body is None
         fresh = False
-        backend: Backend | None = req.scratch
+        first = True  # the retry budget counts first attempts
+        backend: Backend | None = None
+        cookie = b""
+        if req.scratch is not None:
+            backend, cookie = req.scratch  # chosen by begin()
+            req.scratch = None
         while True:
             if backend is None:
-                backend = pool.pick()
+                backend = pool.pick(req, tried)
+                cookie = pool.cookie_line
                 if backend is None:
                     self._answer(req, out, UpstreamError("no backend available"), "-")
                     return
+            started = pool.started(backend, first=first)
+            first = False
             try:
                 conn, reused = await pool.acquire(backend, fresh=fresh)
             except UpstreamError as exc:
+                pool.ended(backend, started, outcome_of(exc))
                 # Nothing was sent: any request may go to another backend, if the
-                # pool has one not tried yet.
+                # pool has one not tried yet and its retry budget allows.
                 tried.append(backend)
                 if retries > 0:
                     retries -= 1
-                    backend = pool.pick(tried)
+                    backend = pool.pick(req, tried)
+                    cookie = pool.cookie_line
                     fresh = False
-                    if backend is not None:
+                    if backend is not None and pool.may_retry():
                         continue
                 self._answer(req, out, exc, tried[-1].label)
                 return
+            except BaseException:
+                pool.ended(backend, started, ABORTED_OUTCOME)  # the client went away
+                raise
             head = self._head(req, backend, request_id)
             backend.in_flight += 1
+            conn.extra_head = cookie
+            outcome: Outcome | None = ABORTED_OUTCOME
             try:
                 await self._exchange(conn, req, head, body, out)
+                outcome = None
             except UpstreamError as exc:
+                outcome = outcome_of(exc)
                 if reused and fresh_once and exc.stale and not out.started:
                     # The backend closed a kept-alive connection as we reused it.
                     fresh_once = False
@@ -235,6 +264,10 @@ class ProxyAction(Action):
                 return
             finally:
                 backend.in_flight -= 1
+                if outcome is None:
+                    pool.ended_status(backend, started, conn.status)
+                else:
+                    pool.ended(backend, started, outcome)
             return
 
     async def _exchange(
@@ -328,6 +361,24 @@ class ProxyAction(Action):
         body = f"{exc.status} {_REASONS.get(exc.status, '')}: {exc.reason}\n".encode()
         out.start(exc.status, _TEXT_PLAIN, len(body))
         out.write(body)
+
+
+ABORTED_OUTCOME = Outcome.ABORTED
+
+
+def outcome_of(exc: UpstreamError) -> Outcome:
+    """How a failed attempt counts for the server's health (balance.Outcome)."""
+    if exc is CLIENT_GONE or exc.stale:
+        # The client left, or a kept-alive connection closed as it was reused (a race
+        # any backend may lose): neither says the server is failing.
+        return Outcome.ABORTED
+    if isinstance(exc, UpstreamTimeout):
+        return Outcome.CONNECT_ERROR if not exc.sent else Outcome.TIMEOUT
+    if isinstance(exc, UpstreamConnectError):
+        return Outcome.CONNECT_ERROR
+    if exc.status == 503:
+        return Outcome.ABORTED  # every connection busy: our cap, not the server's fault
+    return Outcome.SERVER_ERROR  # an invalid or cut-off response
 
 
 _REASONS = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}

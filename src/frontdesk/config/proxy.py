@@ -336,7 +336,8 @@ class Pool(BaseModel):
     balance: Literal["p2c", "round_robin", "least_conn", "random", "hash"] = "p2c"
     """How a server is chosen for each request (weights count in every policy): "p2c"
     draws two servers and takes the one with fewer requests in flight relative to its
-    recent latency; "round_robin" takes each in turn; "least_conn" the one with the
+    recent latency (weights bias the draw only: with two servers, or one request at a
+    time, the faster server takes most requests); "round_robin" takes each in turn; "least_conn" the one with the
     fewest requests in flight; "random" any; "hash" the server a key of the request
     (`hash`) maps to, so the same key goes to the same server while the pool holds.
     Default "p2c"."""

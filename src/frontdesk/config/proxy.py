@@ -337,10 +337,10 @@ class Pool(BaseModel):
     """How a server is chosen for each request (weights count in every policy): "p2c"
     draws two servers and takes the one with fewer requests in flight relative to its
     recent latency (weights bias the draw only: with two servers, or one request at a
-    time, the faster server takes most requests); "round_robin" takes each in turn; "least_conn" the one with the
-    fewest requests in flight; "random" any; "hash" the server a key of the request
-    (`hash`) maps to, so the same key goes to the same server while the pool holds.
-    Default "p2c"."""
+    time, the faster server takes most requests); "round_robin" takes each in turn;
+    "least_conn" the one with the fewest requests in flight; "random" any; "hash"
+    the server a key of the request (`hash`) maps to, so the same key goes to the same
+    server while the pool holds. Default "p2c"."""
 
     hash: Annotated[str, AfterValidator(_hash_spec)] | None = None
     """With balance = "hash": the request key, "client" (the client address), "path",

@@ -15,7 +15,15 @@ from collections.abc import Sequence
 from time import monotonic
 from typing import TYPE_CHECKING
 
-from frontdesk.balance import KeySource, MemberSpec, OutlierConfig, Pool, RetryBudget, SlowStart
+from frontdesk.balance import (
+    Event,
+    KeySource,
+    MemberSpec,
+    OutlierConfig,
+    Pool,
+    RetryBudget,
+    SlowStart,
+)
 from frontdesk.balance.health import Change
 from frontdesk.balance.keys import read_cookie
 from frontdesk.balance.members import OK, SERVER_ERROR, Outcome
@@ -53,6 +61,7 @@ class UpstreamPool:
         self.budget = RetryBudget(ratio=config.retry_budget)
         self._panicking = False
         self.cookie_line = b""  # see pick()
+        self._requests = 0  # first attempts not yet handed to the budget
         self.connections: set[UpstreamConnection] = set()  # every open one, for sweep()
         self._waiters: list[asyncio.Future[None]] = []  # requests waiting for a free slot
         if self._single is None:
@@ -124,11 +133,12 @@ class UpstreamPool:
         balance = self.balance
         if balance is None:
             return 0.0
-        now = monotonic()
         if first:
-            self.budget.record_request(now)
+            # Counted here, handed to the budget by the tick (sweep) or before a retry:
+            # an increment per request instead of a budget call.
+            self._requests += 1
         balance.on_start(backend.member)
-        return now
+        return monotonic()
 
     def ended(self, backend: Backend, started: float, outcome: Outcome) -> None:
         """The attempt begun at `started` ended: feed the balancer, log an ejection."""
@@ -137,7 +147,23 @@ class UpstreamPool:
             return
         now = monotonic()
         event = balance.on_end(backend.member, now, now - started, outcome)
-        if event is not None and event.change is Change.EJECTED:
+        if event is not None:
+            self._ejected(backend, event, now, outcome)
+
+    def ended_status(self, backend: Backend, started: float, status: int) -> None:
+        """A response arrived: 5xx counts against the server, anything else is OK.
+        (`ended`, inlined: this runs once per proxied request.)"""
+        balance = self.balance
+        if balance is None:
+            return
+        now = monotonic()
+        outcome = SERVER_ERROR if status >= 500 else OK
+        event = balance.on_end(backend.member, now, now - started, outcome)
+        if event is not None:
+            self._ejected(backend, event, now, outcome)
+
+    def _ejected(self, backend: Backend, event: Event, now: float, outcome: Outcome) -> None:
+        if event.change is Change.EJECTED:
             error_log.error(
                 "pool %r: server %s ejected for %.0f s after failures (%s)",
                 self.name,
@@ -146,14 +172,16 @@ class UpstreamPool:
                 outcome.value,
             )
 
-    def ended_status(self, backend: Backend, started: float, status: int) -> None:
-        """A response arrived: 5xx counts against the server, anything else is OK."""
-        if self.balance is not None:
-            self.ended(backend, started, SERVER_ERROR if status >= 500 else OK)
+    def _count_requests(self, now: float) -> None:
+        if self._requests:
+            self.budget.record_request(now, self._requests)
+            self._requests = 0
 
     def may_retry(self) -> bool:
         """A retry on another server, if the pool's retry budget allows one."""
-        if self.budget.try_retry(monotonic()):
+        now = monotonic()
+        self._count_requests(now)
+        if self.budget.try_retry(now):
             return True
         error_log.warning("pool %r: retry budget exhausted, not retrying", self.name)
         return False
@@ -295,7 +323,9 @@ class UpstreamPool:
         servers whose ejection ended."""
         balance = self.balance
         if balance is not None:
-            balance.eligible(monotonic())  # ends the ejections that are due
+            now = monotonic()
+            self._count_requests(now)
+            balance.eligible(now)  # ends the ejections that are due
             for event in balance.take_events():
                 if event.change is Change.RETURNED:
                     error_log.warning(

@@ -11,10 +11,12 @@ does not depend on the request was computed when the config was loaded.
 Failures (errors.py UpstreamError) become 502/503/504 with a short body naming no
 internals; details go to the error log. Retries (RFC 9110 §9.2.2 idempotence):
   * a connect failure, connect timeout or full server: nothing was sent, so any
-    request moves on to a server of the pool not tried yet, up to `retries` times;
+    request moves on to a server of the pool not tried yet, up to `retries` times and
+    within the pool's retry budget;
   * a reused keep-alive connection closed before any response byte (the backend
     closed it as the request went out: `UpstreamError.stale`): an idempotent request
-    without a body is sent once more on a fresh connection;
+    without a body is sent once more on a fresh connection; a fresh connection closed
+    that way (a server going down) sends it to another server of the pool instead;
   * anything that may have reached the backend otherwise is never retried (a read
     timeout included).
 """
@@ -197,7 +199,8 @@ class ProxyAction(Action):
         conn.detach()
         if exc.stale and not out.started and req.method in IDEMPOTENT:
             # The kept-alive connection was closed under us: `stream()` retries
-            # (as a Task) on another connection.
+            # (as a Task) on another connection; the request was counted already.
+            req.scratch = RETRYING
             client.run_task(req, self, None, out)
             return
         self._answer(req, out, exc, backend.label)
@@ -215,9 +218,12 @@ class ProxyAction(Action):
         first = True  # the retry budget counts first attempts
         backend: Backend | None = None
         cookie = b""
-        if req.scratch is not None:
-            backend, cookie = req.scratch  # chosen by begin()
-            req.scratch = None
+        scratch = req.scratch
+        if scratch is RETRYING:
+            first = False
+        elif scratch is not None:
+            backend, cookie = scratch  # chosen by begin()
+        req.scratch = None
         while True:
             if backend is None:
                 backend = pool.pick(req, tried)
@@ -255,11 +261,20 @@ class ProxyAction(Action):
                 outcome = None
             except UpstreamError as exc:
                 outcome = outcome_of(exc)
-                if reused and fresh_once and exc.stale and not out.started:
-                    # The backend closed a kept-alive connection as we reused it.
+                if fresh_once and exc.stale and not out.started:
                     fresh_once = False
-                    fresh = True
-                    continue
+                    if reused:
+                        # The backend closed a kept-alive connection as we reused it.
+                        fresh = True
+                        continue
+                    # A new connection closed before any answer: the server is likely
+                    # going down. An idempotent request may be sent again (RFC 9110
+                    # §9.2.2), to another server.
+                    tried.append(backend)
+                    other = pool.pick(req, tried)
+                    if other is not None and pool.may_retry():
+                        backend, cookie, fresh = other, pool.cookie_line, False
+                        continue
                 self._answer(req, out, exc, backend.label)
                 return
             finally:
@@ -364,6 +379,7 @@ class ProxyAction(Action):
 
 
 ABORTED_OUTCOME = Outcome.ABORTED
+RETRYING = object()  # req.scratch of a request that _done hands to stream() to retry
 
 
 def outcome_of(exc: UpstreamError) -> Outcome:

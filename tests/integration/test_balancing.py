@@ -143,9 +143,8 @@ def test_server_answering_500s_is_ejected_and_returns(server, backends):
     results = hit(srv, 60)
     failed = [r for r in results if r[0] == 500]
     assert len(failed) == 3  # three in a row eject it; the others take the rest
-    assert shares(results) == Counter({"e0": 28, "e1": 29, "e2": 3}) or (
-        shares(results)["e2"] == 3 and len(results) == 60
-    )
+    got = shares(results)
+    assert got["e2"] == 3 and got["e0"] + got["e1"] == 57, got
     assert "ejected" in srv.stderr_text()
     set_mode(trio[2], "ok")
     time.sleep(1.3)  # the ejection (1 s) ends

@@ -42,13 +42,13 @@ class Backend(asyncio.Protocol):
         self.out.append(RESPONSE)
 
 
-async def main(port: int) -> None:
-    server = await asyncio.get_running_loop().create_server(
-        Backend, "127.0.0.1", port, backlog=4096
-    )
-    async with server:
-        await server.serve_forever()
+async def main(ports: list[int]) -> None:
+    # Several ports (a pool of servers) in one process: the pool scenarios cost the
+    # backend the same CPU as the single-server one.
+    loop = asyncio.get_running_loop()
+    servers = [await loop.create_server(Backend, "127.0.0.1", port, backlog=4096) for port in ports]
+    await asyncio.gather(*(s.serve_forever() for s in servers))
 
 
 if __name__ == "__main__":
-    uvloop.run(main(int(sys.argv[1])))
+    uvloop.run(main([int(p) for p in sys.argv[1:]]))

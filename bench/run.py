@@ -230,9 +230,11 @@ def run_scenario(scenario: Scenario, opts: Options, run_dir: Path) -> dict[str, 
             workdir.mkdir(parents=True)
             # The shared upstream sits on the wrk core: the server core stays the
             # server's alone, and both proxies pay the same backend.
-            backend = servers.start_backend(workdir, wrk_cpu)
+            backend, ports = servers.start_backend(workdir, wrk_cpu, scenario.upstream)
             helpers.append(backend)
-            extra["upstream_port"] = str(backend.port)
+            extra["upstream_port"] = str(ports[0])
+            for i, port in enumerate(ports[1:], 2):
+                extra[f"upstream_port{i}"] = str(port)
         for name in SERVER_NAMES:
             workdir = run_dir / scenario.name / name
             workdir.mkdir(parents=True)

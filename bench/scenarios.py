@@ -53,8 +53,9 @@ class Scenario:
     measuring; `None` means the measured request itself."""
     nginx_http: str = ""
     """Directives for nginx's `http { }` block (e.g. an `upstream`), placeholders too."""
-    upstream: bool = False
-    """Start bench/backend.py (pinned to the wrk core) for both servers to proxy to."""
+    upstream: int = 0
+    """Start bench/backend.py (pinned to the wrk core) for both servers to proxy to,
+    listening on this many ports ({upstream_port}, {upstream_port2}, ...)."""
 
     @property
     def check_request(self) -> Request:
@@ -217,7 +218,27 @@ SCENARIOS.append(
         nginx_server=NGINX_PROXY,
         nginx_http=NGINX_PROXY_HTTP,
         frontdesk_config=FRONTDESK_PROXY,
-        upstream=True,
+        upstream=1,
+    )
+)
+
+# The same backend process on three ports, as a pool of three: against proxy-1k, the
+# cost of choosing a server (the balance core, p2c by default) on the request path.
+SCENARIOS.append(
+    Scenario(
+        name="proxy-1k-pool3",
+        description="reverse proxy to a pool of 3 servers (p2c; one backend process, 3 ports)",
+        nginx_server=NGINX_PROXY,
+        nginx_http=NGINX_PROXY_HTTP.replace(
+            "        server 127.0.0.1:{upstream_port};\n",
+            "".join(f"        server 127.0.0.1:{{upstream_port{n}}};\n" for n in ("", 2, 3)),
+        ),
+        frontdesk_config=FRONTDESK_PROXY.replace(
+            'servers = ["127.0.0.1:{upstream_port}"]',
+            'servers = ["127.0.0.1:{upstream_port}", "127.0.0.1:{upstream_port2}", '
+            '"127.0.0.1:{upstream_port3}"]',
+        ),
+        upstream=3,
     )
 )
 

@@ -44,10 +44,11 @@ http {{
 BACKEND = Path(__file__).resolve().with_name("backend.py")
 
 
-def start_backend(workdir: Path, cpu: int) -> Server:
-    """bench/backend.py on a free port: the upstream of the proxy scenarios."""
-    port = procs.free_port()
-    return start("backend", [sys.executable, str(BACKEND), str(port)], port, workdir, cpu)
+def start_backend(workdir: Path, cpu: int, ports: int = 1) -> tuple[Server, list[int]]:
+    """bench/backend.py on `ports` free ports: the upstream of the proxy scenarios."""
+    numbers = [procs.free_port() for _ in range(ports)]
+    argv = [sys.executable, str(BACKEND), *map(str, numbers)]
+    return start("backend", argv, numbers[0], workdir, cpu), numbers
 
 
 DEFAULT_FRONTDESK_CMD = f"{shlex.quote(sys.executable)} -m frontdesk serve -c {{config}}"

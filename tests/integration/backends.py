@@ -8,6 +8,10 @@ Written on asyncio streams and independent of frontdesk's code. The path says wh
 to do (see `handle`): echo the request as JSON, stream N bytes, sleep, close
 mid-response, send garbage, answer 100-continue, send trailers. It prints "ready" on
 stdout once it listens.
+
+A whole backend can be made to misbehave, for the load-balancing tests: the request
+`/_mode?set=MODE` (sent to the backend directly) switches every later request, whatever
+its path, to MODE: "ok" (as described), "fail" (answer 500) or "hang" (never answer).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ NAME = "backend"
 CONNECTIONS = 0
 IDLE_CLOSE: float | None = None  # close a keep-alive connection idle this long
 STATS: dict[str, int] = {}  # "GET /echo" → requests seen; "aborted" → responses cut off
+MODE = "ok"  # see the module docstring
 
 
 def count(key: str) -> None:
@@ -106,12 +111,22 @@ async def respond(writer, req: Req, status: int, body: bytes, extra=()) -> None:
 
 async def handle(reader, writer, req: Req, conn_id: int, n: int) -> bool:
     """Answer one request; False closes the connection."""
+    global MODE
     path = req.path
     q = req.query
     count(f"{req.method} {path}")
     if path == "/stats":
         await respond(writer, req, 200, json.dumps(STATS).encode())
         return True
+    if path == "/_mode":
+        MODE = q["set"]
+        await respond(writer, req, 200, MODE.encode())
+        return True
+    if MODE == "fail":
+        await respond(writer, req, 500, b"failing")
+        return True
+    if MODE == "hang":
+        await asyncio.sleep(3600)
     if path.startswith("/raw-upgrade"):
         # 101, then echo raw bytes in upper case until EOF; then say bye and close.
         writer.write(head(101, [("Upgrade", "echo"), ("Connection", "Upgrade")]))

@@ -78,6 +78,7 @@ servers = ["{unix}"]
 
 [pool.pair]
 servers = ["{one}", "{two}"]
+balance = "round_robin"
 
 [pool.dead]
 servers = ["127.0.0.1:{dead}"]

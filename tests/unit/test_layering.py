@@ -15,7 +15,7 @@ PURE = (
     sorted((SRC / "http").glob("*.py"))
     + sorted(p for p in (SRC / "cache").glob("*.py") if p.name not in CACHE_IO)
     + sorted((SRC / "balance").glob("*.py"))
-    + [SRC / "proxy" / name for name in ("forward.py", "rewrite.py", "balancer.py")]
+    + [SRC / "proxy" / name for name in ("forward.py", "rewrite.py")]
 )
 BANNED_MODULES = {"asyncio", "os", "socket", "time", "uvloop", "selectors"}
 BANNED_CALLS = {"time", "monotonic", "now", "utcnow", "today", "perf_counter"}

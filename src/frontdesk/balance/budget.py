@@ -50,9 +50,11 @@ class RetryBudget:
         # newest bucket rather than in one that belongs to the future.
         return (epoch if epoch > self._epoch - n else self._epoch) % n
 
-    def record_request(self, now: float) -> None:
-        """Count a first attempt (not a retry): it earns ``ratio`` of a retry."""
-        self._requests[self._advance(now)] += 1
+    def record_request(self, now: float, count: int = 1) -> None:
+        """Count first attempts (not retries): each earns ``ratio`` of a retry.
+
+        ``count`` lets a caller add up requests and hand them over now and then."""
+        self._requests[self._advance(now)] += count
 
     def available(self, now: float) -> float:
         """Retries that may still be made in the current window (may be fractional)."""

@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
+
+from frontdesk.balance.keys import KeySource
 
 from .types import (
     MODEL_CONFIG,
     Count,
     Duration,
     Size,
+    _whole_number,
     check_absolute_path,
     check_field_value,
     check_regex,
 )
 
-__all__ = ["Proxy", "Pool", "PrefixReplace", "Rewrite", "UpstreamAddress", "split_upstream"]
+__all__ = [
+    "Proxy",
+    "Pool",
+    "Server",
+    "Health",
+    "Passive",
+    "Sticky",
+    "PrefixReplace",
+    "Rewrite",
+    "UpstreamAddress",
+    "split_upstream",
+]
 
 
 class PrefixReplace(BaseModel):
@@ -150,25 +164,206 @@ def _upstream_address(value: object) -> object:
 UpstreamAddress = Annotated[str, BeforeValidator(_upstream_address)]
 
 
-def _no_duplicates(servers: tuple[str, ...]) -> tuple[str, ...]:
+class Server(BaseModel):
+    """One backend server of a pool, written as a table: { address = "127.0.0.1:9001",
+    weight = 3 }. A plain string "127.0.0.1:9001" is the same with weight 1."""
+
+    model_config = MODEL_CONFIG
+
+    address: UpstreamAddress
+    """"host:port", "[::1]:port" or "unix:/path/to.sock". Required."""
+
+    weight: Annotated[int, BeforeValidator(_whole_number), Field(ge=1, le=1000)] = 1
+    """This server's share of the requests relative to the others (1 to 1000): a server
+    of weight 3 gets three times the requests of one of weight 1. Default 1."""
+
+
+def _server_item(value: object) -> object:
+    # The short spelling: a bare address string is a server of weight 1.
+    if isinstance(value, str):
+        return {"address": _upstream_address(value)}
+    return value
+
+
+ServerItem = Annotated[Server, BeforeValidator(_server_item)]
+
+
+def _no_duplicates(servers: tuple[Server, ...]) -> tuple[Server, ...]:
     if not servers:
         raise ValueError("must not be empty: list at least one server")
-    if len(set(servers)) != len(servers):
-        dup = next(s for s in servers if servers.count(s) > 1)
+    addresses = [s.address for s in servers]
+    if len(set(addresses)) != len(addresses):
+        dup = next(a for a in addresses if addresses.count(a) > 1)
         raise ValueError(f"{dup!r} is listed twice")
     return servers
+
+
+def _hash_spec(value: str) -> str:
+    KeySource.parse(value)  # raises ValueError naming the accepted forms
+    return value
+
+
+def _status_range(value: object) -> object:
+    # "200-399", "200" or 200 -> (low, high), inclusive; a tuple is accepted back.
+    if isinstance(value, bool):
+        raise ValueError('expected a status range such as "200-399"')
+    if isinstance(value, int):
+        value = str(value)
+    if isinstance(value, str):
+        low, sep, high = value.strip().partition("-")
+        if not low.strip().isdigit() or (sep and not high.strip().isdigit()):
+            raise ValueError(f'expected a status range such as "200-399", got {value!r}')
+        value = (int(low), int(high) if sep else int(low))
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        low_n, high_n = value
+        if not 100 <= low_n <= high_n <= 599:
+            raise ValueError("status range: 100 <= low <= high <= 599")
+        return tuple(value)
+    raise ValueError('expected a status range such as "200-399"')
+
+
+class Passive(BaseModel):
+    """Passive health checks: a server that fails on real traffic is taken out for a
+    while. Failures are 5xx answers, connect errors and timeouts, as each worker sees
+    them."""
+
+    model_config = MODEL_CONFIG
+
+    consecutive: Annotated[int, BeforeValidator(_whole_number), Field(ge=0)] = 5
+    """Failures in a row that eject a server; 0 turns passive checks off. Default 5."""
+
+    base: Annotated[Duration, Field(gt=0)] = 30.0
+    """How long the first ejection lasts; each further ejection in a row doubles it.
+    An ejected server comes back on probation: one more failure ejects it again.
+    Default "30s"."""
+
+    max: Annotated[Duration, Field(gt=0)] = 300.0
+    """The longest an ejection lasts; a server that stays in for this long starts again
+    from `base`. Default "300s"."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Passive:
+        if self.max < self.base:
+            raise ValueError("max must be at least base")
+        return self
+
+
+class Health(BaseModel):
+    """How a pool tells healthy servers from failing ones. Passive checks (`passive`)
+    run in every worker. The active-check keys (`path` ... `expect_body`) are read and
+    validated, but active checks are NOT run yet: until the master's check runner
+    exists, every server counts as up for them."""
+
+    model_config = MODEL_CONFIG
+
+    passive: Passive = Passive()
+    """Ejection of servers that fail on real traffic: { consecutive = 5, base = "30s",
+    max = "300s" }. Default: on, with those values."""
+
+    path: Annotated[str, AfterValidator(check_absolute_path)] | None = None
+    """Active checks (not run yet): the path requested from each server, e.g.
+    "/healthz". Default: no active checks."""
+
+    method: Literal["GET", "HEAD"] = "GET"
+    """Active checks (not run yet): the method of the check request. Default "GET"."""
+
+    interval: Annotated[Duration, Field(gt=0)] = 5.0
+    """Active checks (not run yet): time between two checks of a server. Default "5s"."""
+
+    timeout: Annotated[Duration, Field(gt=0)] = 2.0
+    """Active checks (not run yet): a check with no complete answer in this long fails.
+    Default "2s"."""
+
+    rise: Count = 2
+    """Active checks (not run yet): passes in a row that bring a server up. Default 2."""
+
+    fall: Count = 3
+    """Active checks (not run yet): failures in a row that take a server down.
+    Default 3."""
+
+    expect_status: Annotated[tuple[int, int], BeforeValidator(_status_range)] = (200, 399)
+    """Active checks (not run yet): the statuses that pass, as "200-399" or "200".
+    Default "200-399"."""
+
+    expect_body: str | None = None
+    """Active checks (not run yet): a passing answer's body must contain this text.
+    Default: the body is not looked at."""
+
+    @model_validator(mode="after")
+    def _timeout_fits(self) -> Health:
+        if self.timeout > self.interval:
+            raise ValueError("timeout must not exceed interval")
+        return self
+
+
+_COOKIE_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 6265 §4.1.1: token
+
+
+def _cookie_name(value: str) -> str:
+    if not _COOKIE_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not a valid cookie name")
+    return value
+
+
+class Sticky(BaseModel):
+    """Sticky sessions: { cookie = "fd_srv", secret = "..." }."""
+
+    model_config = MODEL_CONFIG
+
+    cookie: Annotated[str, AfterValidator(_cookie_name)] = "fd_srv"
+    """Name of the cookie that keeps a client on one server. Its value is a MAC of the
+    server's address under `secret`: it does not reveal the address. Default
+    "fd_srv"."""
+
+    secret: Annotated[str, Field(min_length=16)]
+    """A random string of at least 16 characters, the same for every frontdesk that
+    serves the site, so that each maps a cookie to the same server. Required."""
 
 
 class Pool(BaseModel):
     """A group of interchangeable backend servers that `proxy` routes forward to.
 
-    Requests are spread over the servers in turn (round robin). Each worker keeps its
-    own keep-alive connections to each server."""
+    Each worker spreads requests over the servers by the `balance` policy, takes
+    failing servers out (`health`) and keeps its own keep-alive connections to each
+    server. A pool of one server skips all of that: there is nothing to choose."""
 
     model_config = MODEL_CONFIG
 
-    servers: Annotated[tuple[UpstreamAddress, ...], AfterValidator(_no_duplicates)]
-    """Backend addresses: "host:port", "[::1]:port" or "unix:/path/to.sock". Required."""
+    servers: Annotated[tuple[ServerItem, ...], AfterValidator(_no_duplicates)]
+    """Backend servers: each "host:port", "[::1]:port" or "unix:/path/to.sock", or a
+    table with a weight: { address = "127.0.0.1:9001", weight = 3 }. Required."""
+
+    balance: Literal["p2c", "round_robin", "least_conn", "random", "hash"] = "p2c"
+    """How a server is chosen for each request (weights count in every policy): "p2c"
+    draws two servers and takes the one with fewer requests in flight relative to its
+    recent latency (weights bias the draw only: with two servers, or one request at a
+    time, the faster server takes most requests); "round_robin" takes each in turn;
+    "least_conn" the one with the fewest requests in flight; "random" any; "hash"
+    the server a key of the request (`hash`) maps to, so the same key goes to the same
+    server while the pool holds. Default "p2c"."""
+
+    hash: Annotated[str, AfterValidator(_hash_spec)] | None = None
+    """With balance = "hash": the request key, "client" (the client address), "path",
+    "header:NAME" or "cookie:NAME". A request without the header or cookie goes to a
+    server chosen by weight. Required with balance = "hash", an error otherwise."""
+
+    sticky: Sticky | None = None
+    """Keep a client on the server it was first sent to, with a cookie: { cookie =
+    "fd_srv", secret = "..." }. When that server is out (failing, removed), the client
+    goes to another one and gets a new cookie. Default: no sticky sessions."""
+
+    slow_start: Annotated[Duration, Field(ge=0)] = 0.0
+    """A server coming back after an ejection starts with 10% of its weight and ramps
+    up to all of it over this long; 0 turns it off. Default 0."""
+
+    retry_budget: Annotated[float, Field(ge=0, le=1)] = 0.2
+    """Retries on another server, across the pool, may add at most this share of the
+    requests (plus 10 a second), so a failing server cannot multiply the load on the
+    others. Default 0.2."""
+
+    health: Health = Health()
+    """Health checks: { passive = { consecutive = 5, base = "30s", max = "300s" } }.
+    Active checks (path, interval, ...) are validated but not run yet."""
 
     connect_timeout: Annotated[Duration, Field(gt=0)] = 5.0
     """Longest wait for a connection to a backend; then the next server is tried, and
@@ -216,3 +411,13 @@ class Pool(BaseModel):
     keepalive_requests: Count = 10000
     """A connection to a backend is closed after carrying this many requests.
     Default 10000."""
+
+    @model_validator(mode="after")
+    def _hash_with_balance(self) -> Pool:
+        if self.balance == "hash" and self.hash is None:
+            raise ValueError(
+                'balance = "hash" needs hash = "client", "path", "header:NAME" or "cookie:NAME"'
+            )
+        if self.balance != "hash" and self.hash is not None:
+            raise ValueError('hash is only used with balance = "hash"')
+        return self

@@ -83,6 +83,9 @@ class UpstreamConnection(asyncio.Protocol):
         "notify",
         "req",
         "body",
+        "status",
+        "extra_head",
+        "started_at",
         "_complete",
         "_head_left",
         "_headers",
@@ -121,6 +124,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.notify: Notify | None = None  # the task-free path's completion callback
         self.req: Request | None = None
         self.body: BodyReader | None = None  # the request body being streamed, if any
+        self.status = 0  # of the exchange's final response, once its head is in
+        self.extra_head = b""  # header lines added to the response (a sticky Set-Cookie)
+        self.started_at = 0.0  # when the exchange began, for the balancer's latency
         self._complete = False  # the response ended inside the current feed_data()
         self._head_left: int | None = MAX_HEAD  # None once the final head is in
         self._headers: list[tuple[bytes, bytes]] = []
@@ -450,6 +456,9 @@ class UpstreamConnection(asyncio.Protocol):
             out.close_after()
         version = parser.get_http_version()
         block, length, has_date = response_head(headers, version, self.via, upgrade=status == 101)
+        self.status = status
+        if self.extra_head:
+            block += self.extra_head
         out.start_forwarded(status, block, length is not None, has_date)
         if status == 101:
             return  # the parser raises HttpParserUpgrade next: see _switched

@@ -11,10 +11,12 @@ does not depend on the request was computed when the config was loaded.
 Failures (errors.py UpstreamError) become 502/503/504 with a short body naming no
 internals; details go to the error log. Retries (RFC 9110 §9.2.2 idempotence):
   * a connect failure, connect timeout or full server: nothing was sent, so any
-    request moves on to a server of the pool not tried yet, up to `retries` times;
+    request moves on to a server of the pool not tried yet, up to `retries` times and
+    within the pool's retry budget;
   * a reused keep-alive connection closed before any response byte (the backend
     closed it as the request went out: `UpstreamError.stale`): an idempotent request
-    without a body is sent once more on a fresh connection;
+    without a body is sent once more on a fresh connection; a fresh connection closed
+    that way (a server going down) sends it to another server of the pool instead;
   * anything that may have reached the backend otherwise is never retried (a read
     timeout included).
 """
@@ -28,7 +30,8 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
-from frontdesk.errors import UpstreamError
+from frontdesk.balance.members import Outcome
+from frontdesk.errors import UpstreamConnectError, UpstreamError, UpstreamTimeout
 from frontdesk.log import error_log
 from frontdesk.proxy.connection import CLIENT_GONE, TUNNELLING
 from frontdesk.proxy.forward import Hop, RequestPolicy, is_trusted, request_head, trailer_block
@@ -151,12 +154,13 @@ class ProxyAction(Action):
         if req.upgrade:
             return None
         pool = self.pool
-        backend = pool.pick()
+        backend = pool.pick(req)
         if backend is None:
             return None
         conn = pool.take_idle(backend)
         if conn is None:
-            req.scratch = backend  # stream() connects to the backend chosen here
+            # stream() connects to the backend chosen here (and sets its cookie).
+            req.scratch = (backend, pool.cookie_line)
             return None
         request_id = b"%s-%x" % (self._id_prefix, next(self._ids))
         conn.begin(
@@ -168,27 +172,38 @@ class ProxyAction(Action):
             upgrade=False,
         )
         conn.req = req
+        conn.extra_head = pool.cookie_line
+        if pool.balance is not None:
+            conn.started_at = pool.started(backend, first=True)
         backend.in_flight += 1
         return conn
 
     def _done(self, conn: UpstreamConnection, exc: UpstreamError | None) -> None:
         req = conn.req
         out = conn.out
-        conn.backend.in_flight -= 1
+        backend = conn.backend
+        backend.in_flight -= 1
+        pool = self.pool
+        if pool.balance is not None:
+            if exc is None:
+                pool.ended_status(backend, conn.started_at, conn.status)
+            else:
+                pool.ended(backend, conn.started_at, outcome_of(exc))
         if exc is CLIENT_GONE or req is None or out is None:
             return
         client = out.conn
         if exc is None:
-            self.pool.release(conn, conn.keep_alive)
+            pool.release(conn, conn.keep_alive)
             client.exchange_done(req, out)
             return
         conn.detach()
         if exc.stale and not out.started and req.method in IDEMPOTENT:
             # The kept-alive connection was closed under us: `stream()` retries
-            # (as a Task) on another connection.
+            # (as a Task) on another connection; the request was counted already.
+            req.scratch = RETRYING
             client.run_task(req, self, None, out)
             return
-        self._answer(req, out, exc, conn.backend.label)
+        self._answer(req, out, exc, backend.label)
         client.exchange_done(req, out)
 
     # ------------------------------------------------------------- the general path
@@ -200,41 +215,74 @@ class ProxyAction(Action):
         tried: list[Backend] = []
         fresh_once = req.method in IDEMPOTENT and body is None
         fresh = False
-        backend: Backend | None = req.scratch
+        first = True  # the retry budget counts first attempts
+        backend: Backend | None = None
+        cookie = b""
+        scratch = req.scratch
+        if scratch is RETRYING:
+            first = False
+        elif scratch is not None:
+            backend, cookie = scratch  # chosen by begin()
+        req.scratch = None
         while True:
             if backend is None:
-                backend = pool.pick()
+                backend = pool.pick(req, tried)
+                cookie = pool.cookie_line
                 if backend is None:
                     self._answer(req, out, UpstreamError("no backend available"), "-")
                     return
+            started = pool.started(backend, first=first)
+            first = False
             try:
                 conn, reused = await pool.acquire(backend, fresh=fresh)
             except UpstreamError as exc:
+                pool.ended(backend, started, outcome_of(exc))
                 # Nothing was sent: any request may go to another backend, if the
-                # pool has one not tried yet.
+                # pool has one not tried yet and its retry budget allows.
                 tried.append(backend)
                 if retries > 0:
                     retries -= 1
-                    backend = pool.pick(tried)
+                    backend = pool.pick(req, tried)
+                    cookie = pool.cookie_line
                     fresh = False
-                    if backend is not None:
+                    if backend is not None and pool.may_retry():
                         continue
                 self._answer(req, out, exc, tried[-1].label)
                 return
+            except BaseException:
+                pool.ended(backend, started, ABORTED_OUTCOME)  # the client went away
+                raise
             head = self._head(req, backend, request_id)
             backend.in_flight += 1
+            conn.extra_head = cookie
+            outcome: Outcome | None = ABORTED_OUTCOME
             try:
                 await self._exchange(conn, req, head, body, out)
+                outcome = None
             except UpstreamError as exc:
-                if reused and fresh_once and exc.stale and not out.started:
-                    # The backend closed a kept-alive connection as we reused it.
+                outcome = outcome_of(exc)
+                if fresh_once and exc.stale and not out.started:
                     fresh_once = False
-                    fresh = True
-                    continue
+                    if reused:
+                        # The backend closed a kept-alive connection as we reused it.
+                        fresh = True
+                        continue
+                    # A new connection closed before any answer: the server is likely
+                    # going down. An idempotent request may be sent again (RFC 9110
+                    # §9.2.2), to another server.
+                    tried.append(backend)
+                    other = pool.pick(req, tried)
+                    if other is not None and pool.may_retry():
+                        backend, cookie, fresh = other, pool.cookie_line, False
+                        continue
                 self._answer(req, out, exc, backend.label)
                 return
             finally:
                 backend.in_flight -= 1
+                if outcome is None:
+                    pool.ended_status(backend, started, conn.status)
+                else:
+                    pool.ended(backend, started, outcome)
             return
 
     async def _exchange(
@@ -328,6 +376,25 @@ class ProxyAction(Action):
         body = f"{exc.status} {_REASONS.get(exc.status, '')}: {exc.reason}\n".encode()
         out.start(exc.status, _TEXT_PLAIN, len(body))
         out.write(body)
+
+
+ABORTED_OUTCOME = Outcome.ABORTED
+RETRYING = object()  # req.scratch of a request that _done hands to stream() to retry
+
+
+def outcome_of(exc: UpstreamError) -> Outcome:
+    """How a failed attempt counts for the server's health (balance.Outcome)."""
+    if exc is CLIENT_GONE or exc.stale:
+        # The client left, or a kept-alive connection closed as it was reused (a race
+        # any backend may lose): neither says the server is failing.
+        return Outcome.ABORTED
+    if isinstance(exc, UpstreamTimeout):
+        return Outcome.CONNECT_ERROR if not exc.sent else Outcome.TIMEOUT
+    if isinstance(exc, UpstreamConnectError):
+        return Outcome.CONNECT_ERROR
+    if exc.status == 503:
+        return Outcome.ABORTED  # every connection busy: our cap, not the server's fault
+    return Outcome.SERVER_ERROR  # an invalid or cut-off response
 
 
 _REASONS = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}

@@ -12,17 +12,32 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Sequence
+from time import monotonic
 from typing import TYPE_CHECKING
 
+from frontdesk.balance import (
+    Event,
+    KeySource,
+    MemberSpec,
+    OutlierConfig,
+    Pool,
+    RetryBudget,
+    SlowStart,
+)
+from frontdesk.balance.health import Change
+from frontdesk.balance.keys import read_cookie
+from frontdesk.balance.members import OK, SERVER_ERROR, Outcome
+from frontdesk.balance.sticky import set_cookie
 from frontdesk.config.proxy import split_upstream
 from frontdesk.errors import UpstreamBusy, UpstreamConnectError, UpstreamTimeout
-from frontdesk.proxy.balancer import RoundRobin
+from frontdesk.log import error_log
 from frontdesk.proxy.connection import UpstreamConnection
 from frontdesk.proxy.upstream import Backend
 
 if TYPE_CHECKING:
     from frontdesk.config.proxy import Pool as PoolConfig
     from frontdesk.server.clock import Clock
+    from frontdesk.server.request import Request
 
 
 class UpstreamPool:
@@ -33,20 +48,143 @@ class UpstreamPool:
         self.config = config
         self.clock = clock
         self.via = via
-        self.backends = [Backend(split_upstream(a), a) for a in config.servers]
-        self.balancer = RoundRobin()
-        # One server: no policy to consult (the common case of a single app process).
+        self.backends = [Backend(split_upstream(s.address), s.address) for s in config.servers]
+        # One server: nothing to choose, so no balancer, health or budget is consulted
+        # (the common case of a single app process). Ejecting it would only lead to
+        # panic picks of the same server.
         self._single = self.backends[0] if len(self.backends) == 1 else None
+        self.balance: Pool | None = None
+        self._backend_of: dict[object, Backend] = {}
+        self._key: KeySource | None = None
+        self._cookie: bytes | None = None
+        self._cookie_name = ""
+        self.budget = RetryBudget(ratio=config.retry_budget)
+        self._panicking = False
+        self.cookie_line = b""  # see pick()
+        self._requests = 0  # first attempts not yet handed to the budget
         self.connections: set[UpstreamConnection] = set()  # every open one, for sweep()
         self._waiters: list[asyncio.Future[None]] = []  # requests waiting for a free slot
+        if self._single is None:
+            self._build_balance(config)
+
+    def _build_balance(self, config: PoolConfig) -> None:
+        passive = config.health.passive
+        sticky = config.sticky
+        balance = Pool(
+            [MemberSpec(s.address, s.weight) for s in config.servers],
+            config.balance,
+            outlier=OutlierConfig(passive.consecutive, passive.base, passive.max),
+            slow_start=SlowStart(period=config.slow_start),
+            sticky_secret=sticky.secret.encode() if sticky is not None else None,
+        )
+        for backend, member in zip(self.backends, balance.members, strict=True):
+            backend.member = member
+            self._backend_of[member] = backend
+        self.balance = balance
+        if config.hash is not None:
+            self._key = KeySource.parse(config.hash)
+        if sticky is not None:
+            self._cookie = sticky.cookie.encode("latin-1")
+            self._cookie_name = sticky.cookie
 
     # ---------------------------------------------------------------- selection
 
-    def pick(self, exclude: Sequence[Backend] = ()) -> Backend | None:
+    def pick(self, req: Request, exclude: Sequence[Backend] = ()) -> Backend | None:
+        """The backend for one attempt of `req`, not one of `exclude` (tried already).
+
+        Sets `cookie_line`: the Set-Cookie header line the answer must carry (a sticky
+        session starts or moves), or b"". The caller reads it at once."""
         single = self._single
-        if single is not None and not exclude:
-            return single if single.available else None
-        return self.balancer.pick(self.backends, exclude)
+        if single is not None:
+            return None if exclude else single
+        balance = self.balance
+        assert balance is not None
+        key = self._key
+        name = self._cookie
+        choice = balance.pick(
+            monotonic(),
+            key.extract(req.peer, req.path, req.headers) if key is not None else None,
+            read_cookie(req.headers, name) if name is not None else None,
+            [b.member for b in exclude] if exclude else (),
+        )
+        if choice is None:
+            return None
+        if choice.panic:
+            if not self._panicking:
+                self._panicking = True  # logged once per episode, not per request
+                error_log.error(
+                    "pool %r: every server is out (ejected or down); panic mode: "
+                    "requests go to them anyway",
+                    self.name,
+                )
+        elif self._panicking:
+            self._panicking = False
+            error_log.warning("pool %r: out of panic mode", self.name)
+        if choice.cookie is not None:
+            value = set_cookie(self._cookie_name, choice.cookie)
+            self.cookie_line = b"Set-Cookie: " + value + b"\r\n"
+        elif name is not None:
+            self.cookie_line = b""
+        return self._backend_of[choice.member]
+
+    def started(self, backend: Backend, first: bool) -> float:
+        """An attempt goes out to `backend` (`first`: not a retry); returns its start
+        time, for its latency."""
+        balance = self.balance
+        if balance is None:
+            return 0.0
+        if first:
+            # Counted here, handed to the budget by the tick (sweep) or before a retry:
+            # an increment per request instead of a budget call.
+            self._requests += 1
+        balance.on_start(backend.member)
+        return monotonic()
+
+    def ended(self, backend: Backend, started: float, outcome: Outcome) -> None:
+        """The attempt begun at `started` ended: feed the balancer, log an ejection."""
+        balance = self.balance
+        if balance is None:
+            return
+        now = monotonic()
+        event = balance.on_end(backend.member, now, now - started, outcome)
+        if event is not None:
+            self._ejected(backend, event, now, outcome)
+
+    def ended_status(self, backend: Backend, started: float, status: int) -> None:
+        """A response arrived: 5xx counts against the server, anything else is OK.
+        (`ended`, inlined: this runs once per proxied request.)"""
+        balance = self.balance
+        if balance is None:
+            return
+        now = monotonic()
+        outcome = SERVER_ERROR if status >= 500 else OK
+        event = balance.on_end(backend.member, now, now - started, outcome)
+        if event is not None:
+            self._ejected(backend, event, now, outcome)
+
+    def _ejected(self, backend: Backend, event: Event, now: float, outcome: Outcome) -> None:
+        if event.change is Change.EJECTED:
+            error_log.error(
+                "pool %r: server %s ejected for %.0f s after failures (%s)",
+                self.name,
+                backend.label,
+                (event.until or now) - now,
+                outcome.value,
+            )
+
+    def _count_requests(self, now: float) -> None:
+        if self._requests:
+            self.budget.record_request(now, self._requests)
+            self._requests = 0
+
+    def may_retry(self) -> bool:
+        """A retry on another server, if the pool's retry budget allows one."""
+        now = monotonic()
+        self._count_requests(now)
+        if self.budget.try_retry(now):
+            return True
+        error_log.warning("pool %r: retry budget exhausted, not retrying", self.name)
+        return False
 
     # ---------------------------------------------------------------- connections
 
@@ -181,7 +319,20 @@ class UpstreamPool:
             conn.close()
 
     def sweep(self, late: float) -> None:
-        """Fire the deadlines (timeouts, idle expiry) that passed before `late`."""
+        """Fire the deadlines (timeouts, idle expiry) that passed before `late`, and log
+        servers whose ejection ended."""
+        balance = self.balance
+        if balance is not None:
+            now = monotonic()
+            self._count_requests(now)
+            balance.eligible(now)  # ends the ejections that are due
+            for event in balance.take_events():
+                if event.change is Change.RETURNED:
+                    error_log.warning(
+                        "pool %r: server %s back in rotation after ejection",
+                        self.name,
+                        event.member,
+                    )
         for conn in [c for c in self.connections if c.deadline <= late]:
             conn.on_deadline()
 

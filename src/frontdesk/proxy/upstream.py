@@ -1,10 +1,10 @@
 """One backend server of a pool, as a worker sees it: its address, its connections
-and the counters a balancer or the health checks look at (`available`)."""
+and its counters. Health and selection live in the pool's balancer (frontdesk.balance)."""
 
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from frontdesk.proxy.connection import UpstreamConnection
@@ -13,7 +13,16 @@ if TYPE_CHECKING:
 class Backend:
     """One server of a pool, as a worker sees it: its address and its connections."""
 
-    __slots__ = ("address", "label", "host_header", "idle", "open", "in_flight", "fails")
+    __slots__ = (
+        "address",
+        "label",
+        "host_header",
+        "idle",
+        "open",
+        "in_flight",
+        "fails",
+        "member",
+    )
 
     def __init__(self, address: tuple[str, int] | str, label: str) -> None:
         self.address = address  # (host, port), or a unix socket path
@@ -27,9 +36,7 @@ class Backend:
         self.idle: deque[UpstreamConnection] = deque()  # most recently used at the right
         self.open = 0  # connections open (idle, busy or connecting)
         self.in_flight = 0  # requests being forwarded now
-        self.fails = 0  # consecutive connect failures (for the health checks to come)
-
-    @property
-    def available(self) -> bool:
-        """Whether new requests may be sent here (health checks will clear it)."""
-        return True
+        self.fails = 0  # consecutive connect failures
+        # Its entry in the pool's balancer (frontdesk.balance.Member); None in a pool of
+        # one server, which has no balancer.
+        self.member: Any = None

@@ -46,7 +46,13 @@ def test_design_md_spelling_and_values() -> None:
     assert rx.proxy is not None and rx.proxy.rewrite is not None
     assert rx.proxy.rewrite.to == "/users/\\1"
     pool = config.pools["app"]
-    assert pool.servers == ("127.0.0.1:9001", "[::1]:9002", "unix:/run/app.sock")
+    assert [s.address for s in pool.servers] == [
+        "127.0.0.1:9001",
+        "[::1]:9002",
+        "unix:/run/app.sock",
+    ]
+    assert [s.weight for s in pool.servers] == [1, 1, 1]
+    assert pool.balance == "p2c" and pool.hash is None and pool.sticky is None
     assert (pool.connect_timeout, pool.read_timeout, pool.keepalive, pool.retries) == (
         2.0,
         30.0,
@@ -54,7 +60,7 @@ def test_design_md_spelling_and_values() -> None:
         1,
     )
     assert pool.idle_timeout == 60.0 and pool.max_connections == 0
-    assert [split_upstream(s) for s in pool.servers] == [
+    assert [split_upstream(s.address) for s in pool.servers] == [
         ("127.0.0.1", 9001),
         ("::1", 9002),
         "/run/app.sock",
@@ -74,7 +80,42 @@ BAD = [
     ('[pool.a]\nservers = ["nohost"]', "pool.a.servers[0]", 2, 'expected "host:port"'),
     ('[pool.a]\nservers = ["unix:rel.sock"]', "pool.a.servers[0]", 2, "must be absolute"),
     ('[pool.a]\nservers = ["a:1", "a:1"]', "pool.a.servers", 2, "listed twice"),
-    ('[pool.a]\nservers = ["a:1"]\nbalance = "least_conn"', "pool.a.balance", 3, "not supported"),
+    ('[pool.a]\nservers = ["a:1"]\nbalance = "fastest"', "pool.a.balance", 3, "'p2c'"),
+    ('[pool.a]\nservers = ["a:1"]\nbalance = "hash"', "pool.a", 1, 'needs hash = "client"'),
+    ('[pool.a]\nservers = ["a:1"]\nhash = "path"', "pool.a", 1, 'only used with balance = "hash"'),
+    (
+        '[pool.a]\nservers = ["a:1"]\nbalance = "hash"\nhash = "header"',
+        "pool.a.hash",
+        4,
+        "needs a :NAME",
+    ),
+    (
+        '[pool.a]\nservers = ["a:1", { address = "b:1", weight = 0 }]',
+        "pool.a.servers[1].weight",
+        2,
+        ">= 1",
+    ),
+    ('[pool.a]\nservers = [{ address = "nohost" }]', "pool.a.servers[0].address", 2, "host:port"),
+    ('[pool.a]\nservers = ["a:1", { address = "a:1" }]', "pool.a.servers", 2, "listed twice"),
+    (
+        '[pool.a]\nservers = ["a:1"]\nsticky = { cookie = "x" }',
+        "pool.a.sticky.secret",
+        3,
+        "required",
+    ),
+    ('[pool.a]\nservers = ["a:1"]\nretry_budget = 2', "pool.a.retry_budget", 3, "<= 1"),
+    (
+        '[pool.a]\nservers = ["a:1"]\nhealth = { expect_status = "abc" }',
+        "pool.a.health.expect_status",
+        3,
+        "200-399",
+    ),
+    (
+        '[pool.a]\nservers = ["a:1"]\nhealth = { passive = { base = "60s", max = "10s" } }',
+        "pool.a.health.passive",
+        3,
+        "at least base",
+    ),
     ('[pool.a]\nservers = ["a:1"]\nretries = 99', "pool.a.retries", 3, "must be <= 10"),
     ('[pool.a]\nservers = ["a:1"]\nread_timeout = "0s"', "pool.a.read_timeout", 3, "> 0"),
     (
@@ -120,3 +161,37 @@ def test_undefined_pool_reported_with_the_other_errors() -> None:
         ("route[0].proxy.pool", 2),
         ("pool.app.balance", 5),
     ]
+
+
+def test_pool_balancing_keys() -> None:
+    config = load_text(
+        textwrap.dedent(
+            """
+            [pool.a]
+            servers = ["127.0.0.1:9001", { address = "127.0.0.1:9002", weight = 3 }]
+            balance = "hash"
+            hash = "header:X-User"
+            sticky = { cookie = "srv", secret = "0123456789abcdef" }
+            slow_start = "30s"
+            retry_budget = 0.1
+            health = { passive = { consecutive = 3, base = "10s", max = "1m" }, path = "/hz", expect_status = "200-299", interval = "2s" }
+            """  # noqa: E501
+        ),
+        "f.toml",
+    )
+    pool = config.pools["a"]
+    assert [(s.address, s.weight) for s in pool.servers] == [
+        ("127.0.0.1:9001", 1),
+        ("127.0.0.1:9002", 3),
+    ]
+    assert (pool.balance, pool.hash, pool.slow_start, pool.retry_budget) == (
+        "hash",
+        "header:X-User",
+        30.0,
+        0.1,
+    )
+    assert pool.sticky is not None and pool.sticky.cookie == "srv"
+    passive = pool.health.passive
+    assert (passive.consecutive, passive.base, passive.max) == (3, 10.0, 60.0)
+    assert pool.health.expect_status == (200, 299) and pool.health.path == "/hz"
+    assert Config.model_validate_json(config.to_json()) == config

@@ -9,11 +9,15 @@ from __future__ import annotations
 import http.client
 import os
 import signal
+import tempfile
 import threading
 import time
 from collections import Counter
 
 import pytest
+
+from frontdesk.master.admin import call
+from frontdesk.master.status import format_status
 
 
 def set_mode(backend, mode: str) -> None:
@@ -253,3 +257,30 @@ def test_backend_killed_under_load(server, backends):
     )
     assert total > 100
     assert failed <= 8  # at most the requests in flight on the killed server
+
+
+def test_status_shows_each_server_state(server, backends):
+    """`frontdesk status` (the admin API's /status) shows the pool as the worker sees it:
+    an ejected server says so, the others are up, connections are counted."""
+    trio = [backends(f"s{i}") for i in range(3)]
+    srv = pool_server(
+        server,
+        trio,
+        pool='balance = "round_robin"\nhealth = { passive = { consecutive = 2, base = "60s" } }',
+    )
+    set_mode(trio[2], "fail")
+    hit(srv, 12)
+    code, payload = call(f"{tempfile.gettempdir()}/frontdesk-{srv.port}.sock", "GET", "/status")
+    assert code == 200
+    (pool,) = payload["pools"]
+    assert (pool["pool"], pool["balance"]) == ("p", "round_robin")
+    states = {s["server"]: s["states"] for s in pool["servers"]}
+    assert states == {
+        trio[0].address: {"up": 1},
+        trio[1].address: {"up": 1},
+        trio[2].address: {"ejected": 1},
+    }
+    assert sum(s["idle"] for s in pool["servers"]) >= 1  # kept-alive connections
+    text = format_status(payload)
+    assert "pool p (round_robin)" in text
+    assert any(trio[2].address in line and "ejected" in line for line in text.splitlines())

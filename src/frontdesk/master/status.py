@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from frontdesk import __version__
@@ -39,7 +40,41 @@ async def status_payload(master: Master) -> dict[str, Any]:
         "listen": [f"{h}:{p}" for h, p in master.sockets_addresses()],
         "workers": workers,
         "totals": totals,
+        "pools": merge_pools(workers),
     }
+
+
+def merge_pools(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each pool's servers over all workers: states as counted, connections summed.
+
+    Passive health is per worker (each sees its own traffic), so a server may be
+    ejected in one worker and up in another; the counts say so."""
+    pools: dict[str, dict[str, Any]] = {}
+    for w in workers:
+        for p in w.get("pools", []):
+            pool = pools.setdefault(p["pool"], {"pool": p["pool"], "balance": p["balance"]})
+            servers = pool.setdefault("servers", {})
+            for s in p["servers"]:
+                row = servers.setdefault(
+                    s["server"],
+                    {"server": s["server"], "weight": s["weight"], "states": {}}
+                    | {k: 0 for k in ("in_flight", "open", "idle")},
+                )
+                row["states"][s["state"]] = row["states"].get(s["state"], 0) + 1
+                for k in ("in_flight", "open", "idle"):
+                    row[k] += s[k]
+    return [p | {"servers": list(p["servers"].values())} for p in pools.values()]
+
+
+def _states(states: dict[str, int]) -> str:
+    if len(states) == 1:
+        return next(iter(states))
+    return ", ".join(f"{state} in {n}" for state, n in sorted(states.items()))
+
+
+def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
 
 
 def _duration(seconds: float) -> str:
@@ -93,7 +128,20 @@ def format_status(p: dict[str, Any]) -> str:
             _megabytes(t["rss_bytes"]),
         )
     )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    lines += _table(rows)
+    for pool in p.get("pools", []):
+        lines += ["", f"pool {pool['pool']} ({pool['balance']})"]
+        table = [("server", "weight", "state", "in-flight", "open", "idle")]
+        for sv in pool["servers"]:
+            table.append(
+                (
+                    sv["server"],
+                    str(sv["weight"]),
+                    _states(sv["states"]),
+                    str(sv["in_flight"]),
+                    str(sv["open"]),
+                    str(sv["idle"]),
+                )
+            )
+        lines += _table(table)
     return "\n".join(lines)

@@ -13,7 +13,7 @@ import asyncio
 import socket
 from collections.abc import Sequence
 from time import monotonic
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from frontdesk.balance import (
     Event,
@@ -26,7 +26,7 @@ from frontdesk.balance import (
 )
 from frontdesk.balance.health import Change
 from frontdesk.balance.keys import read_cookie
-from frontdesk.balance.members import OK, SERVER_ERROR, Outcome
+from frontdesk.balance.members import OK, SERVER_ERROR, AdminState, Member, Outcome
 from frontdesk.balance.sticky import set_cookie
 from frontdesk.config.proxy import split_upstream
 from frontdesk.errors import UpstreamBusy, UpstreamConnectError, UpstreamTimeout
@@ -86,6 +86,24 @@ class UpstreamPool:
         if sticky is not None:
             self._cookie = sticky.cookie.encode("latin-1")
             self._cookie_name = sticky.cookie
+
+    def snapshot(self, now: float) -> dict[str, Any]:
+        """What `frontdesk status` shows of this pool in this worker."""
+        servers = []
+        for b in self.backends:
+            m = b.member
+            servers.append(
+                {
+                    "server": b.label,
+                    "state": "up" if m is None else _member_state(m, now),
+                    "weight": 1 if m is None else m.weight,
+                    "in_flight": b.in_flight,
+                    "open": b.open,
+                    "idle": len(b.idle),
+                }
+            )
+        policy = "single" if self.balance is None else self.config.balance
+        return {"pool": self.name, "balance": policy, "servers": servers}
 
     # ---------------------------------------------------------------- selection
 
@@ -339,3 +357,15 @@ class UpstreamPool:
     def close_all(self) -> None:
         for conn in list(self.connections):
             conn.close()
+
+
+def _member_state(m: Member, now: float) -> str:
+    """One word for a member: the operator's state first, then health."""
+    if m.admin is not AdminState.ACTIVE:
+        return str(m.admin.value)
+    if not m.active.up:
+        return "down"
+    until = m.outlier.ejected_until
+    if until is not None and until > now:
+        return "ejected"
+    return "up"

@@ -111,6 +111,7 @@ class Worker:
             "requests": ctx.requests_served(),
             "accepting": not ctx.accept_paused and not ctx.closing,
             "rss_bytes": _rss_bytes(),
+            "pools": [p.snapshot(ctx.clock.now) for p in ctx.upstream_pools.values()],
         }
 
     def on_channel_lost(self) -> None:

@@ -39,21 +39,8 @@ class AdminRequest:
     body: bytes
     params: dict[str, str] = field(default_factory=dict)
 
-    def json(self) -> Any:
-        """The body as JSON ({} when empty); ValueError when it is not JSON."""
-        return json.loads(self.body) if self.body.strip() else {}
-
 
 Handler = Callable[[AdminRequest], Awaitable[tuple[int, Any]]]
-
-
-class AdminError(Exception):
-    """Raised by a handler for an answer with an error status and message."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
@@ -116,8 +103,6 @@ class AdminServer:
             req.params = m.groupdict()
             try:
                 return await handler(req)
-            except AdminError as exc:
-                return exc.status, {"error": exc.message}
             except Exception:
                 error_log.exception("admin API: %s %s failed", req.method, req.path)
                 return 500, {"error": "internal error (see the server log)"}

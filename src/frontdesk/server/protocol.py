@@ -344,27 +344,7 @@ class HttpProtocol(Connection):
         action = self.catch_all or self.routes.match(method, host, path, headers) or self.not_found
         fixed = action.fixed
         if (
-            fixed is not None
-            and self.fast_lane
-            and not framing
-            and method != b"HEAD"
-            and version == "1.1"
-            and parser.should_keep_alive()
-            and self._active is None
-            and not self._queue
-        ):
-            # Fast lane: a fixed answer to a body-less keep-alive request, with no
-            # access log to feed, needs no Request object at all.
-            date_line = self.clock.date_line
-            if fixed._date is date_line:  # rendered this second already (inlined call)
-                self._out.append(fixed._rendered)
-            else:
-                self._out.append(fixed.rendered(date_line))
-            self._answered = True
-            self.served += 1
-            return
-        if (
-            action.hot_lane
+            (fixed is not None or action.hot_lane)
             and self.fast_lane
             and not framing
             and version == "1.1"
@@ -372,14 +352,25 @@ class HttpProtocol(Connection):
             and self._active is None
             and not self._queue
         ):
-            # The same lane for an action that answers this request from memory
-            # (a cached static file): pre-rendered bytes, no Request, no task.
-            data = action.hot(method, path, headers, self.clock)
-            if data is not None:
-                if isinstance(data, bytes):
-                    self._out.append(data)
+            # Fast lane: a body-less keep-alive request with no access log to feed,
+            # answered from memory, needs no Request object and no task: a fixed
+            # answer, or an action's own ready bytes (a cached static file).
+            if fixed is None:
+                data = action.hot(method, path, headers, self.clock)
+                if data is not None:
+                    if isinstance(data, bytes):
+                        self._out.append(data)
+                    else:
+                        answer_with_file(self, *data)
+                    self._answered = True
+                    self.served += 1
+                    return
+            elif method != b"HEAD":
+                date_line = self.clock.date_line
+                if fixed._date is date_line:  # rendered this second already (inlined call)
+                    self._out.append(fixed._rendered)
                 else:
-                    answer_with_file(self, *data)
+                    self._out.append(fixed.rendered(date_line))
                 self._answered = True
                 self.served += 1
                 return

@@ -120,6 +120,27 @@ class CachedProxy(Action):
             hot[(req.header(b"host"), req.target)] = key
         return creq, fwd, key
 
+    def key_for_url(self, host: str, port: int | None, target: str, path: str, query: str) -> str:
+        """The key a GET for this URL would use (frontdesk purge URL)."""
+        from frontdesk.server.request import Request
+
+        authority = host if port is None else f"{host}:{port}"
+        req = Request(
+            GET,
+            target.encode("latin-1"),
+            path,
+            query,
+            "1.1",
+            [(b"host", authority.encode("latin-1"))],
+            host,
+            True,
+            "-",
+            False,
+            False,
+            0.0,
+        )
+        return self._cache_request(req)[2]
+
     # ------------------------------------------------------------ the hot lane
 
     def hot(

@@ -126,3 +126,26 @@ def test_purge_errors_are_clear(srv):
     assert result.returncode == 1 and "absolute URL" in result.stderr
     result = cli(srv, "--cache", "nope", "--tag", "x")
     assert result.returncode == 1 and "no cache 'nope'" in result.stderr
+
+
+def test_status_shows_the_cache_over_both_workers(srv):
+    u = "/c/p-status?cc=" + quote("max-age=600")
+    fill(srv, u, "/c/p-status")
+    result = subprocess.run(
+        [sys.executable, "-m", "frontdesk", "status", "-c", str(srv.config_path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    (cache,) = json.loads(result.stdout)["caches"]
+    assert cache["cache"] == "main" and cache["hits"] >= 20 and cache["misses"] >= 2
+    (memory,) = cache["tiers"]
+    assert memory["name"] == "memory" and memory["entries"] >= 2  # a copy in each worker
+    text = subprocess.run(
+        [sys.executable, "-m", "frontdesk", "status", "-c", str(srv.config_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout
+    assert "cache main:" in text and "hit)" in text

@@ -35,6 +35,7 @@ servers = ["{app}"]
 memory = "16MB"
 max_object_size = "256KB"
 purge_from = ["127.0.0.1"]
+bypass_headers = ["Cookie"]
 key = {{ ignore_params = ["utm_*"] }}
 """
 
@@ -240,3 +241,13 @@ def test_large_body_streams_into_the_cache_and_an_oversized_one_passes_through(s
     assert len(h1) == len(h2) == 1024 * 1024
     assert h2.startswith(b"/c/huge #2")  # over max_object_size: not stored
     assert "fwd=uri-miss" in r.getheader("Cache-Status")
+
+
+def test_bypass_header_skips_the_cache_both_ways(srv):
+    u = url("/c/bypass", cc="max-age=60")
+    r1, b1 = srv.get(u, headers={"Cookie": "session=alice"})
+    r2, b2 = srv.get(u)
+    assert b1 == b"/c/bypass #1" and "fwd=bypass" in r1.getheader("Cache-Status")
+    assert b2 == b"/c/bypass #2"  # alice's answer was not stored for others
+    r3, b3 = srv.get(u, headers={"Cookie": "session=bob"})
+    assert b3 == b"/c/bypass #3"  # nor is bob served the stored one

@@ -379,6 +379,7 @@ class CachedProxy(Action):
             self.via,
             client_conditional=client_conditional,
             flight=flight,
+            may_store=decision.fwd is not Fwd.BYPASS,  # e.g. a Cookie: personal answers
         )
         try:
             await self.proxy.stream(sent, None, fetch)
@@ -494,10 +495,10 @@ class CachedProxy(Action):
     ) -> None:
         """§4.4: forward, then invalidate the target (and same-origin Location /
         Content-Location) when the answer is not an error."""
-        creq, fwd, _ = self._cache_request(req)
+        creq, _, _ = self._cache_request(req)
         fetch = Fetch(self.runtime, creq, _WRITE_THROUGH, out, self.via)
         try:
-            await self.proxy.stream(fwd, body, fetch)
+            await self.proxy.stream(req, body, fetch)
         finally:
             fetch.close()
         keys = invalidated_keys(creq, fetch.status, fetch.fields, self.options.key)

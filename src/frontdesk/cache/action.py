@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from frontdesk.log import error_log
 from frontdesk.server.actions import ANSWERED, Action
@@ -71,6 +71,17 @@ _COLD_FIELDS = frozenset(
 _CLIENT_CONDITIONS = (b"if-none-match", b"if-modified-since")
 _HOT_KEYS = 4096  # (Host, target) → key pairs remembered for the hot lane
 _TEXT = b"text/plain; charset=utf-8"
+
+
+class Miss(NamedTuple):
+    """A request on its way to the origin: the client's, the one forwarded (ignored
+    query parameters removed), as the cache sees it, its key, and the client's writer."""
+
+    req: Request
+    fwd: Request
+    creq: CacheRequest
+    key: str
+    out: ResponseWriter
 
 
 class CachedProxy(Action):
@@ -291,7 +302,7 @@ class CachedProxy(Action):
                 decision.status_member(self.options),
             )
             return
-        await self._fetch(req, fwd, creq, key, decision, hits, out)
+        await self._fetch(Miss(req, fwd, creq, key, out), decision, hits)
 
     async def _answer_hit(
         self,
@@ -333,17 +344,9 @@ class CachedProxy(Action):
         if stored:
             runtime.collapsed += 1
 
-    async def _fetch(
-        self,
-        req: Request,
-        fwd: Request,
-        creq: CacheRequest,
-        key: str,
-        decision: Decision,
-        hits: list[Hit],
-        out: ResponseWriter,
-    ) -> None:
+    async def _fetch(self, miss: Miss, decision: Decision, hits: list[Hit]) -> None:
         """Go to the origin for a miss or a validation, storing what may be stored."""
+        req, fwd, creq, key, out = miss
         runtime = self.runtime
         flight = None
         if (
@@ -385,24 +388,15 @@ class CachedProxy(Action):
             await self.proxy.stream(sent, None, fetch)
             fetch.finished()
             if fetch.mode == HOLD:
-                await self._held(req, fwd, creq, key, decision, hits, out, fetch)
+                await self._held(miss, decision, hits, fetch)
                 return
         finally:
             fetch.close()
             _close_others(hits, None)
 
-    async def _held(
-        self,
-        req: Request,
-        fwd: Request,
-        creq: CacheRequest,
-        key: str,
-        decision: Decision,
-        hits: list[Hit],
-        out: ResponseWriter,
-        fetch: Fetch,
-    ) -> None:
+    async def _held(self, miss: Miss, decision: Decision, hits: list[Hit], fetch: Fetch) -> None:
         """Answer after a validation the client did not see: 304 or an error."""
+        req, out = miss.req, miss.out
         now = time.time()
         options = self.options
         if fetch.status == 304:
@@ -412,13 +406,13 @@ class CachedProxy(Action):
             if served is None:
                 # §4.3.4: the 304 matches no stored response: ask again, unconditionally.
                 again = Decision(Do.FORWARD, fwd=Fwd.STALE)
-                await self._fetch(req, fwd, creq, key, again, [], out)
+                await self._fetch(miss, again, [])
                 return
             old = next((o for o, n in freshened.updates if n is served), None)
             bodies = await self._update(freshened.updates, hits)
             data = bodies.get(id(old)) if old is not None else None
             if data is None:
-                await self._fetch(req, fwd, creq, key, Decision(Do.FORWARD, fwd=Fwd.STALE), [], out)
+                await self._fetch(miss, Decision(Do.FORWARD, fwd=Fwd.STALE), [])
                 return
             member = decision.status_member(options, fwd_status=304)
             self._answer(req, out, decision, served, data, now, member)

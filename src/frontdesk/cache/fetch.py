@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import replace
 from collections import deque
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from frontdesk.log import error_log

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from typing import Annotated
@@ -19,19 +18,9 @@ from pydantic import (
     model_validator,
 )
 
-from .types import MODEL_CONFIG, Duration, Size
+from .types import MODEL_CONFIG, Duration, Network, Size
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §5.6.2
-
-
-def _cidr(value: object) -> object:
-    if not isinstance(value, str):
-        return value
-    try:
-        return str(ipaddress.ip_network(value.strip(), strict=False))
-    except ValueError:
-        msg = f"expected an address or network such as 10.0.0.0/8, got {value!r}"
-        raise ValueError(msg) from None
 
 
 def _field_names(value: object) -> object:
@@ -174,7 +163,7 @@ class Cache(BaseModel):
     max_heuristic: Annotated[Duration, Field(ge=0)] = 86400.0
     """The longest heuristic freshness. Default "1d"."""
 
-    purge_from: tuple[Annotated[str, BeforeValidator(_cidr)], ...] = ()
+    purge_from: tuple[Network, ...] = ()
     """Addresses allowed to send the PURGE method (it removes the URL from every tier
     in every worker), e.g. ["127.0.0.1", "10.0.0.0/8"]. Default [] (PURGE is forwarded
     to the origin as any other method). `frontdesk purge` works regardless."""

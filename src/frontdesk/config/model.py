@@ -9,7 +9,6 @@ plus its name in ``ACTIONS``; the one-action check then covers it.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import tempfile
 from collections.abc import Mapping
@@ -30,6 +29,7 @@ from .types import (
     Hosts,
     ListenAddress,
     Methods,
+    Network,
     Size,
     Workers,
     check_absolute_path,
@@ -67,17 +67,6 @@ def _no_duplicates(addresses: tuple[str, ...]) -> tuple[str, ...]:
 
 def _server_header(value: str) -> str:
     return check_field_value(value, "server_header")
-
-
-def _cidr(value: object) -> object:
-    if not isinstance(value, str):
-        return value
-    try:
-        return str(ipaddress.ip_network(value.strip(), strict=False))
-    except ValueError:
-        raise ValueError(
-            f'invalid network {value!r}: expected an address or CIDR such as "10.0.0.0/8"'
-        ) from None
 
 
 def _lower_names(headers: dict[str, str]) -> dict[str, str]:
@@ -162,7 +151,7 @@ class ServerConfig(BaseModel):
     backlog: Count = 2048
     """Listen backlog: connections the kernel queues before accept(). Default 2048."""
 
-    trusted_proxies: tuple[Annotated[str, BeforeValidator(_cidr)], ...] = ()
+    trusted_proxies: tuple[Network, ...] = ()
     """Addresses or CIDR networks (e.g. ["10.0.0.0/8", "::1"]) of proxies in front of
     frontdesk (a cloud load balancer) whose X-Forwarded-For, X-Forwarded-Proto,
     X-Forwarded-Host and Forwarded headers are believed: a `proxy` route appends to

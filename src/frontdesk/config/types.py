@@ -8,6 +8,7 @@ Every check accepts its own output again, so a validated config dumped to JSON
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import string
 from typing import Annotated, Any, Literal
@@ -20,6 +21,7 @@ __all__ = [
     "MODEL_CONFIG",
     "Size",
     "Duration",
+    "Network",
     "Count",
     "ListenAddress",
     "split_listen",
@@ -41,6 +43,21 @@ Size = Annotated[int, BeforeValidator(parse_size)]
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds; written as 5, "250ms", "5s", "1m30s", "2h", "1d"."""
+
+
+def _cidr(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    except ValueError:
+        raise ValueError(
+            f'invalid network {value!r}: expected an address or CIDR such as "10.0.0.0/8"'
+        ) from None
+
+
+Network = Annotated[str, BeforeValidator(_cidr)]
+"""An address or network: "10.0.0.0/8", "127.0.0.1", "::1"."""
 
 
 def _whole_number(value: object) -> object:

@@ -10,8 +10,19 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def stop_servers_on_signals() -> None:
+    """SIGTERM and SIGINT unwind through the `finally` blocks that stop the servers."""
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with it ignored
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
 
 
 def free_port() -> int:
@@ -27,11 +38,18 @@ def pinned(cpu: int, argv: Sequence[str]) -> list[str]:
     return ["taskset", "-c", str(cpu), *argv]
 
 
-def launch(argv: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
+def launch(
+    argv: Sequence[str],
+    log: Path,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
     """Start `argv` in a new session (its own process group), output to `log`."""
     with log.open("wb") as out:
         return subprocess.Popen(
             argv,
+            cwd=cwd,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -14,14 +14,12 @@ import json
 import os
 import platform
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import procs
@@ -82,11 +80,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--out", type=Path, help="JSON results file (default: bench/results/<timestamp>.json)"
     )
-    parser.add_argument(
-        "--frontdesk-cmd",
-        default=servers.DEFAULT_FRONTDESK_CMD,
-        help="command starting frontdesk; {config} is the TOML path (default: %(default)s)",
-    )
+    servers.add_frontdesk_cmd(parser)
     parser.add_argument(
         "--keep-work",
         action="store_true",
@@ -330,14 +324,9 @@ def write_json(opts: Options, info: dict[str, str], results: list[dict[str, Any]
 # ---------------------------------------------------------------- main
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop servers
-
-
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with it ignored
+    procs.stop_servers_on_signals()
     ensure_tools()
     info = machine()
     print("machine: " + ", ".join(f"{k}: {v}" for k, v in info.items()), flush=True)

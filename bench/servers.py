@@ -1,7 +1,8 @@
-"""The two servers under test: how to configure and start each for a scenario."""
+"""The servers under test (nginx, frontdesk, Varnish): how to configure and start each."""
 
 from __future__ import annotations
 
+import argparse
 import shlex
 import subprocess
 import sys
@@ -54,6 +55,15 @@ def start_backend(workdir: Path, cpu: int, ports: int = 1) -> tuple[Server, list
 DEFAULT_FRONTDESK_CMD = f"{shlex.quote(sys.executable)} -m frontdesk serve -c {{config}}"
 
 
+def add_frontdesk_cmd(parser: argparse.ArgumentParser) -> None:
+    """`--frontdesk-cmd`: any stand-in for frontdesk can be measured the same way."""
+    parser.add_argument(
+        "--frontdesk-cmd",
+        default=DEFAULT_FRONTDESK_CMD,
+        help="command starting frontdesk; {config} is the TOML path (default: %(default)s)",
+    )
+
+
 @dataclass
 class Server:
     """One running server: its name, port and process (a group leader)."""
@@ -68,12 +78,46 @@ def nginx_conf(
     scenario: Scenario, port: int, workdir: Path, extra: dict[str, str] | None = None
 ) -> str:
     values = {"port": str(port), "workdir": str(workdir), **(extra or {})}
+    return nginx_conf_text(scenario.nginx_server, scenario.nginx_http, port, workdir, values)
+
+
+def nginx_conf_text(
+    server: str, http: str, port: int, workdir: Path, values: dict[str, str]
+) -> str:
+    """The whole nginx.conf around a `server { }` body and `http { }` extras."""
     return NGINX_CONF.format(
         workdir=workdir,
         port=port,
-        server=render(scenario.nginx_server, values),
-        http=render(scenario.nginx_http, values),
+        server=render(server, values),
+        http=render(http, values),
     )
+
+
+def varnish_argv(port: int, backend: int, workdir: Path, params: tuple[str, ...] = ()) -> list[str]:
+    """varnishd in the foreground with the built-in VCL and `backend` as its origin.
+
+    `-n` keeps its working directory (shared memory log, compiled VCL) in `workdir`, so
+    runs never meet each other or a system instance; `-s malloc,64m` a memory store."""
+    argv = ["varnishd", "-F", "-a", f"127.0.0.1:{port}", "-b", f"127.0.0.1:{backend}"]
+    argv += ["-s", "malloc,64m", "-n", str(workdir / "varnish")]
+    for param in params:
+        argv += ["-p", param]
+    return argv
+
+
+def version(name: str) -> str:
+    """The version banner of nginx or varnishd; frontdesk's own package version."""
+    argv = {
+        "nginx": ["nginx", "-v"],
+        "varnish": ["varnishd", "-V"],
+        "frontdesk": [sys.executable, "-m", "frontdesk", "--version"],
+    }[name]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except OSError:
+        return "unknown"
+    text = (done.stderr + done.stdout).strip()
+    return text.splitlines()[0] if text else "unknown"
 
 
 def nginx_argv(conf: Path, prefix: Path) -> list[str]:
@@ -86,9 +130,18 @@ def frontdesk_argv(command: str, conf: Path) -> list[str]:
     return [arg.replace("{config}", str(conf)) for arg in shlex.split(command)]
 
 
-def start(name: str, argv: list[str], port: int, workdir: Path, cpu: int) -> Server:
+def start(
+    name: str,
+    argv: list[str],
+    port: int,
+    workdir: Path,
+    cpu: int | None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Server:
+    """Launch (pinned to `cpu` unless None) and wait until the port answers HTTP."""
     log = workdir / f"{name}.log"
-    proc = procs.launch(procs.pinned(cpu, argv), log)
+    proc = procs.launch(argv if cpu is None else procs.pinned(cpu, argv), log, cwd, env)
     server = Server(name, port, proc, log)
     try:
         procs.wait_http(proc, port, log)

@@ -125,16 +125,7 @@ class Test:
 
 
 def ensure_node() -> None:
-    if shutil.which("node") and shutil.which("npm"):
-        return
-    _apt_install("nodejs", "npm")
-
-
-def _apt_install(*packages: str) -> None:
-    print(f"installing {' '.join(packages)} ...", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
-    subprocess.run(["apt-get", "install", "-y", "-q", *packages], check=True, env=env)
+    procs.ensure_commands({"node": "nodejs", "npm": "npm"})
 
 
 def ensure_suite() -> None:
@@ -153,11 +144,10 @@ def ensure_suite() -> None:
 
 
 def ensure_cache(name: str) -> None:
-    if "/usr/sbin" not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] += os.pathsep + "/usr/sbin"
-    binary = {"nginx": "nginx", "varnish": "varnishd"}.get(name)
-    if binary and not shutil.which(binary):
-        _apt_install({"nginx": "nginx-light", "varnish": "varnish"}[name])
+    if name == "nginx":
+        procs.ensure_commands({"nginx": "nginx-light"})
+    elif name == "varnish":
+        procs.ensure_commands({"varnishd": "varnish"})
 
 
 def load_tests() -> list[Test]:

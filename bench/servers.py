@@ -45,10 +45,15 @@ http {{
 BACKEND = Path(__file__).resolve().with_name("backend.py")
 
 
-def start_backend(workdir: Path, cpu: int, ports: int = 1) -> tuple[Server, list[int]]:
+def start_backend(
+    workdir: Path, cpu: int, ports: int = 1, headers: tuple[str, ...] = ()
+) -> tuple[Server, list[int]]:
     """bench/backend.py on `ports` free ports: the upstream of the proxy scenarios."""
     numbers = [procs.free_port() for _ in range(ports)]
-    argv = [sys.executable, str(BACKEND), *map(str, numbers)]
+    argv = [sys.executable, str(BACKEND)]
+    for line in headers:
+        argv += ["--header", line]
+    argv += map(str, numbers)
     return start("backend", argv, numbers[0], workdir, cpu), numbers
 
 
@@ -103,6 +108,29 @@ def varnish_argv(port: int, backend: int, workdir: Path, params: tuple[str, ...]
     for param in params:
         argv += ["-p", param]
     return argv
+
+
+# One thread pool on one core; threads for the 64 client connections and the backend
+# ones made at start rather than while measuring (Varnish runs a thread per connection).
+VARNISH_BENCH_PARAMS = ("thread_pools=1", "thread_pool_min=200", "thread_pool_max=1000")
+
+
+def start_varnish(workdir: Path, cpu: int, extra: dict[str, str]) -> Server:
+    """Varnish in front of the scenario's backend ({upstream_port}), pinned like the others."""
+    port = procs.free_port()
+    argv = varnish_argv(port, int(extra["upstream_port"]), workdir, VARNISH_BENCH_PARAMS)
+    return start("varnish", argv, port, workdir, cpu)
+
+
+def is_cache_hit(name: str, fields: dict[str, str]) -> bool:
+    """Whether a response (fields by lower-case name) came from that server's cache."""
+    if name == "nginx":  # add_header X-Cache-Status $upstream_cache_status
+        return fields.get("x-cache-status") == "HIT"
+    if name == "varnish":  # X-Varnish: the request's id, and on a hit the object's
+        return len(fields.get("x-varnish", "").split()) == 2
+    # RFC 9211: `frontdesk; hit` (a forwarded one has fwd=...)
+    members = fields.get("cache-status", "").split(",")
+    return any("hit" in (p.strip() for p in m.split(";")[1:]) for m in members)
 
 
 def version(name: str) -> str:

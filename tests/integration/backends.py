@@ -109,6 +109,31 @@ async def respond(writer, req: Req, status: int, body: bytes, extra=()) -> None:
     await writer.drain()
 
 
+async def cacheable(writer, req: Req, q: dict[str, str]) -> None:
+    """/c/NAME?cc=..&etag=..&lm=..&status=..&sleep=..&vary=..&h=Name:Value&body=..: an
+    origin for the cache tests. The body says how many times NAME was asked for, so a
+    test can tell a cached answer from a fresh one; If-None-Match is honoured."""
+    n = STATS[f"{req.method} {req.path}"]
+    if "sleep" in q:
+        await asyncio.sleep(float(q["sleep"]))
+    extra: list[tuple[str, str]] = []
+    for key, name in (("cc", "Cache-Control"), ("etag", "ETag"), ("lm", "Last-Modified"),
+                      ("vary", "Vary"), ("expires", "Expires")):
+        if key in q:
+            extra.append((name, q[key]))
+    if "h" in q:
+        name, _, value = q["h"].partition(":")
+        extra.append((name, value))
+    etag = q.get("etag")
+    inm = req.header("if-none-match")
+    if etag and inm and etag in [t.strip() for t in inm.split(",")]:
+        count(f"304 {req.path}")
+        await respond(writer, req, 304, b"", extra)
+        return
+    body = q.get("body", f"{req.path} #{n}").encode()
+    await respond(writer, req, int(q.get("status", "200")), body, extra)
+
+
 async def handle(reader, writer, req: Req, conn_id: int, n: int) -> bool:
     """Answer one request; False closes the connection."""
     global MODE
@@ -195,6 +220,9 @@ async def handle(reader, writer, req: Req, conn_id: int, n: int) -> bool:
         return False
     if path.startswith("/status/"):
         await respond(writer, req, int(path.split("/")[2]), b"status body")
+        return True
+    if path.startswith("/c/"):
+        await cacheable(writer, req, q)
         return True
     if path.startswith("/hop"):
         extra = [

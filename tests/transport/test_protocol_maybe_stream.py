@@ -24,7 +24,7 @@ class Sometimes(Action):
         self.streamed = 0
         self.hot_calls = 0
 
-    def hot(self, method, path, headers, clock: Clock):  # type: ignore[no-untyped-def]
+    def hot(self, method, url, path, raw_host, headers, clock: Clock):  # type: ignore[no-untyped-def]
         self.hot_calls += 1
         return self.memory.rendered(clock.date_line) if path == "/mem" else None
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from .entry import Entry
 from .fields import FieldTuple
@@ -48,6 +48,9 @@ class Stored:
     prepared: Prepared
     hit: Hit  # what get() returns, built once: a hit allocates nothing per variant
     until: float | None  # entry.useful_until(), computed once
+    # The shell's rendered answers for the current second of age (cache/hot.py): a
+    # mutable cell in an immutable record, so a hit re-renders at most once a second.
+    rendered: list[object] = field(default_factory=lambda: [-1, b"", b""])
 
     @property
     def charge(self) -> int:
@@ -100,6 +103,22 @@ class MemoryTier:
         else:
             self._stats.misses += 1
         return hits
+
+    def lookup(self, key: str, now: float) -> Stored | None:
+        """The only stored variant of `key`, for the hot lane (no coroutine, no list);
+        None when there is none, several, or it has outlived its use."""
+        slots = self._by_key.get(key)
+        if slots is None or len(slots) != 1:
+            return None
+        for slot in slots:
+            stored = self._slots[slot]
+            until = stored.until
+            if until is not None and until < now:
+                return None
+            self._policy.touch(slot)
+            self._stats.hits += 1
+            return stored
+        return None
 
     # -- stores
 

@@ -28,8 +28,8 @@ __all__ = ["load_file", "load_text", "default_config", "format_key"]
 
 # Keys from DESIGN.md that later versions add; say so instead of "unknown key".
 _PLANNED = {
-    (): ("app", "cache", "auth"),
-    ("route",): ("auth", "cache"),
+    (): ("app", "auth"),
+    ("route",): ("auth",),
 }
 
 _PLANNED_POOL = ("balance", "health")
@@ -156,16 +156,26 @@ def _unknown_key(loc: Path) -> str:
 
 
 def _model_at(loc: Path) -> type[BaseModel] | None:
-    """The model class that validates the table at `loc`, following field annotations."""
+    """The model class that validates the table at `loc`, following field annotations
+    (through ``dict[str, Model]`` tables such as ``[pool.NAME]``)."""
     model: type[BaseModel] | None = Config
+    table_of: type[BaseModel] | None = None  # the value model of a dict just entered
     for part in loc:
+        if table_of is not None:
+            model, table_of = table_of, None  # `part` is the table's NAME
+            continue
         if isinstance(part, int) or model is None:
             continue  # an index selects an item of the sequence already unwrapped
         field = next(
             (f for n, f in model.model_fields.items() if part in (n, f.alias)),
             None,
         )
-        model = None if field is None else _find_model(field.annotation)
+        annotation = None if field is None else field.annotation
+        if get_origin(annotation) is dict:
+            table_of = _find_model(get_args(annotation)[1])
+            model = None
+        else:
+            model = None if annotation is None else _find_model(annotation)
     return model
 
 

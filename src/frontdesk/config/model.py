@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from ..errors import ConfigError, ConfigIssue
 from .admin import Admin
+from .cache import Cache
 from .proxy import Pool, Proxy
 from .static import Static
 from .types import (
@@ -266,6 +267,10 @@ class Route(BaseModel):
     proxy: Proxy | None = None
     """Forward to a pool of backend servers: { pool, ... }."""
 
+    cache: str | None = None
+    """Answer `proxy` requests through the ``[cache.NAME]`` cache of this name (RFC 9111).
+    Default: no cache."""
+
     @model_validator(mode="after")
     def _one_action(self) -> Route:
         given = [a for a in ACTIONS if getattr(self, a) is not None]
@@ -299,6 +304,9 @@ class Config(BaseModel):
 
     pools: dict[str, Pool] = Field(default={}, alias="pool")
     """The ``[pool.NAME]`` tables: groups of backend servers that `proxy` routes name."""
+
+    caches: dict[str, Cache] = Field(default={}, alias="cache")
+    """The ``[cache.NAME]`` tables: HTTP caches that routes name with ``cache = "NAME"``."""
 
     def listen_addresses(self) -> list[tuple[str, int]]:
         """(host, port) pairs to bind; host "" means all interfaces, IPv6 without brackets."""

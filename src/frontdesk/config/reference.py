@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from frontdesk.config.admin import Admin
+from frontdesk.config.cache import Cache, Disk, Key, Redis
 from frontdesk.config.model import Match, Redirect, Respond, Route, ServerConfig
 from frontdesk.config.proxy import Pool, PrefixReplace, Proxy, Rewrite
 from frontdesk.config.static import Static
@@ -24,6 +25,10 @@ SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("[[route]] proxy = { replace_prefix = { ... } }", PrefixReplace),
     ("[[route]] proxy = { rewrite = { ... } }", Rewrite),
     ("[pool.NAME]", Pool),
+    ("[cache.NAME]", Cache),
+    ("[cache.NAME.disk]", Disk),
+    ("[cache.NAME.redis]", Redis),
+    ("[cache.NAME.key]", Key),
     ("[admin]", Admin),
 )
 

@@ -19,22 +19,44 @@ __all__ = ["cross_check"]
 def cross_check(data: dict[str, Any]) -> list[tuple[Path, str]]:
     """Every cross-table mistake in the parsed file `data`, in file order of the routes."""
     problems: list[tuple[Path, str]] = []
-    pools = data.get("pool")
-    names = sorted(pools) if isinstance(pools, dict) else []
     routes = data.get("route")
     if not isinstance(routes, list):
         return problems
+    pools = _names(data, "pool")
+    caches = _names(data, "cache")
     for index, route in enumerate(routes):
-        proxy = route.get("proxy") if isinstance(route, dict) else None
+        if not isinstance(route, dict):
+            continue
+        proxy = route.get("proxy")
         pool = proxy.get("pool") if isinstance(proxy, dict) else None
-        if not isinstance(pool, str) or pool in names:
-            continue  # a missing or mistyped `pool` is the table validation's to report
-        close = difflib.get_close_matches(pool, names, n=1)
-        if close:
-            hint = f"; did you mean {close[0]!r}?"
-        elif names:
-            hint = f"; defined pools: {', '.join(names)}"
-        else:
-            hint = f"; add a [pool.{pool}] table with its servers"
-        problems.append((("route", index, "proxy", "pool"), f"no pool {pool!r}{hint}"))
+        if isinstance(pool, str) and pool not in pools:
+            # A missing or mistyped `pool` is the table validation's to report.
+            hint = _hint(pool, pools, f"add a [pool.{pool}] table with its servers", "pools")
+            problems.append((("route", index, "proxy", "pool"), f"no pool {pool!r}{hint}"))
+        cache = route.get("cache")
+        if not isinstance(cache, str):
+            continue
+        if cache not in caches:
+            hint = _hint(
+                cache, caches, f'add a [cache.{cache}] table, e.g. memory = "64MB"', "caches"
+            )
+            problems.append((("route", index, "cache"), f"no cache {cache!r}{hint}"))
+        elif proxy is None:
+            problems.append(
+                (("route", index, "cache"), "only a route with `proxy` can use a cache")
+            )
     return problems
+
+
+def _names(data: dict[str, Any], table: str) -> list[str]:
+    tables = data.get(table)
+    return sorted(tables) if isinstance(tables, dict) else []
+
+
+def _hint(name: str, names: list[str], add: str, what: str) -> str:
+    close = difflib.get_close_matches(name, names, n=1)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    if names:
+        return f"; defined {what}: {', '.join(names)}"
+    return f"; {add}"

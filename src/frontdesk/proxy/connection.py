@@ -459,7 +459,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.status = status
         if self.extra_head:
             block += self.extra_head
-        out.start_forwarded(status, block, length is not None, has_date)
+        out.start_forwarded(status, block, length is not None, has_date, headers, version)
         if status == 101:
             return  # the parser raises HttpParserUpgrade next: see _switched
         if self.head_only:

@@ -113,6 +113,11 @@ class ProxyAction(Action):
         self._targets[req.target] = target
         return target
 
+    def upstream_target(self, req: Request) -> bytes:
+        """The request-target sent to the backend (after the route's rewrite)."""
+        target = self._targets.get(req.target)
+        return target if target is not None else self._target(req)
+
     def _hop(self, peer: str) -> Hop:
         hop = Hop(peer, is_trusted(peer, self.trusted) if self.trusted else False)
         if len(self._hops) >= _CACHE_SIZE:

@@ -8,7 +8,7 @@ Static files and the proxy plug in as streaming actions.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from frontdesk.server.response import FixedResponse
@@ -18,6 +18,15 @@ if TYPE_CHECKING:
     from frontdesk.server.connection import Exchange
     from frontdesk.server.exchange import BodyReader, ResponseWriter
     from frontdesk.server.request import Request
+
+
+class _Answered:
+    def __repr__(self) -> str:
+        return "ANSWERED"
+
+
+ANSWERED: Any = _Answered()
+"""What `Action.begin` returns when it has written the whole response already."""
 
 
 class Action:
@@ -42,7 +51,13 @@ class Action:
         raise NotImplementedError
 
     def hot(
-        self, method: bytes, path: str, headers: list[tuple[bytes, bytes]], clock: Clock
+        self,
+        method: bytes,
+        url: bytes,
+        path: str,
+        raw_host: bytes | None,
+        headers: list[tuple[bytes, bytes]],
+        clock: Clock,
     ) -> bytes | tuple[bytes, int, int] | None:
         """The whole rendered response (HTTP/1.1 keep-alive), or (head, fd, size) for a
         head followed by a file's first `size` bytes, or None to take the normal path.
@@ -55,7 +70,8 @@ class Action:
     def begin(self, req: Request, out: ResponseWriter) -> Exchange | None:
         """Optionally start a body-less streaming exchange without a Task: return an
         object whose `cancel()` abandons it, and call `conn.exchange_done(req, out)`
-        once the response is written. None: run `stream()` as a Task instead."""
+        once the response is written; or ANSWERED when the whole response has been
+        written already. None: run `stream()` as a Task instead."""
         return None
 
 

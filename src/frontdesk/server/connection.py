@@ -13,6 +13,7 @@ import asyncio
 from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
 
+from frontdesk.server.actions import ANSWERED
 from frontdesk.server.exchange import BodyReader, ClientDisconnected, ResponseWriter
 from frontdesk.server.request import Queued, Request
 from frontdesk.server.response import CONN_CLOSE, CONN_KEEP_ALIVE, CONTINUE, FixedResponse
@@ -121,6 +122,12 @@ class Connection(asyncio.Protocol):
     def _complete_queued(self, req: Request, action: Action) -> None:
         reader = self._reader
         self._reader = None
+        if action.streaming and reader is None and self._active is None and not self._queue:
+            # Answered already: a task-free exchange that finished inside begin() (a
+            # cache hit). The connection waits for the next request.
+            self.state = IDLE
+            self.deadline = self.clock.now + self.limits.keepalive_timeout
+            return
         self.state = BUSY
         self.deadline = _NEVER
         if action.streaming:
@@ -141,6 +148,9 @@ class Connection(asyncio.Protocol):
             # An action may finish a body-less request without a Task (a Task per
             # request is a measurable share of a proxied request's CPU time).
             exchange = action.begin(req, writer)
+            if exchange is ANSWERED:
+                self.exchange_done(req, writer)
+                return
             if exchange is not None:
                 self._active = exchange
                 return

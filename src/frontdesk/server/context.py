@@ -15,6 +15,7 @@ from frontdesk.server.clock import Clock
 from frontdesk.server.response import FixedResponse, error_response
 
 if TYPE_CHECKING:
+    from frontdesk.cache.runtime import CacheRuntime
     from frontdesk.config.model import Config, Route
     from frontdesk.proxy.pool import UpstreamPool
     from frontdesk.server.connection import Connection
@@ -81,6 +82,8 @@ class WorkerContext:
         self.started = time.time()
         # The proxy's per-worker connection pools, by [pool.NAME]; swept by the tick.
         self.upstream_pools: dict[str, UpstreamPool] = {}
+        # The [cache.NAME] caches that routes use, as this worker holds them.
+        self.caches: dict[str, CacheRuntime] = {}
 
     def at_capacity(self) -> None:
         if not self.accept_paused:
@@ -161,13 +164,41 @@ def build_context(config: Config) -> WorkerContext:
     )
     clock = Clock()
     pools = build_pools(config, clock)
+    caches = build_caches(config)
     table = RouteTable(
-        [(build_matcher(r), build_action(r, s.server_header, config, pools)) for r in config.routes]
+        [
+            (build_matcher(r), build_action(r, s.server_header, config, pools, caches))
+            for r in config.routes
+        ]
     )
     access_log = AccessLog(s.access_log, s.access_log_format)
     ctx = WorkerContext(table, limits, s.server_header, access_log, clock)
     ctx.upstream_pools = pools
+    ctx.caches = caches
     return ctx
+
+
+def build_caches(config: Config) -> dict[str, CacheRuntime]:
+    """One CacheRuntime per [cache.NAME] that a route uses. Its responses are stored only
+    for the hosts its routes match (any host when one of them matches every host)."""
+    if not config.caches:
+        return {}
+    from frontdesk.cache.runtime import build_cache
+
+    hosts: dict[str, set[str] | None] = {}
+    for r in config.routes:
+        if r.cache is None:
+            continue
+        names = _as_tuple(r.match.host)
+        seen = hosts.setdefault(r.cache, set())
+        if not names or any("*" in n for n in names):
+            hosts[r.cache] = None  # any host (a wildcard: the matcher guards it)
+        elif seen is not None:
+            seen.update(n.lower().rstrip(".") for n in names)
+    return {
+        name: build_cache(name, config.caches[name], frozenset(allowed or ()))
+        for name, allowed in hosts.items()
+    }
 
 
 def build_pools(config: Config, clock: Clock) -> dict[str, UpstreamPool]:
@@ -218,6 +249,7 @@ def build_action(
     server: str,
     config: Config | None = None,
     pools: dict[str, UpstreamPool] | None = None,
+    caches: dict[str, CacheRuntime] | None = None,
 ) -> Action:
     if route.proxy is not None and config is not None and pools is not None:
         from frontdesk.proxy.handler import ProxyAction
@@ -225,6 +257,10 @@ def build_action(
         trusted = tuple(ipaddress.ip_network(n) for n in config.server.trusted_proxies)
         pool = pools[route.proxy.pool]
         action: Action = ProxyAction(route.proxy, pool, trusted, pool.via)
+        if route.cache is not None and caches is not None:
+            from frontdesk.cache.action import CachedProxy
+
+            action = CachedProxy(action, caches[route.cache])  # type: ignore[arg-type]
     elif route.respond is not None:
         r = route.respond
         resp = FixedResponse.build(

@@ -143,8 +143,19 @@ class ResponseWriter:
         parts.append(self.conn.clock.date_line)
         self._start(status, parts, content_length is not None)
 
-    def start_forwarded(self, status: int, block: bytes, has_length: bool, has_date: bool) -> None:
+    def start_forwarded(
+        self,
+        status: int,
+        block: bytes,
+        has_length: bool,
+        has_date: bool,
+        fields: object = None,
+        version: str = "1.1",
+    ) -> None:
         """Send a head built elsewhere (the proxy: the backend's fields, filtered).
+
+        `fields` and `version` (the backend's own fields and HTTP version) are for
+        writers that look at the response (the cache); the client's writer ignores them.
 
         `block` already holds Content-Length when `has_length`; no Server line is added
         (the origin's passes through), and Date only when `has_date` is false (RFC 9110
@@ -186,6 +197,11 @@ class ResponseWriter:
             parts.append(CONN_KEEP_ALIVE)
         parts.append(b"\r\n")
         self.conn.write(b"".join(parts))
+
+    @property
+    def request(self) -> Request:
+        """The request this response answers."""
+        return self._req
 
     def write(self, data: bytes) -> None:
         if not data or self._no_body:

@@ -356,7 +356,7 @@ class HttpProtocol(Connection):
             # answered from memory, needs no Request object and no task: a fixed
             # answer, or an action's own ready bytes (a cached static file).
             if fixed is None:
-                data = action.hot(method, path, headers, self.clock)
+                data = action.hot(method, url, path, raw_host, headers, self.clock)
                 if data is not None:
                     if isinstance(data, bytes):
                         self._out.append(data)

@@ -97,7 +97,13 @@ class StaticFiles(Action):
     # ------------------------------------------------------------------- lanes
 
     def hot(
-        self, method: bytes, path: str, headers: list[tuple[bytes, bytes]], clock: Clock
+        self,
+        method: bytes,
+        url: bytes,
+        path: str,
+        raw_host: bytes | None,
+        headers: list[tuple[bytes, bytes]],
+        clock: Clock,
     ) -> bytes | tuple[bytes, int, int] | None:
         res = self.memory.get(path)
         if res is None or clock.now >= res.expires:

@@ -1,0 +1,529 @@
+"""A `proxy` route with ``cache = "NAME"``: answer from the cache, or fetch and store.
+
+Three lanes, fastest first:
+  hot()     a fresh memory hit for a plain GET/HEAD (no Cache-Control, Pragma,
+            preconditions or Range in the request, no Vary on the response), answered
+            with bytes rendered at most once a second of age: the stored head, Age,
+            Cache-Status and the body (no header is parsed or formatted per hit);
+  begin()   any GET/HEAD the memory tier can answer (policy.decide), without a Task;
+  stream()  everything else, as a Task: the other tiers, collapsed misses, fetches
+            from the origin (fetch.py), validation, stale-if-error, PURGE, and unsafe
+            methods written through with invalidation (RFC 9111 §4.4).
+
+The flow follows docs/cache.md, "How a request goes through the cache".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from frontdesk.log import error_log
+from frontdesk.server.actions import ANSWERED, Action
+from frontdesk.server.response import status_line
+
+from .fetch import HOLD, Fetch, write_head
+from .fields import has
+from .invalidation import invalidated_keys
+from .keys import make_key, strip_query
+from .messages import CacheRequest, OriginResponse
+from .policy import Action as Do
+from .policy import Decision, decide
+from .serve import answer
+from .status import Fwd
+from .store import Hit, read_body
+from .validation import freshen, validation_request_fields
+
+if TYPE_CHECKING:
+    from frontdesk.proxy.handler import ProxyAction
+    from frontdesk.server.clock import Clock
+    from frontdesk.server.connection import Exchange
+    from frontdesk.server.exchange import BodyReader, ResponseWriter
+    from frontdesk.server.request import Request
+
+    from .entry import Entry
+    from .runtime import CacheRuntime
+
+GET = b"GET"
+HEAD = b"HEAD"
+_GET_HEAD = (GET, HEAD)
+_SERVES = frozenset({Do.HIT, Do.STALE_HIT, Do.STALE_REVALIDATE})
+# Misses that concurrent requests may share (collapsing); a request whose own
+# directives sent it to the origin (Fwd.REQUEST) waits for nobody.
+_SHARED_MISSES = frozenset({Fwd.URI_MISS, Fwd.VARY_MISS, Fwd.MISS, Fwd.STALE})
+_WRITE_THROUGH = Decision(Do.FORWARD, fwd=Fwd.METHOD)
+_BYPASS = Decision(Do.FORWARD, fwd=Fwd.BYPASS)
+# Request fields that take a request off the hot lane: decide() and answer() read them.
+_COLD_FIELDS = frozenset(
+    {
+        b"cache-control",
+        b"pragma",
+        b"if-match",
+        b"if-none-match",
+        b"if-modified-since",
+        b"if-unmodified-since",
+        b"if-range",
+        b"range",
+    }
+)
+_CLIENT_CONDITIONS = (b"if-none-match", b"if-modified-since")
+_HOT_KEYS = 4096  # (Host, target) → key pairs remembered for the hot lane
+_TEXT = b"text/plain; charset=utf-8"
+
+
+class CachedProxy(Action):
+    """The `proxy` action with a cache in front (one per route, per worker)."""
+
+    streaming = True
+    tunnels = True
+
+    def __init__(self, proxy: ProxyAction, runtime: CacheRuntime) -> None:
+        self.proxy = proxy
+        self.runtime = runtime
+        self.options = runtime.options
+        self.memory = runtime.memory
+        self.hot_lane = runtime.memory is not None
+        self.max_body_size = proxy.max_body_size
+        self.via = proxy.policy.via
+        cold = _COLD_FIELDS | self.options.bypass_request_headers
+        self._cold = cold
+        self._cold_lengths = frozenset(len(n) for n in cold)
+        self._hot_keys: dict[tuple[bytes | None, bytes], str] = {}
+
+    # ------------------------------------------------------------------ keys
+
+    def _cache_request(self, req: Request) -> tuple[CacheRequest, Request, str]:
+        """(the request as the cache sees it, the request to forward, its primary key).
+
+        The key names what the origin is asked for (keys.py): the target after the
+        route's rewrite, with the query parameters the key ignores taken off the
+        forwarded request too (cache poisoning by reflected parameters)."""
+        fwd = req
+        key_options = self.options.key
+        if key_options.ignore_params and req.query:
+            query = strip_query(req.query, key_options)
+            if query != req.query:
+                bare = req.target.partition(b"?")[0]
+                target = bare + b"?" + query.encode("latin-1") if query else bare
+                fwd = replace(req, target=target, query=query, scratch=None)
+        upstream = self.proxy.upstream_target(fwd).decode("latin-1")
+        path, _, query = upstream.partition("?")
+        host, port = _authority(req)
+        creq = CacheRequest(req.method, "http", host, port, path, query, req.headers)
+        key = make_key("http", host, port, path, query, key_options)
+        if req.target[:1] == b"/":
+            hot = self._hot_keys
+            if len(hot) >= _HOT_KEYS:
+                hot.clear()
+            hot[(req.header(b"host"), req.target)] = key
+        return creq, fwd, key
+
+    # ------------------------------------------------------------ the hot lane
+
+    def hot(
+        self,
+        method: bytes,
+        url: bytes,
+        path: str,
+        raw_host: bytes | None,
+        headers: list[tuple[bytes, bytes]],
+        clock: Clock,
+    ) -> bytes | tuple[bytes, int, int] | None:
+        if method != GET and method != HEAD:
+            return None
+        key = self._hot_keys.get((raw_host, url))
+        if key is None:
+            return None
+        lengths = self._cold_lengths
+        for name, _ in headers:
+            if len(name) in lengths and name.lower() in self._cold:
+                return None
+        now = time.time()
+        stored = self.memory.lookup(key, now)  # type: ignore[union-attr]
+        if stored is None:
+            return None
+        entry = stored.entry
+        if entry.method != GET or entry.vary is not None or entry.invalid or entry.cc.no_cache:
+            return None
+        resident = now - entry.response_time
+        age = entry.initial_age + resident if resident > 0 else entry.initial_age
+        ttl = entry.lifetime - age
+        if ttl <= 0:
+            return None
+        memo = stored.rendered
+        if memo[0] != int(age):
+            memo[:] = self._render(entry, stored.prepared.head, stored.prepared.body, age, ttl)
+        return memo[1] if method == GET else memo[2]  # type: ignore[return-value]
+
+    def _render(
+        self, entry: Entry, fields: bytes, body: bytes, age: float, ttl: float
+    ) -> list[object]:
+        """[whole seconds of age, the GET answer, the HEAD answer] for a fresh entry."""
+        member = Decision(Do.HIT, entry, ttl=ttl).status_member(self.options)
+        length = b"" if entry.status in (204, 304) else b"Content-Length: %d\r\n" % len(body)
+        head = b"".join(
+            (
+                status_line(entry.status),
+                fields,
+                length,
+                b"Via: 1.1 ",
+                self.via,
+                b"\r\nAge: %d\r\nCache-Status: " % int(age),
+                member,
+                b"\r\n\r\n",
+            )
+        )
+        return [int(age), head + body, head]
+
+    # ------------------------------------------------------ without a Task
+
+    def begin(self, req: Request, out: ResponseWriter) -> Exchange | None:
+        memory = self.memory
+        if memory is None or req.method not in _GET_HEAD or req.upgrade or not req.keep_alive:
+            return None
+        creq, _, key = self._cache_request(req)
+        hits = memory.get_now(key)
+        if not hits:
+            return None
+        now = time.time()
+        decision = decide(creq, [h.entry for h in hits], now, self.options)
+        if decision.action not in _SERVES:
+            return None
+        hit = _hit_for(hits, decision.entry)
+        data = hit.body.in_memory()
+        if data is None:
+            return None
+        self._answer(req, out, decision, hit.entry, data, now)
+        if decision.action is Do.STALE_REVALIDATE:
+            self._refresh(req, key, decision)
+        return ANSWERED  # type: ignore[no-any-return]
+
+    def _answer(
+        self,
+        req: Request,
+        out: ResponseWriter,
+        decision: Decision,
+        entry: Entry,
+        data: bytes | None,
+        now: float,
+        member: bytes | None = None,
+    ) -> tuple[int, int] | None:
+        """Write the answer from a stored response; the body range still to send when
+        `data` is None (a body streamed from a slower tier)."""
+        if member is None:
+            member = decision.status_member(self.options)
+        reply = answer(req.method, req.headers, entry, now, status_member=member)
+        write_head(
+            out, reply.status, reply.headers, self.via, has_length=reply.status not in (204, 304)
+        )
+        if reply.body is None:
+            return None
+        start, end = reply.body
+        if data is None:
+            return reply.body
+        out.write(data if start == 0 and end == len(data) else data[start:end])
+        return None
+
+    # ------------------------------------------------------------ the Task
+
+    async def stream(self, req: Request, body: BodyReader | None, out: ResponseWriter) -> None:
+        runtime = self.runtime
+        method = req.method
+        if method == b"PURGE" and runtime.purge_from:
+            await self._purge(req, out)
+            return
+        if body is not None or req.upgrade or method not in _GET_HEAD:
+            if method in (b"OPTIONS", b"TRACE") or req.upgrade:
+                await self.proxy.stream(req, body, out)  # safe, never stored
+            else:
+                await self._write_through(req, body, out)
+            return
+        creq, fwd, key = self._cache_request(req)
+        followed = False
+        while True:
+            flight = runtime.flights.get(key) if runtime.collapse and not followed else None
+            if flight is not None:
+                followed = True
+                await self._follow(flight)
+            hits = await runtime.store.get(key)
+            now = time.time()
+            decision = decide(creq, [h.entry for h in hits], now, self.options)
+            if decision.action in _SERVES:
+                hit = _hit_for(hits, decision.entry)
+                _close_others(hits, hit)
+                await self._answer_hit(req, out, decision, hit, now)
+                if decision.action is Do.STALE_REVALIDATE:
+                    self._refresh(req, key, decision)
+                return
+            if not followed and key in runtime.flights:
+                _close_others(hits, None)
+                continue  # a fetch for this key started while we looked
+            break
+        if decision.action is Do.GATEWAY_TIMEOUT:
+            _close_others(hits, None)
+            self._plain(
+                out,
+                504,
+                b"504 Gateway Timeout: not in the cache (only-if-cached)\n",
+                decision.status_member(self.options),
+            )
+            return
+        await self._fetch(req, fwd, creq, key, decision, hits, out)
+
+    async def _answer_hit(
+        self,
+        req: Request,
+        out: ResponseWriter,
+        decision: Decision,
+        hit: Hit,
+        now: float,
+        member: bytes | None = None,
+        entry: Entry | None = None,
+    ) -> None:
+        data = hit.body.in_memory()
+        rest = self._answer(req, out, decision, entry or hit.entry, data, now, member)
+        if rest is None:
+            hit.body.close()
+            return
+        start, end = rest
+        pos = 0
+        try:
+            async for chunk in hit.body.chunks():
+                lo, hi = max(start - pos, 0), min(end - pos, len(chunk))
+                if lo < hi:
+                    out.write(chunk[lo:hi])
+                    await out.drain()
+                pos += len(chunk)
+                if pos >= end:
+                    break
+        finally:
+            hit.body.close()
+
+    async def _follow(self, flight: Any) -> None:
+        """Wait (bounded) for another request's fetch of the same key."""
+        runtime = self.runtime
+        flight.waiters += 1
+        try:
+            stored = await asyncio.wait_for(asyncio.shield(flight.result), runtime.collapse_timeout)
+        except TimeoutError:
+            return
+        if stored:
+            runtime.collapsed += 1
+
+    async def _fetch(
+        self,
+        req: Request,
+        fwd: Request,
+        creq: CacheRequest,
+        key: str,
+        decision: Decision,
+        hits: list[Hit],
+        out: ResponseWriter,
+    ) -> None:
+        """Go to the origin for a miss or a validation, storing what may be stored."""
+        runtime = self.runtime
+        flight = None
+        if (
+            runtime.collapse
+            and key not in runtime.flights
+            and (decision.action is Do.VALIDATE or decision.fwd in _SHARED_MISSES)
+        ):
+            from .runtime import Flight
+
+            flight = runtime.flights[key] = Flight()
+            flight.result.add_done_callback(lambda _: _forget(runtime.flights, key, flight))
+        headers = req.headers
+        client_conditional = any(has(headers, n) for n in _CLIENT_CONDITIONS)
+        if decision.action is Do.VALIDATE:
+            # §4.3.1: our validators replace the client's; its own are evaluated
+            # against the validated response (serve.answer).
+            headers = list(validation_request_fields(headers, decision.conditional))
+        elif client_conditional and decision.fwd in _SHARED_MISSES and not has(headers, b"range"):
+            # A miss: ask for the whole response, so that it can be stored; the
+            # client's conditions are answered from it (fetch.py).
+            headers = list(validation_request_fields(headers, ()))
+        else:
+            client_conditional = False
+        # A HEAD miss is fetched as GET (as nginx does), so the response can be stored
+        # and later answer GETs too; the client's writer sends no body for HEAD.
+        sent = replace(fwd, method=GET, headers=headers, scratch=None)
+        store_creq = replace(creq, method=GET)
+        fetch = Fetch(
+            runtime,
+            store_creq,
+            decision,
+            out,
+            self.via,
+            client_conditional=client_conditional,
+            flight=flight,
+        )
+        try:
+            await self.proxy.stream(sent, None, fetch)
+            fetch.finished()
+            if fetch.mode == HOLD:
+                await self._held(req, fwd, creq, key, decision, hits, out, fetch)
+                return
+        finally:
+            fetch.close()
+            _close_others(hits, None)
+
+    async def _held(
+        self,
+        req: Request,
+        fwd: Request,
+        creq: CacheRequest,
+        key: str,
+        decision: Decision,
+        hits: list[Hit],
+        out: ResponseWriter,
+        fetch: Fetch,
+    ) -> None:
+        """Answer after a validation the client did not see: 304 or an error."""
+        now = time.time()
+        options = self.options
+        if fetch.status == 304:
+            response = OriginResponse(304, fetch.fields, fetch.request_time, fetch.response_time)
+            freshened = freshen(decision.validating, response, options)
+            served = freshened.serve
+            if served is None:
+                # §4.3.4: the 304 matches no stored response: ask again, unconditionally.
+                again = Decision(Do.FORWARD, fwd=Fwd.STALE)
+                await self._fetch(req, fwd, creq, key, again, [], out)
+                return
+            old = next((o for o, n in freshened.updates if n is served), None)
+            bodies = await self._update(freshened.updates, hits)
+            data = bodies.get(id(old)) if old is not None else None
+            if data is None:
+                await self._fetch(req, fwd, creq, key, Decision(Do.FORWARD, fwd=Fwd.STALE), [], out)
+                return
+            member = decision.status_member(options, fwd_status=304)
+            self._answer(req, out, decision, served, data, now, member)
+            return
+        # stale-if-error (RFC 5861 §4) or a disconnected validation (§4.3.3)
+        assert decision.entry is not None
+        hit = _hit_for(hits, decision.entry)
+        member = decision.status_member(
+            options, fwd_status=fetch.status if fetch.fields else None, detail="stale-if-error"
+        )
+        await self._answer_hit(req, out, decision, hit, now, member)
+
+    async def _update(
+        self, updates: tuple[tuple[Entry, Entry | None], ...], hits: list[Hit]
+    ) -> dict[int, bytes]:
+        """Store the entries a 304 freshened (§3.2) with their bodies; the bodies read,
+        by id of the old entry."""
+        store = self.runtime.store
+        bodies: dict[int, bytes] = {}
+        for old, new in updates:
+            hit = next((h for h in hits if h.entry is old), None)
+            if hit is None:
+                continue
+            data = await read_body(hit.body)
+            bodies[id(old)] = data
+            if new is None:
+                await store.delete(old.key)
+                continue
+            writer = store.writer(new)
+            if await writer.write(data) if data else True:
+                await writer.commit()
+            else:
+                await writer.abort()
+        return bodies
+
+    def _refresh(self, req: Request, key: str, decision: Decision) -> None:
+        """RFC 5861 §3: revalidate in the background, once per key at a time."""
+        runtime = self.runtime
+        if key in runtime.revalidating:
+            return
+        runtime.revalidating.add(key)
+        runtime.spawn(self._revalidate(req, key, decision))
+
+    async def _revalidate(self, req: Request, key: str, decision: Decision) -> None:
+        runtime = self.runtime
+        fetch = None
+        try:
+            creq, fwd, _ = self._cache_request(req)
+            headers = list(validation_request_fields(req.headers, decision.conditional))
+            sent = replace(fwd, method=GET, headers=headers, scratch=None, keep_alive=True)
+            fetch = Fetch(runtime, replace(creq, method=GET), decision, None, self.via)
+            await self.proxy.stream(sent, None, fetch)
+            fetch.finished()
+            if fetch.mode == HOLD and fetch.status == 304:
+                response = OriginResponse(
+                    304, fetch.fields, fetch.request_time, fetch.response_time
+                )
+                freshened = freshen(decision.validating, response, self.options)
+                hits = await runtime.store.get(key)
+                await self._update(freshened.updates, hits)
+                _close_others(hits, None)
+            await fetch.stored_now()
+        except Exception:
+            error_log.exception("cache %r: background revalidation of %s failed", runtime.name, key)
+        finally:
+            runtime.revalidating.discard(key)
+            if fetch is not None:
+                fetch.close()
+
+    # ------------------------------------------------ unsafe methods, PURGE
+
+    async def _write_through(
+        self, req: Request, body: BodyReader | None, out: ResponseWriter
+    ) -> None:
+        """§4.4: forward, then invalidate the target (and same-origin Location /
+        Content-Location) when the answer is not an error."""
+        creq, fwd, _ = self._cache_request(req)
+        fetch = Fetch(self.runtime, creq, _WRITE_THROUGH, out, self.via)
+        try:
+            await self.proxy.stream(fwd, body, fetch)
+        finally:
+            fetch.close()
+        keys = invalidated_keys(creq, fetch.status, fetch.fields, self.options.key)
+        if keys:
+            await self.runtime.purge(keys=keys)
+
+    async def _purge(self, req: Request, out: ResponseWriter) -> None:
+        if not self.runtime.may_purge(req.peer):
+            self._plain(out, 403, b"403 Forbidden: PURGE is not allowed from this address\n")
+            return
+        _, _, key = self._cache_request(req)
+        removed = await self.runtime.purge(keys=(key,))
+        self._plain(out, 200, b"purged %d entr%s\n" % (removed, b"y" if removed == 1 else b"ies"))
+
+    def _plain(
+        self, out: ResponseWriter, status: int, body: bytes, member: bytes | None = None
+    ) -> None:
+        headers = [(b"Content-Type", _TEXT), (b"Cache-Control", b"no-store")]
+        if member is not None:
+            headers.append((b"Cache-Status", member))
+        out.start(status, headers, len(body))
+        out.write(body)
+
+
+def _authority(req: Request) -> tuple[str, int | None]:
+    """(host, port) of the request's authority: the port is part of the key, since an
+    origin that builds links from Host would otherwise poison the entry of another."""
+    raw = req.header(b"host")
+    if raw is None or req.target[:1] != b"/":
+        return req.host, None
+    text = raw.decode("latin-1").strip()
+    colon = text.rfind(":")
+    if colon > text.rfind("]") and text[colon + 1 :].isdigit():
+        return req.host, int(text[colon + 1 :])
+    return req.host, None
+
+
+def _hit_for(hits: list[Hit], entry: Entry | None) -> Hit:
+    return next(h for h in hits if h.entry is entry)
+
+
+def _close_others(hits: list[Hit], keep: Hit | None) -> None:
+    for h in hits:
+        if h is not keep:
+            h.body.close()
+
+
+def _forget(flights: dict[str, Any], key: str, flight: Any) -> None:
+    if flights.get(key) is flight:
+        del flights[key]

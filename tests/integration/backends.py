@@ -117,8 +117,13 @@ async def cacheable(writer, req: Req, q: dict[str, str]) -> None:
     if "sleep" in q:
         await asyncio.sleep(float(q["sleep"]))
     extra: list[tuple[str, str]] = []
-    for key, name in (("cc", "Cache-Control"), ("etag", "ETag"), ("lm", "Last-Modified"),
-                      ("vary", "Vary"), ("expires", "Expires")):
+    for key, name in (
+        ("cc", "Cache-Control"),
+        ("etag", "ETag"),
+        ("lm", "Last-Modified"),
+        ("vary", "Vary"),
+        ("expires", "Expires"),
+    ):
         if key in q:
             extra.append((name, q[key]))
     if "h" in q:

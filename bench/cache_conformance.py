@@ -90,7 +90,7 @@ servers = ["127.0.0.1:{origin}"]
 
 [cache.main]
 memory = "64MB"
-"""
+{settings}"""
 
 # As the suite's own docker image runs nginx (docker/nginx/nginx.conf there): a disk
 # cache, revalidation with conditional requests on.
@@ -192,10 +192,16 @@ def start_varnish(workdir: Path, origin: int) -> servers.Server:
     return servers.start("varnish", argv, port, workdir, cpu=None)
 
 
-def start_frontdesk(workdir: Path, origin: int, command: str) -> servers.Server:
+def start_frontdesk(
+    workdir: Path, origin: int, command: str, settings: list[str]
+) -> servers.Server:
+    """`settings` are extra `key = value` lines of [cache.main] (--cache-set)."""
     port = procs.free_port()
     conf = workdir / "frontdesk.toml"
-    conf.write_text(FRONTDESK_CONFIG.format(port=port, origin=origin, workdir=workdir))
+    lines = "".join(f"{line}\n" for line in settings)
+    conf.write_text(
+        FRONTDESK_CONFIG.format(port=port, origin=origin, workdir=workdir, settings=lines)
+    )
     argv = servers.frontdesk_argv(command, conf)
     return servers.start("frontdesk", argv, port, workdir, cpu=None)
 
@@ -282,6 +288,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     servers.add_frontdesk_cmd(parser)
     parser.add_argument(
+        "--cache-set",
+        action="append",
+        default=[],
+        metavar="'KEY = VALUE'",
+        help="a TOML line added to frontdesk's [cache.main] (repeatable), "
+        "e.g. 'store_set_cookie = true'",
+    )
+    parser.add_argument(
         "--keep-work", action="store_true", help="keep configs and logs of the caches"
     )
     return parser.parse_args(argv)
@@ -295,7 +309,7 @@ def run_one(
     starters: dict[str, Callable[[Path, int], servers.Server]] = {
         "nginx": start_nginx,
         "varnish": start_varnish,
-        "frontdesk": lambda w, o: start_frontdesk(w, o, args.frontdesk_cmd),
+        "frontdesk": lambda w, o: start_frontdesk(w, o, args.frontdesk_cmd, args.cache_set),
     }
     running: list[servers.Server] = []
     try:

@@ -5,6 +5,8 @@ frontdesk check -c FILE                   validate; every error with key path an
 frontdesk reload -c FILE                  validate, then tell the running master (SIGHUP)
 frontdesk stop -c FILE                    graceful stop of the running master (SIGTERM)
 frontdesk status [-c FILE] [--json]       the running server's workers and figures
+frontdesk purge [-c FILE] [URL ...] [--prefix URL] [--tag TAG] [--cache NAME]
+                                          remove cached responses in every worker and tier
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import os
 import signal
 import sys
+from typing import Any
 
 from frontdesk import __version__
 from frontdesk.config import apply_env, default_config, load_file
@@ -40,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="show the running server's workers and figures")
     status.add_argument("-c", "--config", help="TOML config file (default: embedded config)")
     status.add_argument("--json", action="store_true", help="print the admin API's JSON")
+    purge = sub.add_parser("purge", help="remove cached responses (every worker, every tier)")
+    purge.add_argument("-c", "--config", help="TOML config file (default: embedded config)")
+    purge.add_argument("urls", nargs="*", metavar="URL", help="absolute URL to remove")
+    purge.add_argument("--prefix", help="remove every URL starting with this one")
+    purge.add_argument("--tag", help="remove every response tagged so (Surrogate-Key, Cache-Tag)")
+    purge.add_argument("--cache", help="only this [cache.NAME] (default: all)")
     return p
 
 
@@ -69,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if command == "status":
         return _status(config, args.json)
+    if command == "purge":
+        return _purge(config, args)
     if command in ("reload", "stop"):
         return _signal_master(config, signal.SIGHUP if command == "reload" else signal.SIGTERM)
     if args.workers is not None:
@@ -95,24 +106,48 @@ def _signal_master(config: Config, sig: signal.Signals) -> int:
 
 
 def _status(config: Config, as_json: bool) -> int:
-    from frontdesk.master.admin import call
     from frontdesk.master.status import format_status
+
+    payload = _admin(config, "GET", "/status")
+    if payload is None:
+        return 1
+    print(json.dumps(payload, indent=2) if as_json else format_status(payload))
+    return 0
+
+
+def _purge(config: Config, args: argparse.Namespace) -> int:
+    if not (args.urls or args.prefix or args.tag):
+        print("frontdesk purge: give URLs, --prefix URL or --tag TAG", file=sys.stderr)
+        return EXIT_CONFIG
+    body = {"urls": args.urls, "prefix": args.prefix, "tag": args.tag, "cache": args.cache}
+    payload = _admin(config, "POST", "/cache/purge", body)
+    if payload is None:
+        return 1
+    n = payload["removed"]
+    print(f"purged {n} entr{'y' if n == 1 else 'ies'} in {payload['workers']} worker(s)")
+    return 0
+
+
+def _admin(config: Config, method: str, path: str, body: object = None) -> dict[str, Any] | None:
+    """One admin API call; None (after saying why on stderr) when it failed."""
+    from frontdesk.master.admin import call
 
     address = config.admin_address()
     if address is None:
         print("the admin API is off in this config (admin.listen)", file=sys.stderr)
-        return 1
+        return None
     try:
-        code, payload = call(address, "GET", "/status")
+        code, payload = call(address, method, path, body)
     except OSError as exc:
         where = address if isinstance(address, str) else f"{address[0]}:{address[1]}"
         print(f"no running frontdesk answers at {where}: {exc}", file=sys.stderr)
-        return 1
+        return None
     if code != 200:
         print(f"admin API: {code} {payload.get('error', '')}", file=sys.stderr)
-        return 1
-    print(json.dumps(payload, indent=2) if as_json else format_status(payload))
-    return 0
+        for error in payload.get("errors", ()):
+            print(f"  {error}", file=sys.stderr)
+        return None
+    return payload  # type: ignore[no-any-return]
 
 
 def _serve(config: Config, path: str | None) -> int:

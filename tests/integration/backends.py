@@ -136,6 +136,8 @@ async def cacheable(writer, req: Req, q: dict[str, str]) -> None:
         await respond(writer, req, 304, b"", extra)
         return
     body = q.get("body", f"{req.path} #{n}").encode()
+    if "size" in q:  # a large body: the count first, then filler
+        body = (body + b"." * int(q["size"]))[: int(q["size"])]
     await respond(writer, req, int(q.get("status", "200")), body, extra)
 
 

@@ -33,7 +33,9 @@ servers = ["{app}"]
 
 [cache.main]
 memory = "16MB"
+max_object_size = "256KB"
 purge_from = ["127.0.0.1"]
+bypass_headers = ["Cookie"]
 key = {{ ignore_params = ["utm_*"] }}
 """
 
@@ -225,3 +227,27 @@ def test_concurrent_misses_for_an_expired_key_make_one_origin_request(srv):
     assert len(results) == 100 and all(s == 200 for s, _ in results)
     assert seen(srv, "/c/collapse") - before == 1
     assert {b for _, b in results} == {b"/c/collapse #2"}
+
+
+def test_large_body_streams_into_the_cache_and_an_oversized_one_passes_through(srv):
+    big = url("/c/big", cc="max-age=60", size=str(200 * 1024))
+    r1, b1 = srv.get(big)
+    r2, b2 = srv.get(big)
+    assert len(b1) == 200 * 1024 and b1 == b2 and b1.startswith(b"/c/big #1")
+    assert "hit" in r2.getheader("Cache-Status")
+    huge = url("/c/huge", cc="max-age=60", size=str(1024 * 1024))
+    _, h1 = srv.get(huge)
+    r, h2 = srv.get(huge)
+    assert len(h1) == len(h2) == 1024 * 1024
+    assert h2.startswith(b"/c/huge #2")  # over max_object_size: not stored
+    assert "fwd=uri-miss" in r.getheader("Cache-Status")
+
+
+def test_bypass_header_skips_the_cache_both_ways(srv):
+    u = url("/c/bypass", cc="max-age=60")
+    r1, b1 = srv.get(u, headers={"Cookie": "session=alice"})
+    r2, b2 = srv.get(u)
+    assert b1 == b"/c/bypass #1" and "fwd=bypass" in r1.getheader("Cache-Status")
+    assert b2 == b"/c/bypass #2"  # alice's answer was not stored for others
+    r3, b3 = srv.get(u, headers={"Cookie": "session=bob"})
+    assert b3 == b"/c/bypass #3"  # nor is bob served the stored one

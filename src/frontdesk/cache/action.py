@@ -120,6 +120,27 @@ class CachedProxy(Action):
             hot[(req.header(b"host"), req.target)] = key
         return creq, fwd, key
 
+    def key_for_url(self, host: str, port: int | None, target: str, path: str, query: str) -> str:
+        """The key a GET for this URL would use (frontdesk purge URL)."""
+        from frontdesk.server.request import Request
+
+        authority = host if port is None else f"{host}:{port}"
+        req = Request(
+            GET,
+            target.encode("latin-1"),
+            path,
+            query,
+            "1.1",
+            [(b"host", authority.encode("latin-1"))],
+            host,
+            True,
+            "-",
+            False,
+            False,
+            0.0,
+        )
+        return self._cache_request(req)[2]
+
     # ------------------------------------------------------------ the hot lane
 
     def hot(
@@ -358,6 +379,7 @@ class CachedProxy(Action):
             self.via,
             client_conditional=client_conditional,
             flight=flight,
+            may_store=decision.fwd is not Fwd.BYPASS,  # e.g. a Cookie: personal answers
         )
         try:
             await self.proxy.stream(sent, None, fetch)
@@ -473,10 +495,10 @@ class CachedProxy(Action):
     ) -> None:
         """§4.4: forward, then invalidate the target (and same-origin Location /
         Content-Location) when the answer is not an error."""
-        creq, fwd, _ = self._cache_request(req)
+        creq, _, _ = self._cache_request(req)
         fetch = Fetch(self.runtime, creq, _WRITE_THROUGH, out, self.via)
         try:
-            await self.proxy.stream(fwd, body, fetch)
+            await self.proxy.stream(req, body, fetch)
         finally:
             fetch.close()
         keys = invalidated_keys(creq, fetch.status, fetch.fields, self.options.key)

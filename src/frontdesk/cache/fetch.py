@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +78,7 @@ class Fetch(ResponseWriter):
         *,
         client_conditional: bool = False,
         flight: Flight | None = None,
+        may_store: bool = True,
     ) -> None:
         self.runtime = runtime
         self.creq = creq
@@ -87,6 +89,7 @@ class Fetch(ResponseWriter):
         self.via = via
         self.client_conditional = client_conditional  # the client's If-* were taken off
         self.flight = flight
+        self.may_store = may_store
         self.request_time = time.time()
         self.response_time = 0.0
         self.started = False
@@ -131,6 +134,8 @@ class Fetch(ResponseWriter):
         declared = content_length(headers)
         response = OriginResponse(status, headers, self.request_time, now, declared or 0)
         stored = self.stored = on_response(self.creq, response, options)
+        if not self.may_store and stored.entry is not None:
+            stored = self.stored = replace(stored, entry=None)
         if stored.entry is not None:
             self._writer = runtime.store.writer(stored.entry)
             self._pump = asyncio.get_running_loop().create_task(self._feed_store())

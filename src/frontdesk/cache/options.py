@@ -1,6 +1,6 @@
 """The cache policy's knobs, as one frozen value built once at config load.
 
-The config file's ``[cache.NAME]`` tables will be mapped onto this (a later session);
+The config file's ``[cache.NAME]`` tables are mapped onto this (runtime.cache_options);
 the pure modules only ever see a ``CacheOptions``.
 """
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def add_status_routes(admin: AdminServer, master: Master) -> None:
     async def index(req: AdminRequest) -> tuple[int, Any]:
-        return 200, {"endpoints": ["GET /status"]}
+        return 200, {"endpoints": ["GET /status", "POST /cache/purge"]}
 
     async def status(req: AdminRequest) -> tuple[int, Any]:
         return 200, await status_payload(master)
@@ -41,7 +41,30 @@ async def status_payload(master: Master) -> dict[str, Any]:
         "workers": workers,
         "totals": totals,
         "pools": merge_pools(workers),
+        "caches": merge_caches(workers),
     }
+
+
+def merge_caches(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each cache over all workers: lookups summed; the memory tier summed (one per
+    worker), a shared tier (disk, redis) as the largest view of it."""
+    caches: dict[str, dict[str, Any]] = {}
+    for w in workers:
+        for name, c in w.get("caches", {}).items():
+            cache = caches.setdefault(
+                name, {"cache": name, "hits": 0, "misses": 0, "collapsed": 0, "tiers": {}}
+            )
+            for k in ("hits", "misses", "collapsed"):
+                cache[k] += c[k]
+            for t in c["tiers"]:
+                row = cache["tiers"].setdefault(
+                    t["name"], {"name": t["name"], "entries": 0, "bytes": 0, "up": True}
+                )
+                for k in ("entries", "bytes"):
+                    own = t["name"] == "memory"  # each worker's own; others are shared
+                    row[k] = row[k] + t[k] if own else max(row[k], t[k])
+                row["up"] = row["up"] and t["up"]
+    return [c | {"tiers": list(c["tiers"].values())} for c in caches.values()]
 
 
 def merge_pools(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -144,4 +167,17 @@ def format_status(p: dict[str, Any]) -> str:
                 )
             )
         lines += _table(table)
+    for cache in p.get("caches", []):
+        lookups = cache["hits"] + cache["misses"]
+        ratio = f"{100 * cache['hits'] / lookups:.1f}%" if lookups else "-"
+        lines += [
+            "",
+            f"cache {cache['cache']}: {cache['hits']} hits, {cache['misses']} misses "
+            f"({ratio} hit), {cache['collapsed']} collapsed",
+        ]
+        tiers: list[tuple[str, ...]] = [("tier", "entries", "size", "state")]
+        for t in cache["tiers"]:
+            state = "up" if t["up"] else "down"
+            tiers.append((t["name"], str(t["entries"]), _megabytes(t["bytes"]), state))
+        lines += _table(tiers)
     return "\n".join(lines)

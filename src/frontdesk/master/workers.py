@@ -29,6 +29,7 @@ from frontdesk.errors import ConfigError, FrontdeskError
 from frontdesk.log import error_log
 from frontdesk.master.admin import AdminServer
 from frontdesk.master.channel import LineBuffer, Message, encode
+from frontdesk.master.purge import add_purge_routes
 from frontdesk.master.status import add_status_routes
 
 READY_TIMEOUT = 30.0
@@ -177,6 +178,7 @@ class Master:
             return
         admin = AdminServer()
         add_status_routes(admin, self)
+        add_purge_routes(admin, self)
         try:
             await admin.start(address)
         except OSError as exc:
@@ -187,6 +189,14 @@ class Master:
 
     async def worker_stats(self, timeout: float = 2.0) -> list[dict[str, object]]:
         """Each live worker's own figures, asked over the control channel."""
+        return await self.ask_workers({"type": "stats"}, timeout)
+
+    async def ask_workers(
+        self, msg: Message, timeout: float = 2.0, first: Message | None = None
+    ) -> list[dict[str, object]]:
+        """Send `msg` to every live worker (`first`, when given, to the first of them
+        instead) and gather their answers: one row per worker, with "error" when it did
+        not answer within `timeout`."""
         loop = asyncio.get_running_loop()
         asked: list[tuple[WorkerProcess, asyncio.Future[Message]]] = []
         for w in self.workers:
@@ -195,7 +205,7 @@ class Master:
             ident = next(self._ids)
             waiter: asyncio.Future[Message] = loop.create_future()
             w.pending[ident] = waiter
-            w.send({"type": "stats", "id": ident})
+            w.send({**(first if first is not None and not asked else msg), "id": ident})
             asked.append((w, waiter))
         if asked:
             await asyncio.wait([f for _, f in asked], timeout=timeout)
@@ -215,6 +225,12 @@ class Master:
                 row["error"] = "no answer"
             out.append(row)
         return out
+
+    def relay(self, msg: Message, source: WorkerProcess) -> None:
+        """A worker's news for the others (a purge made through one of them)."""
+        for w in self.workers:
+            if w is not source and w.proc.returncode is None:
+                w.send(msg)
 
     async def shutdown(self) -> None:
         if self.admin is not None:
@@ -294,8 +310,10 @@ class Master:
                 for msg in buffer.feed(data):
                     if msg["type"] == "ready" and not w.ready.done():
                         w.ready.set_result(None)
-                    elif msg["type"] == "stats":
-                        waiter = w.pending.pop(msg.get("id", -1), None)
+                    elif msg["type"] == "purge":
+                        self.relay({**msg, "shared": False}, w)
+                    elif "id" in msg:  # an answer to ask_workers ("stats", "purged")
+                        waiter = w.pending.pop(msg["id"], None)
                         if waiter is not None and not waiter.done():
                             waiter.set_result(msg)
 

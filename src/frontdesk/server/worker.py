@@ -63,6 +63,8 @@ class Worker:
             lambda: _ChannelProtocol(self), sock=self.channel
         )
         self._channel_transport = transport
+        for cache in ctx.caches.values():
+            cache.broadcast = self.send  # purges and invalidations reach the other workers
         self.send({"type": "ready", "pid": os.getpid()})
         timeout, grace = await self.stopping
         await self._shutdown(timeout, grace)
@@ -102,6 +104,19 @@ class Worker:
             self._request_stop(float(msg.get("timeout", 300.0)), DRAIN_IDLE_GRACE)
         elif kind == "stats":
             self.send({"type": "stats", "id": msg.get("id"), **self.stats()})
+        elif kind == "purge":
+            self._later(self._purge(msg))
+
+    async def _purge(self, msg: Message) -> None:
+        from frontdesk.cache.purge import PurgeError, apply
+
+        try:
+            removed = await apply(self.ctx, msg)
+            answer: Message = {"type": "purged", "removed": removed}
+        except PurgeError as exc:
+            answer = {"type": "purged", "removed": 0, "error": str(exc)}
+        if "id" in msg:
+            self.send({**answer, "id": msg["id"]})
 
     def stats(self) -> dict[str, Any]:
         ctx = self.ctx
@@ -112,6 +127,7 @@ class Worker:
             "accepting": not ctx.accept_paused and not ctx.closing,
             "rss_bytes": _rss_bytes(),
             "pools": [p.snapshot(ctx.clock.now) for p in ctx.upstream_pools.values()],
+            "caches": {name: c.stats() for name, c in ctx.caches.items()},
         }
 
     def on_channel_lost(self) -> None:
@@ -154,6 +170,8 @@ class Worker:
                 conn.transport.abort()
         for pool in ctx.upstream_pools.values():
             pool.close_all()
+        for cache in ctx.caches.values():
+            await cache.close()
         if self._tick_handle is not None:
             self._tick_handle.cancel()
         ctx.access_log.close()

@@ -1,0 +1,151 @@
+"""Purges reach every worker: `frontdesk purge` (URL, --prefix, --tag), the PURGE method
+and §4.4 invalidations, with two workers that each hold their own memory copy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from urllib.parse import quote
+
+import pytest
+
+ROUTES = """
+[[route]]
+match = {{ exact = "/stats" }}
+proxy = {{ pool = "app" }}
+
+[[route]]
+proxy = {{ pool = "app" }}
+cache = "main"
+
+[pool.app]
+servers = ["{app}"]
+
+[cache.main]
+memory = "16MB"
+purge_from = ["127.0.0.1"]
+
+[admin]
+listen = "unix:{sock}"
+"""
+
+
+@pytest.fixture(scope="module")
+def origin(backends):
+    return backends("origin")
+
+
+@pytest.fixture(scope="module")
+def srv(module_server, origin, tmp_path_factory):
+    sock = tmp_path_factory.mktemp("admin") / "admin.sock"
+    return module_server(ROUTES.format(app=origin.address, sock=sock), workers=2)
+
+
+def seen(srv, path: str) -> int:
+    _, body = srv.get("/stats")
+    return int(json.loads(body).get(f"GET {path}", 0))
+
+
+def fill(srv, u: str, path: str) -> set[bytes]:
+    """Ask until both workers hold the URL (the origin saw it twice): their bodies."""
+    bodies: set[bytes] = set()
+    deadline = time.monotonic() + 20
+    while seen(srv, path) < 2:
+        assert time.monotonic() < deadline, "the second worker never took a request"
+        bodies.add(srv.get(u)[1])
+    for _ in range(20):
+        bodies.add(srv.get(u)[1])
+    assert len(bodies) == 2, bodies  # one copy per worker, each served from its memory
+    return bodies
+
+
+def after(srv, u: str, n: int = 30) -> set[bytes]:
+    return {srv.get(u)[1] for _ in range(n)}
+
+
+def cli(srv, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "frontdesk", "purge", "-c", str(srv.config_path), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_purge_url_reaches_every_worker(srv):
+    u = "/c/p-url?cc=" + quote("max-age=600")
+    old = fill(srv, u, "/c/p-url")
+    result = cli(srv, f"http://127.0.0.1:{srv.port}{u}")
+    assert result.returncode == 0, result.stderr
+    assert "purged" in result.stdout
+    assert not after(srv, u) & old
+
+
+def test_purge_by_tag(srv):
+    u = "/c/p-tag?cc=" + quote("max-age=600") + "&h=" + quote("Surrogate-Key:news front")
+    r, _ = srv.get(u)
+    assert r.getheader("Surrogate-Key") is None  # tags are for the cache, not clients
+    old = fill(srv, u, "/c/p-tag")
+    result = cli(srv, "--tag", "front")
+    assert result.returncode == 0, result.stderr
+    assert not after(srv, u) & old
+
+
+def test_purge_by_prefix(srv):
+    u = "/c/p-prefix/a?cc=" + quote("max-age=600")
+    old = fill(srv, u, "/c/p-prefix/a")
+    result = cli(srv, "--prefix", f"http://127.0.0.1:{srv.port}/c/p-prefix/")
+    assert result.returncode == 0, result.stderr
+    assert not after(srv, u) & old
+
+
+def test_purge_method_reaches_the_other_worker(srv):
+    u = "/c/p-method?cc=" + quote("max-age=600")
+    old = fill(srv, u, "/c/p-method")
+    r, _ = srv.get(u, method="PURGE")
+    assert r.status == 200
+    time.sleep(0.3)  # the master relays it to the other worker
+    assert not after(srv, u) & old
+
+
+def test_invalidation_reaches_the_other_worker(srv):
+    u = "/c/p-post?cc=" + quote("max-age=600")
+    old = fill(srv, u, "/c/p-post")
+    r, _ = srv.get(u, method="DELETE")
+    assert r.status == 200
+    time.sleep(0.3)
+    assert not after(srv, u) & old
+
+
+def test_purge_errors_are_clear(srv):
+    result = cli(srv)
+    assert result.returncode == 2 and "give URLs" in result.stderr
+    result = cli(srv, "not-a-url")
+    assert result.returncode == 1 and "absolute URL" in result.stderr
+    result = cli(srv, "--cache", "nope", "--tag", "x")
+    assert result.returncode == 1 and "no cache 'nope'" in result.stderr
+
+
+def test_status_shows_the_cache_over_both_workers(srv):
+    u = "/c/p-status?cc=" + quote("max-age=600")
+    fill(srv, u, "/c/p-status")
+    result = subprocess.run(
+        [sys.executable, "-m", "frontdesk", "status", "-c", str(srv.config_path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    (cache,) = json.loads(result.stdout)["caches"]
+    assert cache["cache"] == "main" and cache["hits"] >= 20 and cache["misses"] >= 2
+    (memory,) = cache["tiers"]
+    assert memory["name"] == "memory" and memory["entries"] >= 2  # a copy in each worker
+    text = subprocess.run(
+        [sys.executable, "-m", "frontdesk", "status", "-c", str(srv.config_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout
+    assert "cache main:" in text and "hit)" in text

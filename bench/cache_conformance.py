@@ -248,9 +248,9 @@ def summarise(tests: list[Test], results: dict[str, Any]) -> Summary:
 
 def report(cache: str, summary: Summary) -> str:
     lines = [
-        f"{cache}: required {summary.required_passed}/{summary.required} passed "
-        f"({summary.required - summary.required_passed} failed), "
-        f"all {summary.passed}/{summary.total}",
+        f"{cache}: required {summary.required_passed}/{summary.required} passed, "
+        f"{summary.required - summary.required_passed} failed; "
+        f"all {summary.passed}/{summary.total} passed, {summary.total - summary.passed} not",
         "failed required tests:",
     ]
     for test, result in summary.failed_required:

@@ -1,28 +1,34 @@
 """The upstream both proxies forward to in the proxy scenarios: as fast as it can be.
 
-    python bench/backend.py PORT
+    python bench/backend.py [--header "Name: value" ...] PORT [PORT ...]
 
 A ~40-line uvloop + httptools server answering every request with 200 and a 1 KiB
-body, keep-alive. It is the same process for nginx and frontdesk, pinned to its own
+body, keep-alive; `--header` adds a field to every response (the cache scenarios'
+`Cache-Control: max-age=3600`). It is the same process for nginx and frontdesk, pinned to its own
 core by the harness, so the proxies' cost is what differs.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import sys
 
 import httptools
 import uvloop
 
 BODY = b"y" * 1024
-RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%b" % (
-    len(BODY),
-    BODY,
-)
+
+
+def make_response(extra: list[str]) -> bytes:
+    fields = "".join(f"{line}\r\n" for line in extra).encode("latin-1")
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n%bContent-Length: %d\r\n\r\n"
+    return head % (fields, len(BODY)) + BODY
 
 
 class Backend(asyncio.Protocol):
+    response = make_response([])
+    """The same bytes for every request; main() sets it once from the command line."""
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
         self.parser = httptools.HttpRequestParser(self)
@@ -39,7 +45,7 @@ class Backend(asyncio.Protocol):
             self.out.clear()
 
     def on_message_complete(self) -> None:
-        self.out.append(RESPONSE)
+        self.out.append(self.response)
 
 
 async def main(ports: list[int]) -> None:
@@ -51,4 +57,9 @@ async def main(ports: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    uvloop.run(main([int(p) for p in sys.argv[1:]]))
+    parser = argparse.ArgumentParser(description="the proxy scenarios' upstream")
+    parser.add_argument("--header", action="append", default=[], help='"Name: value"')
+    parser.add_argument("ports", type=int, nargs="+")
+    args = parser.parse_args()
+    Backend.response = make_response(args.header)
+    uvloop.run(main(args.ports))

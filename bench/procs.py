@@ -4,14 +4,39 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def ensure_commands(packages: dict[str, str]) -> None:
+    """apt-get install the Debian package of each command not on PATH (command → package)."""
+    if "/usr/sbin" not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] += os.pathsep + "/usr/sbin"
+    missing = sorted({pkg for command, pkg in packages.items() if not shutil.which(command)})
+    if not missing:
+        return
+    print(f"installing {' '.join(missing)} ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(["apt-get", "install", "-y", "-q", *missing], check=True, env=env)
+
+
+def stop_servers_on_signals() -> None:
+    """SIGTERM and SIGINT unwind through the `finally` blocks that stop the servers."""
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with it ignored
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
 
 
 def free_port() -> int:
@@ -27,11 +52,18 @@ def pinned(cpu: int, argv: Sequence[str]) -> list[str]:
     return ["taskset", "-c", str(cpu), *argv]
 
 
-def launch(argv: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
+def launch(
+    argv: Sequence[str],
+    log: Path,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
     """Start `argv` in a new session (its own process group), output to `log`."""
     with log.open("wb") as out:
         return subprocess.Popen(
             argv,
+            cwd=cwd,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -67,11 +99,20 @@ def http_get(
     port: int, path: str, headers: Sequence[tuple[str, str]] = (), timeout: float = 5.0
 ) -> tuple[int, int]:
     """One GET to 127.0.0.1:port → (status, body length)."""
+    status, length, _ = http_fetch(port, path, headers, timeout)
+    return status, length
+
+
+def http_fetch(
+    port: int, path: str, headers: Sequence[tuple[str, str]] = (), timeout: float = 5.0
+) -> tuple[int, int, dict[str, str]]:
+    """One GET to 127.0.0.1:port → (status, body length, fields by lower-case name)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request("GET", path, headers=dict(headers))
         response = conn.getresponse()
-        return response.status, len(response.read())
+        fields = {name.lower(): value for name, value in response.getheaders()}
+        return response.status, len(response.read()), fields
     finally:
         conn.close()
 

@@ -14,14 +14,13 @@ import json
 import os
 import platform
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import procs
@@ -32,7 +31,9 @@ from scenarios import BY_NAME, SCENARIOS, Request, Scenario
 BENCH = Path(__file__).resolve().parent
 SERVER_CPU = 0
 WRK_CPU = 1
-SERVER_NAMES = ("nginx", "frontdesk")
+SHM = "/dev/shm"
+"""tmpfs: the {shm} directory of each server (nginx's proxy_cache_path)."""
+ALL_SERVERS = ("nginx", "varnish", "frontdesk")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class Options:
     out: Path
     frontdesk_cmd: str
     keep_work: bool
+    servers: tuple[str, ...]
+    """Only these of each scenario's servers (default: all it names)."""
     work: Path
     """Scratch directory of this run (configs, logs, scripts)."""
 
@@ -82,10 +85,12 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--out", type=Path, help="JSON results file (default: bench/results/<timestamp>.json)"
     )
+    servers.add_frontdesk_cmd(parser)
     parser.add_argument(
-        "--frontdesk-cmd",
-        default=servers.DEFAULT_FRONTDESK_CMD,
-        help="command starting frontdesk; {config} is the TOML path (default: %(default)s)",
+        "--server",
+        action="append",
+        choices=ALL_SERVERS,
+        help="measure only this server of each scenario (repeatable; default: all it names)",
     )
     parser.add_argument(
         "--keep-work",
@@ -103,24 +108,29 @@ def parse_args(argv: list[str] | None = None) -> Options:
         out=args.out or BENCH / "results" / f"{stamp}.json",
         frontdesk_cmd=args.frontdesk_cmd,
         keep_work=args.keep_work,
+        servers=tuple(args.server or ALL_SERVERS),
         work=BENCH / ".work" / f"{stamp}-{os.getpid()}",
     )
 
 
-def ensure_tools() -> None:
-    """Install nginx and wrk from Debian when missing (CI and fresh machines)."""
-    if "/usr/sbin" not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] += os.pathsep + "/usr/sbin"
-    if shutil.which("nginx") and shutil.which("wrk"):
-        return
-    print("installing nginx-light and wrk ...", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "nginx-light", "wrk"], check=True, env=env)
+def ensure_tools(opts: Options) -> None:
+    """Install nginx, wrk (and Varnish when a scenario uses it) from Debian when missing."""
+    needed = {"wrk": "wrk", "nginx": "nginx-light"}
+    if "varnish" in used_servers(opts):
+        needed["varnishd"] = "varnish"
+    procs.ensure_commands(needed)
 
 
-def machine() -> dict[str, str]:
-    return {
+def used_servers(opts: Options) -> set[str]:
+    return {name for s in opts.scenarios for name in scenario_servers(s, opts)}
+
+
+def scenario_servers(scenario: Scenario, opts: Options) -> list[str]:
+    return [name for name in scenario.servers if name in opts.servers]
+
+
+def machine(opts: Options) -> dict[str, str]:
+    info = {
         "cpu": _cpu_model(),
         "cores": str(os.cpu_count()),
         "kernel": f"{platform.system()} {platform.release()}",
@@ -128,6 +138,9 @@ def machine() -> dict[str, str]:
         "nginx": _first_line(["nginx", "-v"]),
         "wrk": _first_line(["wrk", "-v"]),
     }
+    if "varnish" in used_servers(opts):
+        info["varnish"] = servers.version("varnish")
+    return info
 
 
 def _cpu_model() -> str:
@@ -175,6 +188,18 @@ def write_script(request: Request, workdir: Path) -> Path | None:
     return path
 
 
+def check_hit(scenario: Scenario, server: servers.Server, when: str) -> None:
+    """A cache scenario measures hits only: the measured request must come from the cache."""
+    if not scenario.cache_hits:
+        return
+    request = scenario.request
+    status, _, fields = procs.http_fetch(server.port, request.path, request.headers)
+    if not servers.is_cache_hit(server.name, fields):
+        raise RuntimeError(
+            f"{scenario.name}: {server.name} answered {status} {when}, not from its cache: {fields}"
+        )
+
+
 def measure(
     server: servers.Server, number: int, scenario: Scenario, opts: Options, script: Path | None
 ) -> Round:
@@ -184,9 +209,11 @@ def measure(
     _, wrk_cpu = cpus()
     if opts.warmup > 0:
         wrk.run(wrk.command(url, connections, opts.warmup, script, wrk_cpu), opts.warmup)
+    check_hit(scenario, server, "after warm-up")
     cpu_before = procs.cpu_seconds(server.proc.pid)
     output = wrk.run(wrk.command(url, connections, opts.duration, script, wrk_cpu), opts.duration)
     cpu_used = procs.cpu_seconds(server.proc.pid) - cpu_before
+    check_hit(scenario, server, "after the measured run")
     result = wrk.parse(output)
     return Round(
         server=server.name,
@@ -202,7 +229,7 @@ def measure(
 def interleaved(
     running: list[servers.Server], scenario: Scenario, opts: Options, script: Path | None
 ) -> list[Round]:
-    """Round i runs nginx then frontdesk, round i+1 the other way round (cancels drift)."""
+    """Round i runs the servers in order, round i+1 in reverse (cancels drift)."""
     rounds: list[Round] = []
     for number in range(1, opts.rounds + 1):
         order = running if number % 2 else running[::-1]
@@ -224,32 +251,39 @@ def run_scenario(scenario: Scenario, opts: Options, run_dir: Path) -> dict[str, 
     running: list[servers.Server] = []
     helpers: list[servers.Server] = []
     extra: dict[str, str] = {}
+    scratch: list[Path] = []
     try:
         if scenario.upstream:
             workdir = run_dir / scenario.name / "backend"
             workdir.mkdir(parents=True)
             # The shared upstream sits on the wrk core: the server core stays the
             # server's alone, and both proxies pay the same backend.
-            backend, ports = servers.start_backend(workdir, wrk_cpu, scenario.upstream)
+            backend, ports = servers.start_backend(
+                workdir, wrk_cpu, scenario.upstream, scenario.upstream_headers
+            )
             helpers.append(backend)
             extra["upstream_port"] = str(ports[0])
             for i, port in enumerate(ports[1:], 2):
                 extra[f"upstream_port{i}"] = str(port)
-        for name in SERVER_NAMES:
+        for name in scenario_servers(scenario, opts):
             workdir = run_dir / scenario.name / name
             workdir.mkdir(parents=True)
             create_files(scenario, workdir)
-            running.append(_start(name, scenario, workdir, server_cpu, opts, extra))
+            scratch.append(Path(tempfile.mkdtemp(prefix=f"frontdesk-bench-{name}-", dir=SHM)))
+            values = {**extra, "shm": str(scratch[-1])}
+            running.append(_start(name, scenario, workdir, server_cpu, opts, values))
         check(scenario, running)
         script = write_script(scenario.request, run_dir / scenario.name)
         rounds = interleaved(running, scenario, opts, script)
     finally:
         for server in running + helpers:
             procs.stop(server.proc)
+        for path in scratch:
+            shutil.rmtree(path, ignore_errors=True)
     return {
         "scenario": scenario.name,
         "description": scenario.description,
-        "summary": summarise(rounds),
+        "summary": summarise(rounds, [s.name for s in running]),
         "rounds": [asdict(r) for r in rounds],
     }
 
@@ -271,6 +305,8 @@ def _start(
 ) -> servers.Server:
     if name == "nginx":
         return servers.start_nginx(scenario, workdir, cpu, extra)
+    if name == "varnish":
+        return servers.start_varnish(workdir, cpu, extra)
     return servers.start_frontdesk(scenario, workdir, cpu, opts.frontdesk_cmd, extra)
 
 
@@ -279,34 +315,44 @@ def _start(
 METRICS = ("requests_per_s", "p99_ms", "errors", "cpu_us_per_request")
 
 
-def summarise(rounds: list[Round]) -> dict[str, Any]:
-    """Medians over rounds per server, and frontdesk/nginx req/s."""
+def summarise(rounds: list[Round], names: list[str]) -> dict[str, Any]:
+    """Medians over rounds per server, and frontdesk's req/s ÷ each other server's."""
     summary: dict[str, Any] = {
         name: {
             m: statistics.median(getattr(r, m) for r in rounds if r.server == name) for m in METRICS
         }
-        for name in SERVER_NAMES
+        for name in names
     }
-    summary["ratio"] = summary["frontdesk"]["requests_per_s"] / summary["nginx"]["requests_per_s"]
+    if "frontdesk" in summary:
+        fd = summary["frontdesk"]["requests_per_s"]
+        summary["ratios"] = {
+            name: fd / summary[name]["requests_per_s"] for name in names if name != "frontdesk"
+        }
+        if "nginx" in summary["ratios"]:
+            summary["ratio"] = summary["ratios"]["nginx"]  # the one the README tables show
     return summary
 
 
 def table(results: list[dict[str, Any]]) -> str:
+    """One row per scenario and server; `fd ÷` is frontdesk's req/s over that server's."""
     head = (
-        "| scenario | nginx req/s | frontdesk req/s | ratio | p99 ms nginx / fd "
-        "| CPU µs/req nginx / fd | errors nginx / fd |\n|---|--:|--:|--:|--:|--:|--:|"
+        "| scenario | server | req/s | fd ÷ | p99 ms | CPU µs/req | errors |\n"
+        "|---|---|--:|--:|--:|--:|--:|"
     )
-    return "\n".join([head, *(_row(r["scenario"], r["summary"]) for r in results)])
-
-
-def _row(name: str, summary: dict[str, Any]) -> str:
-    nginx, fd = summary["nginx"], summary["frontdesk"]
-    return (
-        f"| {name} | {nginx['requests_per_s']:.0f} | {fd['requests_per_s']:.0f} "
-        f"| {summary['ratio']:.2f} | {nginx['p99_ms']:.2f} / {fd['p99_ms']:.2f} "
-        f"| {nginx['cpu_us_per_request']:.1f} / {fd['cpu_us_per_request']:.1f} "
-        f"| {nginx['errors']:g} / {fd['errors']:g} |"
-    )
+    rows = [head]
+    for result in results:
+        summary = result["summary"]
+        ratios = summary.get("ratios", {})
+        for name, medians in summary.items():
+            if name in ("ratios", "ratio"):
+                continue
+            ratio = f"{ratios[name]:.2f}" if name in ratios else ""
+            rows.append(
+                f"| {result['scenario']} | {name} | {medians['requests_per_s']:.0f} | {ratio} "
+                f"| {medians['p99_ms']:.2f} | {medians['cpu_us_per_request']:.1f} "
+                f"| {medians['errors']:g} |"
+            )
+    return "\n".join(rows)
 
 
 def write_json(opts: Options, info: dict[str, str], results: list[dict[str, Any]]) -> None:
@@ -330,16 +376,11 @@ def write_json(opts: Options, info: dict[str, str], results: list[dict[str, Any]
 # ---------------------------------------------------------------- main
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop servers
-
-
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with it ignored
-    ensure_tools()
-    info = machine()
+    procs.stop_servers_on_signals()
+    ensure_tools(opts)
+    info = machine(opts)
     print("machine: " + ", ".join(f"{k}: {v}" for k, v in info.items()), flush=True)
     run_dir = opts.work
     try:

@@ -8,6 +8,8 @@ Config texts may use these placeholders, replaced by the harness:
   {workdir}  the scenario's scratch directory (bench/.work/<run>/<scenario>), e.g. for
              a static root or an upstream socket path
   {upstream_port}  the port of bench/backend.py, when the scenario sets `upstream`
+  {shm}      a directory on tmpfs (/dev/shm) for that server alone, removed afterwards
+             (nginx's proxy_cache_path, so its cache is memory-backed like the others)
 """
 
 from __future__ import annotations
@@ -56,6 +58,16 @@ class Scenario:
     upstream: int = 0
     """Start bench/backend.py (pinned to the wrk core) for both servers to proxy to,
     listening on this many ports ({upstream_port}, {upstream_port2}, ...)."""
+    upstream_headers: tuple[str, ...] = ()
+    """Header field lines the backend adds to every response ("Name: value")."""
+    servers: tuple[str, ...] = ("nginx", "frontdesk")
+    """The servers measured side by side; frontdesk's req/s is divided by each other's.
+    "varnish" is Varnish in front of the backend (needs `upstream`)."""
+    cache_hits: bool = False
+    """Every server must answer from its cache, checked after each warm-up and after
+    each measured run by a header (nginx X-Cache-Status, Varnish X-Varnish, frontdesk
+    Cache-Status): a scenario whose "hits" are forwarded fails instead of measuring
+    the proxy."""
 
     @property
     def check_request(self) -> Request:
@@ -239,6 +251,51 @@ SCENARIOS.append(
             '"127.0.0.1:{upstream_port3}"]',
         ),
         upstream=3,
+    )
+)
+
+# Cache hits: nginx proxy_cache on tmpfs, Varnish's malloc store and frontdesk's memory
+# tier, all honouring the origin's max-age (no proxy_cache_valid, no VCL).
+NGINX_CACHE_HTTP = (
+    NGINX_PROXY_HTTP
+    + """
+    proxy_cache_path {shm}/nginx-cache levels=1:2 keys_zone=bench:8m max_size=64m
+                     inactive=60m use_temp_path=off;
+"""
+)
+
+NGINX_CACHE = """
+    location / {
+        proxy_pass http://app;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_cache bench;
+        add_header X-Cache-Status $upstream_cache_status;
+    }
+"""
+
+FRONTDESK_CACHE = (
+    FRONTDESK_PROXY.replace(
+        'proxy = { pool = "app" }\n', 'proxy = { pool = "app" }\ncache = "main"\n'
+    )
+    + """
+[cache.main]
+memory = "64MB"
+"""
+)
+
+SCENARIOS.append(
+    Scenario(
+        name="cache-hit-1k",
+        description="cache hits: a 1 KiB response with max-age=3600 from the backend, "
+        "answered from memory by frontdesk, nginx proxy_cache (tmpfs) and Varnish (malloc)",
+        nginx_server=NGINX_CACHE,
+        nginx_http=NGINX_CACHE_HTTP,
+        frontdesk_config=FRONTDESK_CACHE,
+        upstream=1,
+        upstream_headers=("Cache-Control: max-age=3600",),
+        servers=("nginx", "varnish", "frontdesk"),
+        cache_hits=True,
     )
 )
 

@@ -1,7 +1,8 @@
-"""The two servers under test: how to configure and start each for a scenario."""
+"""The servers under test (nginx, frontdesk, Varnish): how to configure and start each."""
 
 from __future__ import annotations
 
+import argparse
 import shlex
 import subprocess
 import sys
@@ -44,14 +45,28 @@ http {{
 BACKEND = Path(__file__).resolve().with_name("backend.py")
 
 
-def start_backend(workdir: Path, cpu: int, ports: int = 1) -> tuple[Server, list[int]]:
+def start_backend(
+    workdir: Path, cpu: int, ports: int = 1, headers: tuple[str, ...] = ()
+) -> tuple[Server, list[int]]:
     """bench/backend.py on `ports` free ports: the upstream of the proxy scenarios."""
     numbers = [procs.free_port() for _ in range(ports)]
-    argv = [sys.executable, str(BACKEND), *map(str, numbers)]
+    argv = [sys.executable, str(BACKEND)]
+    for line in headers:
+        argv += ["--header", line]
+    argv += map(str, numbers)
     return start("backend", argv, numbers[0], workdir, cpu), numbers
 
 
 DEFAULT_FRONTDESK_CMD = f"{shlex.quote(sys.executable)} -m frontdesk serve -c {{config}}"
+
+
+def add_frontdesk_cmd(parser: argparse.ArgumentParser) -> None:
+    """`--frontdesk-cmd`: any stand-in for frontdesk can be measured the same way."""
+    parser.add_argument(
+        "--frontdesk-cmd",
+        default=DEFAULT_FRONTDESK_CMD,
+        help="command starting frontdesk; {config} is the TOML path (default: %(default)s)",
+    )
 
 
 @dataclass
@@ -68,12 +83,69 @@ def nginx_conf(
     scenario: Scenario, port: int, workdir: Path, extra: dict[str, str] | None = None
 ) -> str:
     values = {"port": str(port), "workdir": str(workdir), **(extra or {})}
+    return nginx_conf_text(scenario.nginx_server, scenario.nginx_http, port, workdir, values)
+
+
+def nginx_conf_text(
+    server: str, http: str, port: int, workdir: Path, values: dict[str, str]
+) -> str:
+    """The whole nginx.conf around a `server { }` body and `http { }` extras."""
     return NGINX_CONF.format(
         workdir=workdir,
         port=port,
-        server=render(scenario.nginx_server, values),
-        http=render(scenario.nginx_http, values),
+        server=render(server, values),
+        http=render(http, values),
     )
+
+
+def varnish_argv(port: int, backend: int, workdir: Path, params: tuple[str, ...] = ()) -> list[str]:
+    """varnishd in the foreground with the built-in VCL and `backend` as its origin.
+
+    `-n` keeps its working directory (shared memory log, compiled VCL) in `workdir`, so
+    runs never meet each other or a system instance; `-s malloc,64m` a memory store."""
+    argv = ["varnishd", "-F", "-a", f"127.0.0.1:{port}", "-b", f"127.0.0.1:{backend}"]
+    argv += ["-s", "malloc,64m", "-n", str(workdir / "varnish")]
+    for param in params:
+        argv += ["-p", param]
+    return argv
+
+
+# One thread pool on one core; threads for the 64 client connections and the backend
+# ones made at start rather than while measuring (Varnish runs a thread per connection).
+VARNISH_BENCH_PARAMS = ("thread_pools=1", "thread_pool_min=200", "thread_pool_max=1000")
+
+
+def start_varnish(workdir: Path, cpu: int, extra: dict[str, str]) -> Server:
+    """Varnish in front of the scenario's backend ({upstream_port}), pinned like the others."""
+    port = procs.free_port()
+    argv = varnish_argv(port, int(extra["upstream_port"]), workdir, VARNISH_BENCH_PARAMS)
+    return start("varnish", argv, port, workdir, cpu)
+
+
+def is_cache_hit(name: str, fields: dict[str, str]) -> bool:
+    """Whether a response (fields by lower-case name) came from that server's cache."""
+    if name == "nginx":  # add_header X-Cache-Status $upstream_cache_status
+        return fields.get("x-cache-status") == "HIT"
+    if name == "varnish":  # X-Varnish: the request's id, and on a hit the object's
+        return len(fields.get("x-varnish", "").split()) == 2
+    # RFC 9211: `frontdesk; hit` (a forwarded one has fwd=...)
+    members = fields.get("cache-status", "").split(",")
+    return any("hit" in (p.strip() for p in m.split(";")[1:]) for m in members)
+
+
+def version(name: str) -> str:
+    """The version banner of nginx or varnishd; frontdesk's own package version."""
+    argv = {
+        "nginx": ["nginx", "-v"],
+        "varnish": ["varnishd", "-V"],
+        "frontdesk": [sys.executable, "-m", "frontdesk", "--version"],
+    }[name]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except OSError:
+        return "unknown"
+    text = (done.stderr + done.stdout).strip()
+    return text.splitlines()[0] if text else "unknown"
 
 
 def nginx_argv(conf: Path, prefix: Path) -> list[str]:
@@ -86,9 +158,18 @@ def frontdesk_argv(command: str, conf: Path) -> list[str]:
     return [arg.replace("{config}", str(conf)) for arg in shlex.split(command)]
 
 
-def start(name: str, argv: list[str], port: int, workdir: Path, cpu: int) -> Server:
+def start(
+    name: str,
+    argv: list[str],
+    port: int,
+    workdir: Path,
+    cpu: int | None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Server:
+    """Launch (pinned to `cpu` unless None) and wait until the port answers HTTP."""
     log = workdir / f"{name}.log"
-    proc = procs.launch(procs.pinned(cpu, argv), log)
+    proc = procs.launch(argv if cpu is None else procs.pinned(cpu, argv), log, cwd, env)
     server = Server(name, port, proc, log)
     try:
         procs.wait_http(proc, port, log)

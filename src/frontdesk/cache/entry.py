@@ -110,6 +110,11 @@ def build_entry(
         float(lm) if lm is not None else None,
         options,
     )
+    age = age_value(get_all(headers, b"age"))
+    if age is None:
+        # An unusable Age (freshness.age_value): stale on arrival, RFC 9111 §4.2.1; its
+        # age is then what Date and the exchange's times say (§4.2.3, age_value 0).
+        lifetime, heuristic, age = 0.0, False, 0
     return Entry(
         key=key,
         method=method,
@@ -121,9 +126,7 @@ def build_entry(
         request_time=request_time,
         response_time=response_time,
         date=date,
-        initial_age=corrected_initial_age(
-            age_value(get_all(headers, b"age")), date, request_time, response_time
-        ),
+        initial_age=corrected_initial_age(age, date, request_time, response_time),
         lifetime=lifetime,
         heuristic=heuristic,
         etag=parse_etag(etag_raw) if etag_raw is not None else None,

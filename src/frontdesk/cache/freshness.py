@@ -108,14 +108,26 @@ def current_age(initial_age: float, response_time: float, now: float) -> float:
     return initial_age + resident_time if resident_time > 0 else initial_age
 
 
-def age_value(values: Sequence[bytes]) -> int:
-    """The Age field's delta-seconds (§5.1), 0 when absent or invalid (first line wins)."""
+def age_value(values: Sequence[bytes]) -> int | None:
+    """The Age field's delta-seconds (§5.1): 0 when absent, None when unusable.
+
+    §5.1: "Age = delta-seconds" (§1.2.2: "1*DIGIT"). A value that is not one such
+    number (a list, several lines, a sign, a fraction, a parameter) is None: the caller
+    takes the response as stale. §5.1 suggests using the first member of a list, but
+    §4.2.1 encourages caches "to consider responses that have invalid freshness
+    information ... to be stale", and an Age that says two things is such information:
+    the first member may be the younger one (`Age: 0, 7200`), so trusting it could serve
+    a response an upstream cache knows to be old. Revalidating is always allowed.
+    """
     if not values:
         return 0
+    if len(values) > 1:
+        return None
     text = values[0].strip(b" \t")
     if text.isdigit() and text.isascii():
+        # §1.2.2: a value too large to represent "MUST" be taken as 2^31.
         return DELTA_MAX if len(text) > 10 else min(int(text), DELTA_MAX)
-    return 0
+    return None
 
 
 def format_age(age: float) -> bytes:

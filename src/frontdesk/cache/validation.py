@@ -91,7 +91,11 @@ def validation_request_fields(request_headers: Fields, conditional: FieldTuple) 
 # "some fields are automatically processed and removed by the HTTP implementation, such
 # as the Content-Range header field; implementations MAY exclude these fields from
 # updating stored responses." Content-Length is among the §3.1 exclusions (storage.py).
-_NOT_UPDATED_EXTRA = frozenset({b"content-range"})
+# Content-Encoding and Content-MD5 describe the stored body's bytes, which a 304 does not
+# replace (it says the selected representation is unchanged): §3.2 lets a cache keep
+# "those fields necessary to assure integrity of the stored response", and taking a new
+# coding or digest from a 304 would label the old bytes wrongly (gzip sent as "br").
+_NOT_UPDATED_EXTRA = frozenset({b"content-range", b"content-encoding", b"content-md5"})
 
 
 def update_fields(
@@ -154,6 +158,15 @@ def select_for_update(entries: Sequence[Entry], response_headers: Fields) -> lis
       response is identified for update."
     An ETag without W/ is the strong validator; Last-Modified is treated as weak (RFC
     9110 §8.8.2.2: it is strong only under conditions a cache cannot check here).
+
+    One departure: a 304 without any validator when the initial set is a single stored
+    response selects it even when that response has validators. The third rule guards
+    against a client's If-Modified-Since "from a source other than the Last-Modified";
+    here the preconditions were the cache's own, made from that one response alone
+    (conditional_headers replaces the client's), so the 304 can only be about it. Its
+    origin broke RFC 9110 §15.4.5 ("MUST generate ... ETag" it would send in a 200) by
+    leaving the validator out; repeating the request unconditionally would double the
+    origin's work for the same answer, and every common cache reuses the response.
     """
     raw = get_first(response_headers, b"etag")
     etag = parse_etag(raw) if raw is not None else None
@@ -175,7 +188,7 @@ def select_for_update(entries: Sequence[Entry], response_headers: Fields) -> lis
         if not weak:
             return []
         return [max(weak, key=lambda e: (e.date, e.response_time))]
-    if len(entries) == 1 and entries[0].etag is None and entries[0].last_modified is None:
+    if len(entries) == 1:
         return [entries[0]]
     return []
 

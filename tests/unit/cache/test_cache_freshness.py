@@ -182,15 +182,59 @@ def test_missing_date_uses_response_time_rfc9110_6_6_1() -> None:
         ([], 0),
         ([b"10"], 10),
         ([b" 7 "], 7),
-        ([b"x"], 0),
-        ([b"-3"], 0),
-        ([b"5", b"9"], 5),
         ([b"99999999999999"], DELTA_MAX),
+        # Not one delta-seconds: unusable (None), the response is taken as stale.
+        ([b"x"], None),
+        ([b"abc"], None),
+        ([b"-3"], None),
+        ([b"7200.0"], None),
+        ([b"7200,0"], None),
+        ([b"0, 7200"], None),
+        ([b"0, 0"], None),
+        ([b"3600, 3600"], None),
+        ([b"5", b"9"], None),
+        ([b"0", b"0"], None),
+        ([b"3600;foo=bar"], None),
+        ([b"3600;1"], None),
+        ([b""], None),
     ],
 )
-def test_age_field_parsing_rfc9111_5_1(values: list[bytes], expected: int) -> None:
-    """§5.1 Age = delta-seconds; invalid → ignored; first line wins; overflow → 2^31."""
+def test_age_field_parsing_rfc9111_5_1(values: list[bytes], expected: int | None) -> None:
+    """§5.1 Age = delta-seconds (§1.2.2 1*DIGIT); overflow → 2^31 (§1.2.2 MUST); anything
+    else, a list or several lines included, is unusable (§4.2.1: invalid freshness
+    information → stale)."""
     assert age_value(values) == expected
+
+
+@pytest.mark.parametrize(
+    "ages",
+    [
+        ["abc"],
+        ["-7200"],
+        ["7200.0"],
+        ["7200,0"],
+        ["0", "7200"],
+        ["0, 0"],
+        ["0", "0"],
+        ["3600, 3600"],
+        ["3600;foo=bar"],
+    ],
+)
+def test_unusable_age_makes_the_response_stale_rfc9111_4_2_1(ages: list[str]) -> None:
+    """RFC 9111 §4.2.1: "Caches are encouraged to consider responses that have invalid
+    freshness information ... to be stale." An Age that is not one delta-seconds (§5.1)
+    is such information, even with max-age=3600: the stored response is stale at once
+    (cache-tests.fyi age-parse-*), and its age is the apparent one, not the bad value."""
+    headers = [(b"cache-control", b"max-age=3600"), (b"etag", b'"v1"')]
+    headers += [(b"age", a.encode()) for a in ages]
+    e = stored(headers)
+    assert not e.is_fresh(T0)
+    assert e.age(T0) == 0
+
+
+def test_one_valid_age_still_counts_rfc9111_5_1() -> None:
+    e = stored([(b"cache-control", b"max-age=3600"), (b"age", b"600")])
+    assert e.is_fresh(T0) and e.age(T0) == 600
 
 
 @pytest.mark.parametrize(

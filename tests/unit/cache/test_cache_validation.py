@@ -91,8 +91,22 @@ def test_no_validator_updates_single_validatorless_response_rfc9111_4_3_4() -> N
     assert select_for_update([a], []) == [a]
     b = stored(h(cache_control="max-age=0, stale-if-error=5"))
     assert select_for_update([a, b], []) == []
-    c = stored(h(cache_control="max-age=0", etag='"c"'))
-    assert select_for_update([c], []) == []
+
+
+def test_304_without_validator_selects_the_one_response_validated_rfc9111_4_3_4() -> None:
+    """§4.3.4's third rule asks the one stored response to lack validators too, against
+    a client's own If-Modified-Since. The cache's conditional carries only that
+    response's validators (§4.3.1), so a 304 that omits its ETag (against RFC 9110
+    §15.4.5) still validates it: reused, not fetched again (cache-tests.fyi
+    cc-resp-must-revalidate-stale, conditional-etag-vary-headers)."""
+    c = stored(h(cache_control="max-age=0", etag='"c"', last_modified=LM))
+    assert select_for_update([c], []) == [c]
+    assert select_for_update([c], h(date=date(T0 + 5))) == [c]
+    d = stored(h(cache_control="max-age=0", etag='"d"'))
+    assert select_for_update([c, d], []) == []  # several variants: ambiguous
+    result = freshen([c], response(304, h(cache_control="max-age=60"), at=T0 + 5), OPTS)
+    assert result.serve is not None
+    assert result.serve.etag == b'"c"' and result.serve.is_fresh(T0 + 6)
 
 
 # --- §3.2 field update ------------------------------------------------------------------
@@ -124,6 +138,19 @@ def test_304_excluded_fields_not_updated_rfc9111_3_2() -> None:
     )
     out = update_fields(h(content_type="text/html"), new, OPTS, T0)
     assert {k for k, _ in out} == {b"content-type", b"date"}
+
+
+def test_304_does_not_relabel_the_stored_bytes_rfc9111_3_2() -> None:
+    """§3.2: a cache "SHOULD limit such omission to those fields necessary to assure
+    integrity of the stored response". Content-Encoding and Content-MD5 describe the
+    stored body, which the 304 does not replace: kept (cache-tests.fyi
+    304-etag-update-response-Content-Encoding, -Content-MD5), other fields updated."""
+    stored_fields = h(content_encoding="gzip", content_md5="rL0Y20zC+Fzt72VPzMSk2A==", x_a="1")
+    new = h(content_encoding="br", content_md5="N7UdGUp1E+RbVvZSTy1R8g==", x_a="2")
+    out = update_fields(stored_fields, new, OPTS, T0)
+    assert get_all(out, b"content-encoding") == [b"gzip"]
+    assert get_all(out, b"content-md5") == [b"rL0Y20zC+Fzt72VPzMSk2A=="]
+    assert get_all(out, b"x-a") == [b"2"]
 
 
 def test_304_without_date_dated_on_receipt_rfc9110_6_6_1() -> None:

@@ -12,6 +12,8 @@ stdout once it listens.
 A whole backend can be made to misbehave, for the load-balancing tests: the request
 `/_mode?set=MODE` (sent to the backend directly) switches every later request, whatever
 its path, to MODE: "ok" (as described), "fail" (answer 500) or "hang" (never answer).
+`/_health?set=STATE` does the same for `/healthz` alone (the active checks' path):
+"ok" (200 "ok"), "fail" (503), "sick" (200 "sick") or "hang".
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ CONNECTIONS = 0
 IDLE_CLOSE: float | None = None  # close a keep-alive connection idle this long
 STATS: dict[str, int] = {}  # "GET /echo" → requests seen; "aborted" → responses cut off
 MODE = "ok"  # see the module docstring
+HEALTH = "ok"  # what /healthz answers; see the module docstring
 
 
 def count(key: str) -> None:
@@ -111,7 +114,7 @@ async def respond(writer, req: Req, status: int, body: bytes, extra=()) -> None:
 
 async def handle(reader, writer, req: Req, conn_id: int, n: int) -> bool:
     """Answer one request; False closes the connection."""
-    global MODE
+    global MODE, HEALTH
     path = req.path
     q = req.query
     count(f"{req.method} {path}")
@@ -121,6 +124,16 @@ async def handle(reader, writer, req: Req, conn_id: int, n: int) -> bool:
     if path == "/_mode":
         MODE = q["set"]
         await respond(writer, req, 200, MODE.encode())
+        return True
+    if path == "/_health":
+        HEALTH = q["set"]
+        await respond(writer, req, 200, HEALTH.encode())
+        return True
+    if path == "/healthz":
+        if HEALTH == "hang":
+            await asyncio.sleep(3600)
+        status, body = {"fail": (503, b"failing"), "sick": (200, b"sick")}.get(HEALTH, (200, b"ok"))
+        await respond(writer, req, status, body)
         return True
     if MODE == "fail":
         await respond(writer, req, 500, b"failing")

@@ -287,6 +287,23 @@ class Pool:
         self._by_id = by_id
         self._next_refresh = -math.inf
 
+    def carry_over(self, old: Pool) -> None:
+        """Keep what the master decided about members that are in both pools.
+
+        A reload builds a new pool from the new config; an operator's drain or disable and
+        the active-check verdict of a server that is still listed stay as they were (the
+        config changed, not the server). The generation continues from ``old``'s, so a
+        worker of either generation takes the new wire.
+        """
+        for m in self._members:
+            prev = old._by_id.get(m.id)
+            if prev is not None:
+                m.admin = prev.admin
+                m.active.up = prev.active.up
+                m.active.streak = prev.active.streak
+        self.generation = old.generation + 1
+        self._next_refresh = -math.inf
+
     # -- the view ------------------------------------------------------------------------
 
     def _refresh(self, now: float) -> None:

@@ -250,9 +250,11 @@ class Passive(BaseModel):
 
 class Health(BaseModel):
     """How a pool tells healthy servers from failing ones. Passive checks (`passive`)
-    run in every worker. The active-check keys (`path` ... `expect_body`) are read and
-    validated, but active checks are NOT run yet: until the master's check runner
-    exists, every server counts as up for them."""
+    run in every worker, on its own traffic. Active checks (`path` ... `expect_body`)
+    run once, in the master, which tells every worker when a server goes down or comes
+    back up. A server counts as up until checks say otherwise: it takes `fall` failed
+    checks in a row to take it down, from the start too. A pool of one server is not
+    checked: there is no other server to send its requests to."""
 
     model_config = MODEL_CONFIG
 
@@ -261,33 +263,35 @@ class Health(BaseModel):
     max = "300s" }. Default: on, with those values."""
 
     path: Annotated[str, AfterValidator(check_absolute_path)] | None = None
-    """Active checks (not run yet): the path requested from each server, e.g.
-    "/healthz". Default: no active checks."""
+    """Active checks: the path requested from each server, e.g. "/healthz" (an
+    HTTP/1.1 request with the server's own address as Host, and `Connection: close`).
+    Default: no active checks."""
 
     method: Literal["GET", "HEAD"] = "GET"
-    """Active checks (not run yet): the method of the check request. Default "GET"."""
+    """Active checks: the method of the check request. Default "GET"."""
 
     interval: Annotated[Duration, Field(gt=0)] = 5.0
-    """Active checks (not run yet): time between two checks of a server. Default "5s"."""
+    """Active checks: time between two checks of a server (each round starts up to 10%
+    early, so pools do not check in step). Default "5s"."""
 
     timeout: Annotated[Duration, Field(gt=0)] = 2.0
-    """Active checks (not run yet): a check with no complete answer in this long fails.
-    Default "2s"."""
+    """Active checks: a check with no complete answer in this long fails. Default "2s"."""
 
     rise: Count = 2
-    """Active checks (not run yet): passes in a row that bring a server up. Default 2."""
+    """Active checks: passes in a row that bring a server that is down up. Default 2."""
 
     fall: Count = 3
-    """Active checks (not run yet): failures in a row that take a server down.
-    Default 3."""
+    """Active checks: failures in a row (an answer outside `expect_status` or without
+    `expect_body`, a refused connection, no answer within `timeout`) that take a
+    server down. Default 3."""
 
     expect_status: Annotated[tuple[int, int], BeforeValidator(_status_range)] = (200, 399)
-    """Active checks (not run yet): the statuses that pass, as "200-399" or "200".
-    Default "200-399"."""
+    """Active checks: the statuses that pass, as "200-399" or "200". Default
+    "200-399"."""
 
     expect_body: str | None = None
-    """Active checks (not run yet): a passing answer's body must contain this text.
-    Default: the body is not looked at."""
+    """Active checks: a passing answer's body must contain this text (the first 64 KiB
+    of the body are searched). Default: the body is not looked at."""
 
     @model_validator(mode="after")
     def _timeout_fits(self) -> Health:
@@ -362,8 +366,8 @@ class Pool(BaseModel):
     others. Default 0.2."""
 
     health: Health = Health()
-    """Health checks: { passive = { consecutive = 5, base = "30s", max = "300s" } }.
-    Active checks (path, interval, ...) are validated but not run yet."""
+    """Health checks: { path = "/healthz", interval = "5s", passive = { consecutive = 5,
+    base = "30s", max = "300s" } }. Without `path`, only passive checks run."""
 
     connect_timeout: Annotated[Duration, Field(gt=0)] = 5.0
     """Longest wait for a connection to a backend; then the next server is tried, and

@@ -87,6 +87,30 @@ class UpstreamPool:
             self._cookie = sticky.cookie.encode("latin-1")
             self._cookie_name = sticky.cookie
 
+    def apply_wire(self, wire: dict[str, Any]) -> None:
+        """Adopt the master's state of this pool (active health, drain/disable, members
+        found by DNS); an older generation than the one in effect is ignored.
+
+        A pool of one server has no balancer, so nothing to adopt. Members that left
+        lose their idle connections; requests in flight to them finish."""
+        balance = self.balance
+        if balance is None:
+            return
+        balance.apply_wire(wire, monotonic())
+        old = {b.label: b for b in self.backends}
+        backends = []
+        for member in balance.members:
+            backend = old.pop(member.id, None)
+            if backend is None:
+                backend = Backend(split_upstream(member.id), member.id)
+                backend.member = member
+            backends.append(backend)
+        self.backends = backends
+        self._backend_of = {b.member: b for b in backends}
+        for gone in old.values():
+            while gone.idle:
+                gone.idle.pop().close()
+
     def snapshot(self, now: float) -> dict[str, Any]:
         """What `frontdesk status` shows of this pool in this worker."""
         servers = []

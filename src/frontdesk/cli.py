@@ -5,6 +5,8 @@ frontdesk check -c FILE                   validate; every error with key path an
 frontdesk reload -c FILE                  validate, then tell the running master (SIGHUP)
 frontdesk stop -c FILE                    graceful stop of the running master (SIGTERM)
 frontdesk status [-c FILE] [--json]       the running server's workers and figures
+frontdesk pool drain|disable|enable POOL SERVER [-c FILE]
+                                          take a server out of a pool, or put it back
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import os
 import signal
 import sys
+from typing import Any
 
 from frontdesk import __version__
 from frontdesk.config import apply_env, default_config, load_file
@@ -40,6 +43,16 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="show the running server's workers and figures")
     status.add_argument("-c", "--config", help="TOML config file (default: embedded config)")
     status.add_argument("--json", action="store_true", help="print the admin API's JSON")
+    pool = sub.add_parser(
+        "pool",
+        help="drain, disable or enable a server of a pool in the running server",
+        description="drain: no new requests, those in flight finish; disable: out of "
+        "rotation; enable: back in. The state holds across worker restarts and reloads.",
+    )
+    pool.add_argument("action", choices=("drain", "disable", "enable"))
+    pool.add_argument("pool", help="the pool's name, as in [pool.NAME]")
+    pool.add_argument("server", help="the server, as `frontdesk status` lists it")
+    pool.add_argument("-c", "--config", help="TOML config file (default: embedded config)")
     return p
 
 
@@ -69,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if command == "status":
         return _status(config, args.json)
+    if command == "pool":
+        return _pool(config, args.action, args.pool, args.server)
     if command in ("reload", "stop"):
         return _signal_master(config, signal.SIGHUP if command == "reload" else signal.SIGTERM)
     if args.workers is not None:
@@ -94,20 +109,44 @@ def _signal_master(config: Config, sig: signal.Signals) -> int:
     return 0
 
 
-def _status(config: Config, as_json: bool) -> int:
+def _admin(config: Config, method: str, path: str, body: Any = None) -> tuple[int, Any] | None:
+    """One admin API call to the running server; None (said on stderr) if none answers."""
     from frontdesk.master.admin import call
-    from frontdesk.master.status import format_status
 
     address = config.admin_address()
     if address is None:
         print("the admin API is off in this config (admin.listen)", file=sys.stderr)
-        return 1
+        return None
     try:
-        code, payload = call(address, "GET", "/status")
+        return call(address, method, path, body)
     except OSError as exc:
         where = address if isinstance(address, str) else f"{address[0]}:{address[1]}"
         print(f"no running frontdesk answers at {where}: {exc}", file=sys.stderr)
+        return None
+
+
+def _pool(config: Config, action: str, pool: str, server: str) -> int:
+    from urllib.parse import quote
+
+    answer = _admin(config, "POST", f"/pools/{quote(pool, safe='')}/{action}", {"server": server})
+    if answer is None:
         return 1
+    code, payload = answer
+    if code != 200:
+        # An unknown pool or server: the operator's mistake, like a config error.
+        print(f"frontdesk pool {action}: {payload.get('error', code)}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"pool {payload['pool']}: server {payload['server']} is now {payload['state']}")
+    return 0
+
+
+def _status(config: Config, as_json: bool) -> int:
+    from frontdesk.master.status import format_status
+
+    answer = _admin(config, "GET", "/status")
+    if answer is None:
+        return 1
+    code, payload = answer
     if code != 200:
         print(f"admin API: {code} {payload.get('error', '')}", file=sys.stderr)
         return 1

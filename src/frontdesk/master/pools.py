@@ -12,10 +12,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from frontdesk.balance import CheckThresholds, MemberSpec, Pool
+from frontdesk.balance import AdminState, CheckThresholds, MemberSpec, Pool
 from frontdesk.config.model import Config
 from frontdesk.config.proxy import Pool as PoolConfig
 from frontdesk.master.channel import Message
+
+
+class PoolError(LookupError):
+    """An admin command named a pool or server that does not exist (`status` 404), or
+    one that cannot be taken out (409); the message says which, for the operator."""
+
+    def __init__(self, message: str, status: int = 404) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class MasterPool:
@@ -44,6 +53,21 @@ class MasterPool:
     def message(self) -> Message:
         return {"type": "pool", "pool": self.name, "state": self.balance.to_wire()}
 
+    def set_admin(self, server: str, state: AdminState, now: float) -> None:
+        """An operator's drain, disable or enable of `server` (a member id)."""
+        if not self.balanced:
+            raise PoolError(
+                f"pool {self.name!r} has a single server: there is no other to send its "
+                "requests to, so it cannot be drained or disabled",
+                409,
+            )
+        ids = [m.id for m in self.balance.members]
+        if server not in ids:
+            raise PoolError(
+                f"pool {self.name!r} has no server {server!r} (its servers: {', '.join(ids)})"
+            )
+        self.balance.set_admin(server, state, now)
+
 
 class PoolStates:
     """Every pool of one config, by name."""
@@ -53,6 +77,13 @@ class PoolStates:
 
     def __iter__(self) -> Iterator[MasterPool]:
         return iter(self.pools.values())
+
+    def get(self, name: str) -> MasterPool:
+        pool = self.pools.get(name)
+        if pool is None:
+            known = ", ".join(self.pools) or "none"
+            raise PoolError(f"no pool {name!r} in the running config (its pools: {known})")
+        return pool
 
     def successor(self, config: Config) -> PoolStates:
         """The states for a reloaded `config`: pools and servers that are still there

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def add_status_routes(admin: AdminServer, master: Master) -> None:
     async def index(req: AdminRequest) -> tuple[int, Any]:
-        return 200, {"endpoints": ["GET /status"]}
+        return 200, {"endpoints": ["GET /status", "POST /pools/{pool}/{drain|disable|enable}"]}
 
     async def status(req: AdminRequest) -> tuple[int, Any]:
         return 200, await status_payload(master)

@@ -13,9 +13,9 @@ finish their connections within drain_timeout). A broken config, or a new
 generation that fails to start, is refused and the old workers keep serving.
 
 Pools (master/pools.py): the master holds what is decided once for every worker
-(active-check verdicts); each change goes to every worker, and a worker gets the
-current state of every pool with its config, so one started later (restart,
-reload) starts from it.
+(active-check verdicts, an operator's drain / disable / enable); each change goes to
+every worker, and a worker gets the current state of every pool with its config, so
+one started later (restart, reload) starts from it.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from frontdesk.log import error_log
 from frontdesk.master.admin import AdminServer
 from frontdesk.master.channel import LineBuffer, Message, encode
 from frontdesk.master.health import HealthChecker
+from frontdesk.master.pool_admin import add_pool_routes
 from frontdesk.master.pools import MasterPool, PoolStates
 from frontdesk.master.status import add_status_routes
 
@@ -194,6 +195,7 @@ class Master:
             return
         admin = AdminServer()
         add_status_routes(admin, self)
+        add_pool_routes(admin, self)
         try:
             await admin.start(address)
         except OSError as exc:

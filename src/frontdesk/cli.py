@@ -136,7 +136,9 @@ def _pool(config: Config, action: str, pool: str, server: str) -> int:
         # An unknown pool or server: the operator's mistake, like a config error.
         print(f"frontdesk pool {action}: {payload.get('error', code)}", file=sys.stderr)
         return EXIT_CONFIG
-    print(f"pool {payload['pool']}: server {payload['server']} is now {payload['state']}")
+    members = payload.get("members", [])
+    also = f" ({', '.join(members)})" if members != [payload["server"]] else ""
+    print(f"pool {payload['pool']}: server {payload['server']}{also} is now {payload['state']}")
     return 0
 
 

@@ -4,6 +4,8 @@ their switches (`/_mode`, `/_health`), and the pool state the admin API reports.
 from __future__ import annotations
 
 import http.client
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -106,3 +108,13 @@ def wait_states(srv, wanted: dict[str, dict[str, int]], timeout: float = 10.0) -
             return time.monotonic() - started
         time.sleep(0.02)
     raise AssertionError(f"pool states {got}, wanted {wanted}; log:\n{srv.stderr_text()}")
+
+
+def pool_cli(srv, *args: str) -> subprocess.CompletedProcess[str]:
+    """`frontdesk pool ARGS -c CONFIG` against `srv`."""
+    return subprocess.run(
+        [sys.executable, "-m", "frontdesk", "pool", *args, "-c", str(srv.config_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )

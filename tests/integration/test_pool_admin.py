@@ -7,18 +7,9 @@ import sys
 import threading
 import time
 
-from pool_helpers import hit, pool_server, shares, status, wait_states
+from pool_helpers import hit, pool_cli, pool_server, shares, status, wait_states
 
 TWO = {"workers": 2}
-
-
-def pool_cli(srv, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "frontdesk", "pool", *args, "-c", str(srv.config_path)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
 
 
 def in_flight(srv) -> dict[str, int]:

@@ -166,7 +166,9 @@ UpstreamAddress = Annotated[str, BeforeValidator(_upstream_address)]
 
 class Server(BaseModel):
     """One backend server of a pool, written as a table: { address = "127.0.0.1:9001",
-    weight = 3 }. A plain string "127.0.0.1:9001" is the same with weight 1."""
+    weight = 3 }. A plain string "127.0.0.1:9001" is the same with weight 1. With
+    { address = "app.internal:8000", resolve = true } the name stands for every server
+    its DNS records give (see `resolve`)."""
 
     model_config = MODEL_CONFIG
 
@@ -175,7 +177,24 @@ class Server(BaseModel):
 
     weight: Annotated[int, BeforeValidator(_whole_number), Field(ge=1, le=1000)] = 1
     """This server's share of the requests relative to the others (1 to 1000): a server
-    of weight 3 gets three times the requests of one of weight 1. Default 1."""
+    of weight 3 gets three times the requests of one of weight 1. With `resolve`, each
+    address found has this weight. Default 1."""
+
+    resolve: Annotated[bool, Field(strict=True)] = False  # TOML has true/false: no "yes"
+    """DNS discovery: the pool holds one server per A/AAAA record of the name in
+    `address` (with its port), as Kubernetes headless services and Consul publish
+    them. The master resolves the name every `resolve_interval` of the pool (the
+    records' TTLs are not read: the interval is the refresh period) and tells the
+    workers when the list changes; a server that leaves finishes its requests in
+    flight. When a lookup fails, the last addresses found stay (and the failure is
+    logged once); until the first lookup, the name itself is the server. Default
+    false."""
+
+    @model_validator(mode="after")
+    def _resolvable(self) -> Server:
+        if self.resolve and self.address.startswith("unix:"):
+            raise ValueError('resolve = true needs a "name:port" address, not a unix socket')
+        return self
 
 
 def _server_item(value: object) -> object:
@@ -329,13 +348,15 @@ class Pool(BaseModel):
 
     Each worker spreads requests over the servers by the `balance` policy, takes
     failing servers out (`health`) and keeps its own keep-alive connections to each
-    server. A pool of one server skips all of that: there is nothing to choose."""
+    server. A pool of one server (not a name to resolve) skips all of that: there is
+    nothing to choose."""
 
     model_config = MODEL_CONFIG
 
     servers: Annotated[tuple[ServerItem, ...], AfterValidator(_no_duplicates)]
     """Backend servers: each "host:port", "[::1]:port" or "unix:/path/to.sock", or a
-    table with a weight: { address = "127.0.0.1:9001", weight = 3 }. Required."""
+    table with a weight: { address = "127.0.0.1:9001", weight = 3 }, or a name to
+    resolve: { address = "app.internal:8000", resolve = true }. Required."""
 
     balance: Literal["p2c", "round_robin", "least_conn", "random", "hash"] = "p2c"
     """How a server is chosen for each request (weights count in every policy): "p2c"
@@ -355,6 +376,10 @@ class Pool(BaseModel):
     """Keep a client on the server it was first sent to, with a cookie: { cookie =
     "fd_srv", secret = "..." }. When that server is out (failing, removed), the client
     goes to another one and gets a new cookie. Default: no sticky sessions."""
+
+    resolve_interval: Annotated[Duration, Field(gt=0)] = 30.0
+    """How often the master looks up again the names of servers with `resolve = true`.
+    Default "30s"."""
 
     slow_start: Annotated[Duration, Field(ge=0)] = 0.0
     """A server coming back after an ejection starts with 10% of its weight and ramps
@@ -415,6 +440,12 @@ class Pool(BaseModel):
     keepalive_requests: Count = 10000
     """A connection to a backend is closed after carrying this many requests.
     Default 10000."""
+
+    @property
+    def balanced(self) -> bool:
+        """Whether there can be more than one server to choose from (else no balancer,
+        health checks or admin state: nothing to choose)."""
+        return len(self.servers) > 1 or self.servers[0].resolve
 
     @model_validator(mode="after")
     def _hash_with_balance(self) -> Pool:

@@ -11,16 +11,14 @@ new state goes to every worker at once.
 A server counts as up until checks say otherwise: from start (or from being added)
 it takes `fall` failed checks to take it down.
 
-Split as STYLE habit 11: `probe()` is one check, `HealthChecker.check_once()` one
-round over a pool, `run_pool()` the thin loop around it.
+`probe()` is one check, `HealthChecker.check_once()` one round over a pool (every
+server at the same time); master/periodic.py runs the rounds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import httptools
@@ -28,11 +26,11 @@ import httptools
 from frontdesk.balance import Change, response_passes
 from frontdesk.config.proxy import Health, split_upstream
 from frontdesk.log import error_log
-from frontdesk.master.pools import MasterPool, PoolStates
+from frontdesk.master.periodic import PoolJob
+from frontdesk.master.pools import MasterPool
 from frontdesk.proxy.upstream import host_header
 
 BODY_LIMIT = 64 * 1024  # of a check's body, kept for `expect_body`; the rest is read and dropped
-JITTER = 0.1  # a round starts up to this share of the interval early, so pools drift apart
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,35 +127,14 @@ async def probe(address: tuple[str, int] | str, host: bytes, health: Health) -> 
     return Verdict(False, f"status {status}, body without {expect!r}")
 
 
-class HealthChecker:
-    """The master's check loops, one per pool that has `health.path`."""
+class HealthChecker(PoolJob):
+    """The master's active checks: a round per `interval` for each pool with a path."""
 
-    def __init__(self, on_change: Callable[[MasterPool], None]) -> None:
-        self.on_change = on_change  # broadcast the pool's new state to the workers
-        self._tasks: list[asyncio.Task[None]] = []
-        self._rng = random.Random()
+    def wants(self, pool: MasterPool) -> bool:
+        return pool.config.health.path is not None
 
-    def start(self, pools: PoolStates) -> None:
-        """Check `pools` from now on (after a reload: the new ones, instead)."""
-        self.stop()
-        for pool in pools:
-            if pool.config.health.path is not None and pool.balanced:
-                self._tasks.append(asyncio.create_task(self.run_pool(pool)))
-
-    def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        self._tasks = []
-
-    async def run_pool(self, pool: MasterPool) -> None:
-        interval = pool.config.health.interval
-        while True:
-            started = time.monotonic()
-            await self.check_once(pool)
-            # Never later than one interval after the last round began, so a change
-            # reaches the workers within an interval of the check that proves it.
-            pause = interval * (1.0 - JITTER * self._rng.random())
-            await asyncio.sleep(max(0.0, started + pause - time.monotonic()))
+    def interval(self, pool: MasterPool) -> float:
+        return pool.config.health.interval
 
     async def check_once(self, pool: MasterPool) -> None:
         """Check every server of `pool` (at the same time); record and log the flips."""

@@ -8,7 +8,8 @@ The master holds the state (so a worker started later has it too, and a reload k
 it for a server still listed) and sends it to every worker. Drain: no new requests,
 those in flight finish. Disable: out of rotation, even when every other server is
 out (panic mode skips it too). Enable: back in rotation (ramping up under
-`slow_start`). A server is named as `frontdesk status` lists it.
+`slow_start`). A server is named as `frontdesk status` lists it; a name to resolve,
+as the config lists it, stands for every server it resolved to.
 """
 
 from __future__ import annotations
@@ -48,11 +49,11 @@ def add_pool_routes(admin: AdminServer, master: Master) -> None:
         name = unquote(req.params["pool"])  # the CLI quotes it
         try:
             pool = master.pools.get(name)
-            pool.set_admin(server, state, time.monotonic())
+            members = pool.set_admin(server, state, time.monotonic())
         except PoolError as exc:
             return exc.status, {"error": str(exc)}
         master.broadcast(pool)
         error_log.warning("pool %r: server %s set to %s (admin API)", name, server, state.value)
-        return 200, {"pool": name, "server": server, "state": state.value}
+        return 200, {"pool": name, "server": server, "members": members, "state": state.value}
 
     admin.route("POST", "/pools/{pool}/{action}", change)

@@ -13,7 +13,8 @@ finish their connections within drain_timeout). A broken config, or a new
 generation that fails to start, is refused and the old workers keep serving.
 
 Pools (master/pools.py): the master holds what is decided once for every worker
-(active-check verdicts, an operator's drain / disable / enable); each change goes to
+(active-check verdicts, an operator's drain / disable / enable, the servers DNS
+discovery found); each change goes to
 every worker, and a worker gets the current state of every pool with its config, so
 one started later (restart, reload) starts from it.
 """
@@ -34,6 +35,7 @@ from frontdesk.errors import ConfigError, FrontdeskError
 from frontdesk.log import error_log
 from frontdesk.master.admin import AdminServer
 from frontdesk.master.channel import LineBuffer, Message, encode
+from frontdesk.master.discovery import Discovery
 from frontdesk.master.health import HealthChecker
 from frontdesk.master.pool_admin import add_pool_routes
 from frontdesk.master.pools import MasterPool, PoolStates
@@ -105,6 +107,7 @@ class Master:
         self._ids = itertools.count(1)
         self.pools = PoolStates(config)
         self.health = HealthChecker(self.broadcast)
+        self.discovery = Discovery(self.broadcast)
 
     # ------------------------------------------------------------------ entry points
 
@@ -121,7 +124,7 @@ class Master:
         if not await self._start_generation(self.config):
             await self._stop_all(self.workers, 5.0)
             raise FrontdeskError("workers failed to start")
-        self.health.start(self.pools)
+        self._start_jobs()
         await self._start_admin()
         error_log.info(
             "frontdesk serving on %s with %d worker(s)",
@@ -170,11 +173,11 @@ class Master:
         self.config = new
         # Made again now, not reused from the start of the reload: it carries over what
         # changed meanwhile (a check, a drain), under a generation above any sent yet.
-        self.health.stop()
+        self._stop_jobs()
         self.pools = self.pools.successor(new)
         for pool in self.pools:
             self.broadcast(pool)
-        self.health.start(self.pools)
+        self._start_jobs()
         if admin_moved:
             if self.admin is not None:
                 self.admin.close()
@@ -235,6 +238,14 @@ class Master:
             out.append(row)
         return out
 
+    def _start_jobs(self) -> None:
+        self.health.start(self.pools)
+        self.discovery.start(self.pools)
+
+    def _stop_jobs(self) -> None:
+        self.health.stop()
+        self.discovery.stop()
+
     def broadcast(self, pool: MasterPool) -> None:
         """Send `pool`'s state to every worker (one without that pool ignores it)."""
         if not pool.balanced:
@@ -244,7 +255,7 @@ class Master:
             w.send(msg)
 
     async def shutdown(self) -> None:
-        self.health.stop()
+        self._stop_jobs()
         if self.admin is not None:
             self.admin.close()
         timeout = self.config.server.shutdown_timeout

@@ -51,8 +51,8 @@ class UpstreamPool:
         self.backends = [Backend(split_upstream(s.address), s.address) for s in config.servers]
         # One server: nothing to choose, so no balancer, health or budget is consulted
         # (the common case of a single app process). Ejecting it would only lead to
-        # panic picks of the same server.
-        self._single = self.backends[0] if len(self.backends) == 1 else None
+        # panic picks of the same server. (A name to resolve may become several.)
+        self._single = None if config.balanced else self.backends[0]
         self.balance: Pool | None = None
         self._backend_of: dict[object, Backend] = {}
         self._key: KeySource | None = None

@@ -14,6 +14,10 @@ A whole backend can be made to misbehave, for the load-balancing tests: the requ
 its path, to MODE: "ok" (as described), "fail" (answer 500) or "hang" (never answer).
 `/_health?set=STATE` does the same for `/healthz` alone (the active checks' path):
 "ok" (200 "ok"), "fail" (503), "sick" (200 "sick") or "hang".
+
+SIGTERM stops it as servers such as uvicorn do: the listener closes (new connections
+are refused), connections waiting for a request are closed, requests being answered
+finish (their connections close after the answer), then the process exits.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import signal
 import sys
 from urllib.parse import parse_qs, urlsplit
 
@@ -33,6 +38,9 @@ CONNECTIONS = 0
 IDLE_CLOSE: float | None = None  # close a keep-alive connection idle this long
 STATS: dict[str, int] = {}  # "GET /echo" → requests seen; "aborted" → responses cut off
 MODE = "ok"  # see the module docstring
+OPEN: set[asyncio.StreamWriter] = set()  # every connection, for a graceful stop
+IDLE: set[asyncio.StreamWriter] = set()  # those waiting for a request (head)
+STOPPING = False  # SIGTERM received
 HEALTH = "ok"  # what /healthz answers; see the module docstring
 
 
@@ -242,8 +250,10 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
     conn_id = CONNECTIONS
     n = 0
     drop_next = False
+    OPEN.add(writer)
     try:
-        while True:
+        while not STOPPING:
+            IDLE.add(writer)
             if IDLE_CLOSE is not None and n:
                 try:
                     req = await asyncio.wait_for(read_head(reader), IDLE_CLOSE)
@@ -251,6 +261,7 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
                     break
             else:
                 req = await read_head(reader)
+            IDLE.discard(writer)
             if req is None:
                 break
             n += 1
@@ -266,7 +277,21 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
     except (ConnectionError, asyncio.IncompleteReadError):
         pass
     finally:
+        OPEN.discard(writer)
+        IDLE.discard(writer)
         writer.close()
+
+
+async def stop_gracefully(server: asyncio.AbstractServer) -> None:
+    """SIGTERM: refuse new connections, close idle ones, let answers in progress end."""
+    global STOPPING
+    STOPPING = True
+    server.close()
+    for writer in list(IDLE):
+        writer.close()
+    deadline = asyncio.get_running_loop().time() + 30
+    while OPEN and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
 
 
 async def websocket_echo(port: int) -> None:
@@ -299,9 +324,11 @@ async def main() -> None:
         server = await asyncio.start_unix_server(serve_connection, args.unix)
     else:
         server = await asyncio.start_server(serve_connection, "127.0.0.1", args.port)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     print("ready", flush=True)
-    async with server:
-        await server.serve_forever()
+    await stop.wait()
+    await stop_gracefully(server)
 
 
 if __name__ == "__main__":

@@ -272,8 +272,9 @@ class Health(BaseModel):
     run in every worker, on its own traffic. Active checks (`path` ... `expect_body`)
     run once, in the master, which tells every worker when a server goes down or comes
     back up. A server counts as up until checks say otherwise: it takes `fall` failed
-    checks in a row to take it down, from the start too. A pool of one server is not
-    checked: there is no other server to send its requests to."""
+    checks in a row to take it down, from the start too. A pool of one server (not a
+    name to resolve) is not checked: there is no other server to send its requests
+    to."""
 
     model_config = MODEL_CONFIG
 

@@ -10,7 +10,16 @@ from pydantic import BaseModel
 
 from frontdesk.config.admin import Admin
 from frontdesk.config.model import Match, Redirect, Respond, Route, ServerConfig
-from frontdesk.config.proxy import Pool, PrefixReplace, Proxy, Rewrite
+from frontdesk.config.proxy import (
+    Health,
+    Passive,
+    Pool,
+    PrefixReplace,
+    Proxy,
+    Rewrite,
+    Server,
+    Sticky,
+)
 from frontdesk.config.static import Static
 
 SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
@@ -24,6 +33,10 @@ SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("[[route]] proxy = { replace_prefix = { ... } }", PrefixReplace),
     ("[[route]] proxy = { rewrite = { ... } }", Rewrite),
     ("[pool.NAME]", Pool),
+    ("[pool.NAME] servers = [{ ... }]", Server),
+    ("[pool.NAME] health = { ... }", Health),
+    ("[pool.NAME] health = { passive = { ... } }", Passive),
+    ("[pool.NAME] sticky = { ... }", Sticky),
     ("[admin]", Admin),
 )
 

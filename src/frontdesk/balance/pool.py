@@ -240,6 +240,16 @@ class Pool:
         self._flipped(m, now, up=change is Change.UP)
         return Event(m.id, change)
 
+    def checks_passed(self, member_ids: Iterable[str], since: float) -> None:
+        """Members whose active check, begun at ``since``, passed: an ejection this worker
+        applied before then ends (the next pick or tick reports it as RETURNED). Without
+        this a server restarted in a moment, too quickly for the checks to see it down,
+        would stay ejected for ``base`` after the refused connects of its restart."""
+        for member_id in member_ids:
+            m = self._by_id.get(member_id)
+            if m is not None and m.outlier.cut_short(since):
+                self._next_refresh = -math.inf
+
     def _flipped(self, m: Member, now: float, *, up: bool) -> None:
         m.active.up = up
         if up:

@@ -6,7 +6,11 @@ could count against its limits), answered within `timeout`. A pass is a status i
 `expect_status` and, when `expect_body` is set, a body that contains it
 (`balance.response_passes`); `rise` passes / `fall` failures in a row flip the
 server (`balance.Pool.record_check`). A flip is logged here, once, and the pool's
-new state goes to every worker at once.
+new state goes to every worker at once. The servers that passed a round are sent
+too ({"type": "checked", "since": when the round began, "passed": [...]}): a worker
+that ejected one of them on its own traffic before the round began takes it back
+(`balance.Pool.checks_passed`; the master's and the workers' `time.monotonic()` are
+one clock, CLOCK_MONOTONIC being system-wide).
 
 A server counts as up until checks say otherwise: from start (or from being added)
 it takes `fall` failed checks to take it down.
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httptools
@@ -130,6 +135,14 @@ async def probe(address: tuple[str, int] | str, host: bytes, health: Health) -> 
 class HealthChecker(PoolJob):
     """The master's active checks: a round per `interval` for each pool with a path."""
 
+    def __init__(
+        self,
+        on_change: Callable[[MasterPool], None],
+        on_passed: Callable[[MasterPool, float, list[str]], None],
+    ) -> None:
+        super().__init__(on_change)
+        self.on_passed = on_passed  # (pool, round began, members that passed)
+
     def wants(self, pool: MasterPool) -> bool:
         return pool.config.health.path is not None
 
@@ -140,15 +153,19 @@ class HealthChecker(PoolJob):
         """Check every server of `pool` (at the same time); record and log the flips."""
         health = pool.config.health
         members = [m.id for m in pool.balance.members]
+        began = time.monotonic()
         verdicts = await asyncio.gather(
             *(probe(split_upstream(m), host_header(split_upstream(m)), health) for m in members)
         )
         now = time.monotonic()
         changed = False
         current = {m.id for m in pool.balance.members}
+        passed = []
         for member, verdict in zip(members, verdicts, strict=True):
             if member not in current:
                 continue  # removed (DNS) while it was being checked
+            if verdict.passed:
+                passed.append(member)
             event = pool.balance.record_check(member, now, verdict.passed)
             if event is None:
                 continue
@@ -170,3 +187,5 @@ class HealthChecker(PoolJob):
                 )
         if changed:
             self.on_change(pool)
+        if passed:
+            self.on_passed(pool, began, passed)

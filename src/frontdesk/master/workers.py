@@ -106,7 +106,7 @@ class Master:
         self.admin: AdminServer | None = None
         self._ids = itertools.count(1)
         self.pools = PoolStates(config)
-        self.health = HealthChecker(self.broadcast)
+        self.health = HealthChecker(self.broadcast, self.checks_passed)
         self.discovery = Discovery(self.broadcast)
 
     # ------------------------------------------------------------------ entry points
@@ -251,6 +251,13 @@ class Master:
         if not pool.balanced:
             return
         msg = pool.message()
+        for w in self.workers:
+            w.send(msg)
+
+    def checks_passed(self, pool: MasterPool, since: float, passed: list[str]) -> None:
+        """Tell every worker which servers passed the round of checks begun at `since`
+        (each ends an ejection of its own that began before, master/health.py)."""
+        msg = {"type": "checked", "pool": pool.name, "since": since, "passed": passed}
         for w in self.workers:
             w.send(msg)
 

@@ -111,6 +111,13 @@ class UpstreamPool:
             while gone.idle:
                 gone.idle.pop().close()
 
+    def checks_passed(self, member_ids: list[str], since: float) -> None:
+        """The master's active checks begun at `since` passed for these members: end
+        this worker's ejections of them that began before (balance.Pool.checks_passed);
+        the tick logs each return."""
+        if self.balance is not None:
+            self.balance.checks_passed(member_ids, since)
+
     def snapshot(self, now: float) -> dict[str, Any]:
         """What `frontdesk status` shows of this pool in this worker."""
         servers = []

@@ -118,6 +118,10 @@ class Worker:
             self.send({"type": "stats", "id": msg.get("id"), **self.stats()})
         elif kind == "pool":
             self._pool_state(str(msg.get("pool")), msg.get("state"))
+        elif kind == "checked":
+            pool = self.ctx.upstream_pools.get(str(msg.get("pool")))
+            if pool is not None:
+                pool.checks_passed(msg.get("passed", []), float(msg.get("since", 0.0)))
 
     def _pool_state(self, name: str, state: Any) -> None:
         pool = self.ctx.upstream_pools.get(name)

@@ -4,6 +4,7 @@ scripted as the bytes it answers; and a round over a pool (`check_once`)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -126,9 +127,13 @@ async def test_a_round_records_flips_and_reports_them_once(backend) -> None:
     )
     (pool,) = PoolStates(config)
     changed: list[MasterPool] = []
-    checker = HealthChecker(changed.append)
+    passes: list[tuple[float, list[str]]] = []
+    checker = HealthChecker(changed.append, lambda p, since, ids: passes.append((since, ids)))
+    before = time.monotonic()
     await checker.check_once(pool)
     assert changed == []  # one failure of two
+    ((since, passed),) = passes
+    assert passed == [f"127.0.0.1:{good}"] and before <= since <= time.monotonic()
     await checker.check_once(pool)
     assert changed == [pool]
     states = {m["id"]: m["up"] for m in pool.balance.to_wire()["members"]}

@@ -14,9 +14,9 @@ generation that fails to start, is refused and the old workers keep serving.
 
 Pools (master/pools.py): the master holds what is decided once for every worker
 (active-check verdicts, an operator's drain / disable / enable, the servers DNS
-discovery found); each change goes to
-every worker, and a worker gets the current state of every pool with its config, so
-one started later (restart, reload) starts from it.
+discovery found); each change goes to every worker, and a worker gets the current
+state of every pool with its config, so one started later (restart, reload) starts
+from it.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Started by the master as `python -m frontdesk.server.worker --channel FD --listen FD,..`.
 The first control message carries the validated config and the master's state of
 each pool (health, drain, members); the worker answers "ready" once it accepts
-connections. A "pool" message later replaces one pool's state. It stops on
+connections. A "pool" message later replaces one pool's state; "checked" lists
+the servers that passed a round of active checks. It stops on
 "stop"/"drain" from the master, on SIGTERM, or when the channel closes (the master
 is gone).
 """

@@ -5,6 +5,8 @@ frontdesk check -c FILE                   validate; every error with key path an
 frontdesk reload -c FILE                  validate, then tell the running master (SIGHUP)
 frontdesk stop -c FILE                    graceful stop of the running master (SIGTERM)
 frontdesk status [-c FILE] [--json]       the running server's workers and figures
+frontdesk pool drain|disable|enable POOL SERVER [-c FILE]
+                                          take a server out of a pool, or put it back
 frontdesk purge [-c FILE] [URL ...] [--prefix URL] [--tag TAG] [--cache NAME]
                                           remove cached responses in every worker and tier
 """
@@ -43,6 +45,16 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="show the running server's workers and figures")
     status.add_argument("-c", "--config", help="TOML config file (default: embedded config)")
     status.add_argument("--json", action="store_true", help="print the admin API's JSON")
+    pool = sub.add_parser(
+        "pool",
+        help="drain, disable or enable a server of a pool in the running server",
+        description="drain: no new requests, those in flight finish; disable: out of "
+        "rotation; enable: back in. The state holds across worker restarts and reloads.",
+    )
+    pool.add_argument("action", choices=("drain", "disable", "enable"))
+    pool.add_argument("pool", help="the pool's name, as in [pool.NAME]")
+    pool.add_argument("server", help="the server, as `frontdesk status` lists it")
+    pool.add_argument("-c", "--config", help="TOML config file (default: embedded config)")
     purge = sub.add_parser("purge", help="remove cached responses (every worker, every tier)")
     purge.add_argument("-c", "--config", help="TOML config file (default: embedded config)")
     purge.add_argument("urls", nargs="*", metavar="URL", help="absolute URL to remove")
@@ -78,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if command == "status":
         return _status(config, args.json)
+    if command == "pool":
+        return _pool(config, args.action, args.pool, args.server)
     if command == "purge":
         return _purge(config, args)
     if command in ("reload", "stop"):
@@ -105,13 +119,36 @@ def _signal_master(config: Config, sig: signal.Signals) -> int:
     return 0
 
 
-def _status(config: Config, as_json: bool) -> int:
-    from frontdesk.master.status import format_status
+def _admin(config: Config, method: str, path: str, body: Any = None) -> tuple[int, Any] | None:
+    """One admin API call to the running server; None (said on stderr) if none answers."""
+    from frontdesk.master.admin import call
 
-    payload = _admin(config, "GET", "/status")
-    if payload is None:
+    address = config.admin_address()
+    if address is None:
+        print("the admin API is off in this config (admin.listen)", file=sys.stderr)
+        return None
+    try:
+        return call(address, method, path, body)
+    except OSError as exc:
+        where = address if isinstance(address, str) else f"{address[0]}:{address[1]}"
+        print(f"no running frontdesk answers at {where}: {exc}", file=sys.stderr)
+        return None
+
+
+def _pool(config: Config, action: str, pool: str, server: str) -> int:
+    from urllib.parse import quote
+
+    answer = _admin(config, "POST", f"/pools/{quote(pool, safe='')}/{action}", {"server": server})
+    if answer is None:
         return 1
-    print(json.dumps(payload, indent=2) if as_json else format_status(payload))
+    code, payload = answer
+    if code != 200:
+        # An unknown pool or server: the operator's mistake, like a config error.
+        print(f"frontdesk pool {action}: {payload.get('error', code)}", file=sys.stderr)
+        return EXIT_CONFIG
+    members = payload.get("members", [])
+    also = f" ({', '.join(members)})" if members != [payload["server"]] else ""
+    print(f"pool {payload['pool']}: server {payload['server']}{also} is now {payload['state']}")
     return 0
 
 
@@ -120,34 +157,32 @@ def _purge(config: Config, args: argparse.Namespace) -> int:
         print("frontdesk purge: give URLs, --prefix URL or --tag TAG", file=sys.stderr)
         return EXIT_CONFIG
     body = {"urls": args.urls, "prefix": args.prefix, "tag": args.tag, "cache": args.cache}
-    payload = _admin(config, "POST", "/cache/purge", body)
-    if payload is None:
+    answer = _admin(config, "POST", "/cache/purge", body)
+    if answer is None:
+        return 1
+    code, payload = answer
+    if code != 200:
+        print(f"admin API: {code} {payload.get('error', '')}", file=sys.stderr)
+        for error in payload.get("errors", ()):
+            print(f"  {error}", file=sys.stderr)
         return 1
     n = payload["removed"]
     print(f"purged {n} entr{'y' if n == 1 else 'ies'} in {payload['workers']} worker(s)")
     return 0
 
 
-def _admin(config: Config, method: str, path: str, body: object = None) -> dict[str, Any] | None:
-    """One admin API call; None (after saying why on stderr) when it failed."""
-    from frontdesk.master.admin import call
+def _status(config: Config, as_json: bool) -> int:
+    from frontdesk.master.status import format_status
 
-    address = config.admin_address()
-    if address is None:
-        print("the admin API is off in this config (admin.listen)", file=sys.stderr)
-        return None
-    try:
-        code, payload = call(address, method, path, body)
-    except OSError as exc:
-        where = address if isinstance(address, str) else f"{address[0]}:{address[1]}"
-        print(f"no running frontdesk answers at {where}: {exc}", file=sys.stderr)
-        return None
+    answer = _admin(config, "GET", "/status")
+    if answer is None:
+        return 1
+    code, payload = answer
     if code != 200:
         print(f"admin API: {code} {payload.get('error', '')}", file=sys.stderr)
-        for error in payload.get("errors", ()):
-            print(f"  {error}", file=sys.stderr)
-        return None
-    return payload  # type: ignore[no-any-return]
+        return 1
+    print(json.dumps(payload, indent=2) if as_json else format_status(payload))
+    return 0
 
 
 def _serve(config: Config, path: str | None) -> int:

@@ -12,6 +12,12 @@ stdout once it listens.
 A whole backend can be made to misbehave, for the load-balancing tests: the request
 `/_mode?set=MODE` (sent to the backend directly) switches every later request, whatever
 its path, to MODE: "ok" (as described), "fail" (answer 500) or "hang" (never answer).
+`/_health?set=STATE` does the same for `/healthz` alone (the active checks' path):
+"ok" (200 "ok"), "fail" (503), "sick" (200 "sick") or "hang".
+
+SIGTERM stops it as servers such as uvicorn do: the listener closes (new connections
+are refused), connections waiting for a request are closed, requests being answered
+finish (their connections close after the answer), then the process exits.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import signal
 import sys
 from urllib.parse import parse_qs, urlsplit
 
@@ -31,6 +38,10 @@ CONNECTIONS = 0
 IDLE_CLOSE: float | None = None  # close a keep-alive connection idle this long
 STATS: dict[str, int] = {}  # "GET /echo" → requests seen; "aborted" → responses cut off
 MODE = "ok"  # see the module docstring
+OPEN: set[asyncio.StreamWriter] = set()  # every connection, for a graceful stop
+IDLE: set[asyncio.StreamWriter] = set()  # those waiting for a request (head)
+STOPPING = False  # SIGTERM received
+HEALTH = "ok"  # what /healthz answers; see the module docstring
 
 
 def count(key: str) -> None:
@@ -143,7 +154,7 @@ async def cacheable(writer, req: Req, q: dict[str, str]) -> None:
 
 async def handle(reader, writer, req: Req, conn_id: int, n: int) -> bool:
     """Answer one request; False closes the connection."""
-    global MODE
+    global MODE, HEALTH
     path = req.path
     q = req.query
     count(f"{req.method} {path}")
@@ -153,6 +164,16 @@ async def handle(reader, writer, req: Req, conn_id: int, n: int) -> bool:
     if path == "/_mode":
         MODE = q["set"]
         await respond(writer, req, 200, MODE.encode())
+        return True
+    if path == "/_health":
+        HEALTH = q["set"]
+        await respond(writer, req, 200, HEALTH.encode())
+        return True
+    if path == "/healthz":
+        if HEALTH == "hang":
+            await asyncio.sleep(3600)
+        status, body = {"fail": (503, b"failing"), "sick": (200, b"sick")}.get(HEALTH, (200, b"ok"))
+        await respond(writer, req, status, body)
         return True
     if MODE == "fail":
         await respond(writer, req, 500, b"failing")
@@ -264,8 +285,10 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
     conn_id = CONNECTIONS
     n = 0
     drop_next = False
+    OPEN.add(writer)
     try:
-        while True:
+        while not STOPPING:
+            IDLE.add(writer)
             if IDLE_CLOSE is not None and n:
                 try:
                     req = await asyncio.wait_for(read_head(reader), IDLE_CLOSE)
@@ -273,6 +296,7 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
                     break
             else:
                 req = await read_head(reader)
+            IDLE.discard(writer)
             if req is None:
                 break
             n += 1
@@ -288,7 +312,21 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
     except (ConnectionError, asyncio.IncompleteReadError):
         pass
     finally:
+        OPEN.discard(writer)
+        IDLE.discard(writer)
         writer.close()
+
+
+async def stop_gracefully(server: asyncio.AbstractServer) -> None:
+    """SIGTERM: refuse new connections, close idle ones, let answers in progress end."""
+    global STOPPING
+    STOPPING = True
+    server.close()
+    for writer in list(IDLE):
+        writer.close()
+    deadline = asyncio.get_running_loop().time() + 30
+    while OPEN and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
 
 
 async def websocket_echo(port: int) -> None:
@@ -321,9 +359,11 @@ async def main() -> None:
         server = await asyncio.start_unix_server(serve_connection, args.unix)
     else:
         server = await asyncio.start_server(serve_connection, "127.0.0.1", args.port)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     print("ready", flush=True)
-    async with server:
-        await server.serve_forever()
+    await stop.wait()
+    await stop_gracefully(server)
 
 
 if __name__ == "__main__":

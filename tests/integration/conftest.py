@@ -50,6 +50,12 @@ class Backend:
         if self.proc.stdout is not None:
             self.proc.stdout.close()
 
+    def terminate(self, timeout: float = 15.0) -> None:
+        """SIGTERM: the backend finishes what it is answering, then exits."""
+        self.proc.terminate()
+        self.proc.wait(timeout)
+        self.stop()
+
 
 def start_backend(
     name: str = "b",

@@ -15,55 +15,10 @@ import time
 from collections import Counter
 
 import pytest
+from pool_helpers import hit, pool_server, set_mode, shares
 
 from frontdesk.master.admin import call
 from frontdesk.master.status import format_status
-
-
-def set_mode(backend, mode: str) -> None:
-    conn = http.client.HTTPConnection("127.0.0.1", backend.port, timeout=5)
-    try:
-        conn.request("GET", f"/_mode?set={mode}")
-        assert conn.getresponse().read() == mode.encode()
-    finally:
-        conn.close()
-
-
-def pool_server(server, backends_, *, pool: str = "", weights: tuple[int, ...] = ()) -> object:
-    """A frontdesk proxying everything to a pool of `backends_` (with `pool` keys)."""
-    items = [
-        f'{{ address = "{b.address}", weight = {w} }}'
-        for b, w in zip(backends_, weights or (1,) * len(backends_), strict=True)
-    ]
-    routes = f"""
-[[route]]
-proxy = {{ pool = "p" }}
-
-[pool.p]
-servers = [{", ".join(items)}]
-{pool}
-"""
-    return server(routes)
-
-
-def hit(srv, n: int, path: str = "/echo", headers: dict[str, str] | None = None) -> list:
-    """`n` requests on one keep-alive connection: [(status, backend name or None)]."""
-    conn = srv.http()
-    out = []
-    try:
-        for _ in range(n):
-            conn.request("GET", path, headers=headers or {})
-            resp = conn.getresponse()
-            resp.read()
-            out.append((resp.status, resp.getheader("X-Backend")))
-    finally:
-        conn.close()
-    return out
-
-
-def shares(results: list) -> Counter:
-    return Counter(name for _, name in results)
-
 
 # ------------------------------------------------------------------ distribution
 

@@ -106,11 +106,12 @@ class OutlierConfig:
 class Outlier:
     """Passive state: failure streak, ejection, exponential backoff and probation."""
 
-    __slots__ = ("streak", "ejections", "ejected_until", "probation", "returned_at")
+    __slots__ = ("streak", "ejections", "ejected_at", "ejected_until", "probation", "returned_at")
 
     def __init__(self) -> None:
         self.streak = 0
         self.ejections = 0  # ejections in a row; sets the next backoff
+        self.ejected_at = 0.0  # when the current (or last) ejection began
         self.ejected_until: float | None = None
         self.probation = False  # back from an ejection, not yet answered well
         self.returned_at = 0.0
@@ -128,6 +129,7 @@ class Outlier:
         self.streak += 1
         if not self.probation and self.streak < config.consecutive:
             return None
+        self.ejected_at = now
         self.ejected_until = now + config.ejection_time(self.ejections)
         self.ejections += 1
         self.streak = 0
@@ -142,6 +144,16 @@ class Outlier:
         self.ejected_until = None
         self.probation = True
         return Change.RETURNED
+
+    def cut_short(self, since: float) -> bool:
+        """An active check that began at `since` passed: an ejection that began before it
+        ends at `since` (Envoy's `successful_active_health_check_uneject_host`); the
+        member returns on probation, as when the time runs out. True if it was ejected."""
+        until = self.ejected_until
+        if until is None or self.ejected_at >= since:
+            return False  # not ejected, or ejected after the check began: it proves nothing
+        self.ejected_until = min(until, since)
+        return True
 
     def reset(self) -> None:
         """Forget passive state (an operator re-enabled the member, or checks say it is up)."""

@@ -240,6 +240,16 @@ class Pool:
         self._flipped(m, now, up=change is Change.UP)
         return Event(m.id, change)
 
+    def checks_passed(self, member_ids: Iterable[str], since: float) -> None:
+        """Members whose active check, begun at ``since``, passed: an ejection this worker
+        applied before then ends (the next pick or tick reports it as RETURNED). Without
+        this a server restarted in a moment, too quickly for the checks to see it down,
+        would stay ejected for ``base`` after the refused connects of its restart."""
+        for member_id in member_ids:
+            m = self._by_id.get(member_id)
+            if m is not None and m.outlier.cut_short(since):
+                self._next_refresh = -math.inf
+
     def _flipped(self, m: Member, now: float, *, up: bool) -> None:
         m.active.up = up
         if up:
@@ -285,6 +295,23 @@ class Pool:
             by_id[spec.id] = m
         self._members = members
         self._by_id = by_id
+        self._next_refresh = -math.inf
+
+    def carry_over(self, old: Pool) -> None:
+        """Keep what the master decided about members that are in both pools.
+
+        A reload builds a new pool from the new config; an operator's drain or disable and
+        the active-check verdict of a server that is still listed stay as they were (the
+        config changed, not the server). The generation continues from ``old``'s, so a
+        worker of either generation takes the new wire.
+        """
+        for m in self._members:
+            prev = old._by_id.get(m.id)
+            if prev is not None:
+                m.admin = prev.admin
+                m.active.up = prev.active.up
+                m.active.streak = prev.active.streak
+        self.generation = old.generation + 1
         self._next_refresh = -math.inf
 
     # -- the view ------------------------------------------------------------------------

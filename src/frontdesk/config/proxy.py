@@ -166,7 +166,9 @@ UpstreamAddress = Annotated[str, BeforeValidator(_upstream_address)]
 
 class Server(BaseModel):
     """One backend server of a pool, written as a table: { address = "127.0.0.1:9001",
-    weight = 3 }. A plain string "127.0.0.1:9001" is the same with weight 1."""
+    weight = 3 }. A plain string "127.0.0.1:9001" is the same with weight 1. With
+    { address = "app.internal:8000", resolve = true } the name stands for every server
+    its DNS records give (see `resolve`)."""
 
     model_config = MODEL_CONFIG
 
@@ -175,7 +177,24 @@ class Server(BaseModel):
 
     weight: Annotated[int, BeforeValidator(_whole_number), Field(ge=1, le=1000)] = 1
     """This server's share of the requests relative to the others (1 to 1000): a server
-    of weight 3 gets three times the requests of one of weight 1. Default 1."""
+    of weight 3 gets three times the requests of one of weight 1. With `resolve`, each
+    address found has this weight. Default 1."""
+
+    resolve: Annotated[bool, Field(strict=True)] = False  # TOML has true/false: no "yes"
+    """DNS discovery: the pool holds one server per A/AAAA record of the name in
+    `address` (with its port), as Kubernetes headless services and Consul publish
+    them. The master resolves the name every `resolve_interval` of the pool (the
+    records' TTLs are not read: the interval is the refresh period) and tells the
+    workers when the list changes; a server that leaves finishes its requests in
+    flight. When a lookup fails, the last addresses found stay (and the failure is
+    logged once); until the first lookup, the name itself is the server. Default
+    false."""
+
+    @model_validator(mode="after")
+    def _resolvable(self) -> Server:
+        if self.resolve and self.address.startswith("unix:"):
+            raise ValueError('resolve = true needs a "name:port" address, not a unix socket')
+        return self
 
 
 def _server_item(value: object) -> object:
@@ -250,9 +269,12 @@ class Passive(BaseModel):
 
 class Health(BaseModel):
     """How a pool tells healthy servers from failing ones. Passive checks (`passive`)
-    run in every worker. The active-check keys (`path` ... `expect_body`) are read and
-    validated, but active checks are NOT run yet: until the master's check runner
-    exists, every server counts as up for them."""
+    run in every worker, on its own traffic. Active checks (`path` ... `expect_body`)
+    run once, in the master, which tells every worker when a server goes down or comes
+    back up. A server counts as up until checks say otherwise: it takes `fall` failed
+    checks in a row to take it down, from the start too. A pool of one server (not a
+    name to resolve) is not checked: there is no other server to send its requests
+    to."""
 
     model_config = MODEL_CONFIG
 
@@ -261,33 +283,35 @@ class Health(BaseModel):
     max = "300s" }. Default: on, with those values."""
 
     path: Annotated[str, AfterValidator(check_absolute_path)] | None = None
-    """Active checks (not run yet): the path requested from each server, e.g.
-    "/healthz". Default: no active checks."""
+    """Active checks: the path requested from each server, e.g. "/healthz" (an
+    HTTP/1.1 request with the server's own address as Host, and `Connection: close`).
+    Default: no active checks."""
 
     method: Literal["GET", "HEAD"] = "GET"
-    """Active checks (not run yet): the method of the check request. Default "GET"."""
+    """Active checks: the method of the check request. Default "GET"."""
 
     interval: Annotated[Duration, Field(gt=0)] = 5.0
-    """Active checks (not run yet): time between two checks of a server. Default "5s"."""
+    """Active checks: time between two checks of a server (each round starts up to 10%
+    early, so pools do not check in step). Default "5s"."""
 
     timeout: Annotated[Duration, Field(gt=0)] = 2.0
-    """Active checks (not run yet): a check with no complete answer in this long fails.
-    Default "2s"."""
+    """Active checks: a check with no complete answer in this long fails. Default "2s"."""
 
     rise: Count = 2
-    """Active checks (not run yet): passes in a row that bring a server up. Default 2."""
+    """Active checks: passes in a row that bring a server that is down up. Default 2."""
 
     fall: Count = 3
-    """Active checks (not run yet): failures in a row that take a server down.
-    Default 3."""
+    """Active checks: failures in a row (an answer outside `expect_status` or without
+    `expect_body`, a refused connection, no answer within `timeout`) that take a
+    server down. Default 3."""
 
     expect_status: Annotated[tuple[int, int], BeforeValidator(_status_range)] = (200, 399)
-    """Active checks (not run yet): the statuses that pass, as "200-399" or "200".
-    Default "200-399"."""
+    """Active checks: the statuses that pass, as "200-399" or "200". Default
+    "200-399"."""
 
     expect_body: str | None = None
-    """Active checks (not run yet): a passing answer's body must contain this text.
-    Default: the body is not looked at."""
+    """Active checks: a passing answer's body must contain this text (the first 64 KiB
+    of the body are searched). Default: the body is not looked at."""
 
     @model_validator(mode="after")
     def _timeout_fits(self) -> Health:
@@ -325,13 +349,15 @@ class Pool(BaseModel):
 
     Each worker spreads requests over the servers by the `balance` policy, takes
     failing servers out (`health`) and keeps its own keep-alive connections to each
-    server. A pool of one server skips all of that: there is nothing to choose."""
+    server. A pool of one server (not a name to resolve) skips all of that: there is
+    nothing to choose."""
 
     model_config = MODEL_CONFIG
 
     servers: Annotated[tuple[ServerItem, ...], AfterValidator(_no_duplicates)]
     """Backend servers: each "host:port", "[::1]:port" or "unix:/path/to.sock", or a
-    table with a weight: { address = "127.0.0.1:9001", weight = 3 }. Required."""
+    table with a weight: { address = "127.0.0.1:9001", weight = 3 }, or a name to
+    resolve: { address = "app.internal:8000", resolve = true }. Required."""
 
     balance: Literal["p2c", "round_robin", "least_conn", "random", "hash"] = "p2c"
     """How a server is chosen for each request (weights count in every policy): "p2c"
@@ -352,6 +378,10 @@ class Pool(BaseModel):
     "fd_srv", secret = "..." }. When that server is out (failing, removed), the client
     goes to another one and gets a new cookie. Default: no sticky sessions."""
 
+    resolve_interval: Annotated[Duration, Field(gt=0)] = 30.0
+    """How often the master looks up again the names of servers with `resolve = true`.
+    Default "30s"."""
+
     slow_start: Annotated[Duration, Field(ge=0)] = 0.0
     """A server coming back after an ejection starts with 10% of its weight and ramps
     up to all of it over this long; 0 turns it off. Default 0."""
@@ -362,8 +392,8 @@ class Pool(BaseModel):
     others. Default 0.2."""
 
     health: Health = Health()
-    """Health checks: { passive = { consecutive = 5, base = "30s", max = "300s" } }.
-    Active checks (path, interval, ...) are validated but not run yet."""
+    """Health checks: { path = "/healthz", interval = "5s", passive = { consecutive = 5,
+    base = "30s", max = "300s" } }. Without `path`, only passive checks run."""
 
     connect_timeout: Annotated[Duration, Field(gt=0)] = 5.0
     """Longest wait for a connection to a backend; then the next server is tried, and
@@ -411,6 +441,12 @@ class Pool(BaseModel):
     keepalive_requests: Count = 10000
     """A connection to a backend is closed after carrying this many requests.
     Default 10000."""
+
+    @property
+    def balanced(self) -> bool:
+        """Whether there can be more than one server to choose from (else no balancer,
+        health checks or admin state: nothing to choose)."""
+        return len(self.servers) > 1 or self.servers[0].resolve
 
     @model_validator(mode="after")
     def _hash_with_balance(self) -> Pool:

@@ -11,7 +11,16 @@ from pydantic import BaseModel
 from frontdesk.config.admin import Admin
 from frontdesk.config.cache import Cache, Disk, Key, Redis
 from frontdesk.config.model import Match, Redirect, Respond, Route, ServerConfig
-from frontdesk.config.proxy import Pool, PrefixReplace, Proxy, Rewrite
+from frontdesk.config.proxy import (
+    Health,
+    Passive,
+    Pool,
+    PrefixReplace,
+    Proxy,
+    Rewrite,
+    Server,
+    Sticky,
+)
 from frontdesk.config.static import Static
 
 SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
@@ -25,6 +34,10 @@ SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("[[route]] proxy = { replace_prefix = { ... } }", PrefixReplace),
     ("[[route]] proxy = { rewrite = { ... } }", Rewrite),
     ("[pool.NAME]", Pool),
+    ("[pool.NAME] servers = [{ ... }]", Server),
+    ("[pool.NAME] health = { ... }", Health),
+    ("[pool.NAME] health = { passive = { ... } }", Passive),
+    ("[pool.NAME] sticky = { ... }", Sticky),
     ("[cache.NAME]", Cache),
     ("[cache.NAME.disk]", Disk),
     ("[cache.NAME.redis]", Redis),

@@ -1,12 +1,16 @@
 """The control channel between the master and each worker.
 
 One Unix socketpair per worker, carrying JSON objects, one per line, each with a
-"type". Master → worker: "config" (first message, the validated config as JSON),
-"drain" (reload: stop accepting, finish long-lived connections within "timeout"),
-"stop" (shutdown: stop accepting, finish in-flight requests within "timeout").
-Worker → master: "ready" (listening), "stats" (later issues). Later issues add
-health state and purges; unknown types are ignored so old workers survive new
-masters during a reload.
+"type". Master → worker: "config" (first message, the validated config as JSON, and
+"pools": the master's state of each balanced pool, by name), "pool" (one pool's new
+state: {"pool": NAME, "state": balance.Pool.to_wire()}; active health, drain/disable,
+members found by DNS), "checked" ({"pool", "since", "passed": [ids]}: the servers
+that passed the active checks begun at "since", master/health.py), "stats" (a
+request, with an "id"), "drain" (reload: stop accepting, finish long-lived connections
+within "timeout"), "stop" (shutdown: stop accepting, finish in-flight requests within
+"timeout"). Worker → master: "ready" (listening), "stats" (the answer, with the
+request's "id"). Purges come later; unknown types are ignored so old workers survive
+new masters during a reload.
 """
 
 from __future__ import annotations

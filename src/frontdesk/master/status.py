@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 def add_status_routes(admin: AdminServer, master: Master) -> None:
     async def index(req: AdminRequest) -> tuple[int, Any]:
-        return 200, {"endpoints": ["GET /status", "POST /cache/purge"]}
+        endpoints = ["GET /status", "POST /pools/{pool}/{drain|disable|enable}"]
+        return 200, {"endpoints": [*endpoints, "POST /cache/purge"]}
 
     async def status(req: AdminRequest) -> tuple[int, Any]:
         return 200, await status_payload(master)

@@ -2,8 +2,8 @@
 
 Signals only enqueue (TERM/INT → shutdown, HUP → reload); one loop acts on them.
 Workers are fresh interpreters (`python -m frontdesk.server.worker`), not forks: the
-master runs an event loop of its own (health checks and the admin API come later),
-and forking a process with a running loop is unsafe. The listening sockets are
+master runs an event loop of its own (active health checks, the admin API), and
+forking a process with a running loop is unsafe. The listening sockets are
 bound once here and inherited, so a reload hands them from the old workers to the
 new ones without a moment where nobody is accepting.
 
@@ -11,6 +11,12 @@ Reload: read and validate the config → start a new generation of workers with 
 once every one of them is ready, tell the old generation to drain (stop accepting,
 finish their connections within drain_timeout). A broken config, or a new
 generation that fails to start, is refused and the old workers keep serving.
+
+Pools (master/pools.py): the master holds what is decided once for every worker
+(active-check verdicts, an operator's drain / disable / enable, the servers DNS
+discovery found); each change goes to every worker, and a worker gets the current
+state of every pool with its config, so one started later (restart, reload) starts
+from it.
 """
 
 from __future__ import annotations
@@ -29,6 +35,10 @@ from frontdesk.errors import ConfigError, FrontdeskError
 from frontdesk.log import error_log
 from frontdesk.master.admin import AdminServer
 from frontdesk.master.channel import LineBuffer, Message, encode
+from frontdesk.master.discovery import Discovery
+from frontdesk.master.health import HealthChecker
+from frontdesk.master.pool_admin import add_pool_routes
+from frontdesk.master.pools import MasterPool, PoolStates
 from frontdesk.master.purge import add_purge_routes
 from frontdesk.master.status import add_status_routes
 
@@ -96,6 +106,9 @@ class Master:
         self.started = time.time()
         self.admin: AdminServer | None = None
         self._ids = itertools.count(1)
+        self.pools = PoolStates(config)
+        self.health = HealthChecker(self.broadcast, self.checks_passed)
+        self.discovery = Discovery(self.broadcast)
 
     # ------------------------------------------------------------------ entry points
 
@@ -112,6 +125,7 @@ class Master:
         if not await self._start_generation(self.config):
             await self._stop_all(self.workers, 5.0)
             raise FrontdeskError("workers failed to start")
+        self._start_jobs()
         await self._start_admin()
         error_log.info(
             "frontdesk serving on %s with %d worker(s)",
@@ -153,11 +167,18 @@ class Master:
             error_log.error("reload refused: cannot listen: %s", exc)
             return False
         old = [w for w in self.workers if w.state != "stopping"]
-        if not await self._start_generation(new):
+        if not await self._start_generation(new, self.pools.successor(new)):
             error_log.error("reload refused: new workers did not start; old ones keep serving")
             return False
         admin_moved = new.admin_address() != self.config.admin_address()
         self.config = new
+        # Made again now, not reused from the start of the reload: it carries over what
+        # changed meanwhile (a check, a drain), under a generation above any sent yet.
+        self._stop_jobs()
+        self.pools = self.pools.successor(new)
+        for pool in self.pools:
+            self.broadcast(pool)
+        self._start_jobs()
         if admin_moved:
             if self.admin is not None:
                 self.admin.close()
@@ -179,6 +200,7 @@ class Master:
         admin = AdminServer()
         add_status_routes(admin, self)
         add_purge_routes(admin, self)
+        add_pool_routes(admin, self)
         try:
             await admin.start(address)
         except OSError as exc:
@@ -232,7 +254,31 @@ class Master:
             if w is not source and w.proc.returncode is None:
                 w.send(msg)
 
+    def _start_jobs(self) -> None:
+        self.health.start(self.pools)
+        self.discovery.start(self.pools)
+
+    def _stop_jobs(self) -> None:
+        self.health.stop()
+        self.discovery.stop()
+
+    def broadcast(self, pool: MasterPool) -> None:
+        """Send `pool`'s state to every worker (one without that pool ignores it)."""
+        if not pool.balanced:
+            return
+        msg = pool.message()
+        for w in self.workers:
+            w.send(msg)
+
+    def checks_passed(self, pool: MasterPool, since: float, passed: list[str]) -> None:
+        """Tell every worker which servers passed the round of checks begun at `since`
+        (each ends an ejection of its own that began before, master/health.py)."""
+        msg = {"type": "checked", "pool": pool.name, "since": since, "passed": passed}
+        for w in self.workers:
+            w.send(msg)
+
     async def shutdown(self) -> None:
+        self._stop_jobs()
         if self.admin is not None:
             self.admin.close()
         timeout = self.config.server.shutdown_timeout
@@ -264,10 +310,11 @@ class Master:
     def _fds_for(self, config: Config) -> list[int]:
         return [self.sockets[a].fileno() for a in dict.fromkeys(config.listen_addresses())]
 
-    async def _start_generation(self, config: Config) -> bool:
+    async def _start_generation(self, config: Config, pools: PoolStates | None = None) -> bool:
         self.generation += 1
         count = config.resolved_workers()
-        new = [await self._spawn(config, self.generation, slot) for slot in range(count)]
+        pools = pools or self.pools
+        new = [await self._spawn(config, pools, self.generation, slot) for slot in range(count)]
         self.workers.extend(new)
         try:
             await asyncio.wait_for(asyncio.gather(*(w.ready for w in new)), READY_TIMEOUT)
@@ -281,7 +328,9 @@ class Master:
             w.state = "running"
         return True
 
-    async def _spawn(self, config: Config, generation: int, slot: int) -> WorkerProcess:
+    async def _spawn(
+        self, config: Config, pools: PoolStates, generation: int, slot: int
+    ) -> WorkerProcess:
         parent, child = socket.socketpair()
         fds = self._fds_for(config)
         proc = await asyncio.create_subprocess_exec(
@@ -299,7 +348,13 @@ class Master:
         reader, writer = await asyncio.open_unix_connection(sock=parent)
         loop = asyncio.get_running_loop()
         w = WorkerProcess(generation, slot, proc, parent, writer, loop.create_future())
-        w.send({"type": "config", "config": config.model_dump(mode="json", by_alias=True)})
+        w.send(
+            {
+                "type": "config",
+                "config": config.model_dump(mode="json", by_alias=True),
+                "pools": pools.wire(),  # the state it starts from (see the module doc)
+            }
+        )
         self._track(w, reader)
         return w
 
@@ -351,7 +406,7 @@ class Master:
             self._restarts[slot] = delay
             if delay:
                 await asyncio.sleep(delay)
-            w = await self._spawn(self.config, generation, slot)
+            w = await self._spawn(self.config, self.pools, generation, slot)
             self.workers.append(w)
             try:
                 await asyncio.wait_for(asyncio.shield(w.ready), READY_TIMEOUT)

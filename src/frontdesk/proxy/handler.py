@@ -93,9 +93,10 @@ class ProxyAction(Action):
         self.host_from_upstream = mode == "upstream"
         fixed_host = None if mode in ("client", "upstream") else mode.encode("latin-1")
         self.policy = RequestPolicy(via=via, host=fixed_host)
-        self._upstream_policies = {
-            b: RequestPolicy(via=via, host=b.host_header) for b in pool.backends
-        }
+        self._via = via
+        # host_header = "upstream": one policy per backend, made on first use (DNS
+        # discovery adds backends after the config is loaded).
+        self._upstream_policies: dict[Backend, RequestPolicy] = {}
         self._targets: dict[bytes, bytes] = {}
         self._hops: dict[str, Hop] = {}
         self._forwarding: dict[tuple[str, bytes, bytes, bytes, str], bytes] = {}
@@ -126,6 +127,13 @@ class ProxyAction(Action):
         self._hops[peer] = hop
         return hop
 
+    def _upstream_policy(self, backend: Backend) -> RequestPolicy:
+        if len(self._upstream_policies) >= _CACHE_SIZE:
+            self._upstream_policies.clear()  # backends that DNS took away
+        policy = RequestPolicy(via=self._via, host=backend.host_header)
+        self._upstream_policies[backend] = policy
+        return policy
+
     def _head(self, req: Request, backend: Backend, request_id: bytes) -> bytes:
         target = self._targets.get(req.target)
         if target is None:
@@ -133,7 +141,9 @@ class ProxyAction(Action):
         hop = self._hops.get(req.peer)
         if hop is None:
             hop = self._hop(req.peer)
-        policy = self._upstream_policies[backend] if self.host_from_upstream else self.policy
+        policy = self.policy
+        if self.host_from_upstream:
+            policy = self._upstream_policies.get(backend) or self._upstream_policy(backend)
         if len(self._forwarding) >= _CACHE_SIZE:
             self._forwarding.clear()
         return request_head(

@@ -51,8 +51,8 @@ class UpstreamPool:
         self.backends = [Backend(split_upstream(s.address), s.address) for s in config.servers]
         # One server: nothing to choose, so no balancer, health or budget is consulted
         # (the common case of a single app process). Ejecting it would only lead to
-        # panic picks of the same server.
-        self._single = self.backends[0] if len(self.backends) == 1 else None
+        # panic picks of the same server. (A name to resolve may become several.)
+        self._single = None if config.balanced else self.backends[0]
         self.balance: Pool | None = None
         self._backend_of: dict[object, Backend] = {}
         self._key: KeySource | None = None
@@ -86,6 +86,37 @@ class UpstreamPool:
         if sticky is not None:
             self._cookie = sticky.cookie.encode("latin-1")
             self._cookie_name = sticky.cookie
+
+    def apply_wire(self, wire: dict[str, Any]) -> None:
+        """Adopt the master's state of this pool (active health, drain/disable, members
+        found by DNS); an older generation than the one in effect is ignored.
+
+        A pool of one server has no balancer, so nothing to adopt. Members that left
+        lose their idle connections; requests in flight to them finish."""
+        balance = self.balance
+        if balance is None:
+            return
+        balance.apply_wire(wire, monotonic())
+        old = {b.label: b for b in self.backends}
+        backends = []
+        for member in balance.members:
+            backend = old.pop(member.id, None)
+            if backend is None:
+                backend = Backend(split_upstream(member.id), member.id)
+                backend.member = member
+            backends.append(backend)
+        self.backends = backends
+        self._backend_of = {b.member: b for b in backends}
+        for gone in old.values():
+            while gone.idle:
+                gone.idle.pop().close()
+
+    def checks_passed(self, member_ids: list[str], since: float) -> None:
+        """The master's active checks begun at `since` passed for these members: end
+        this worker's ejections of them that began before (balance.Pool.checks_passed);
+        the tick logs each return."""
+        if self.balance is not None:
+            self.balance.checks_passed(member_ids, since)
 
     def snapshot(self, now: float) -> dict[str, Any]:
         """What `frontdesk status` shows of this pool in this worker."""

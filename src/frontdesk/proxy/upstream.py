@@ -10,6 +10,16 @@ if TYPE_CHECKING:
     from frontdesk.proxy.connection import UpstreamConnection
 
 
+def host_header(address: tuple[str, int] | str) -> bytes:
+    """The Host a request to this server carries when it names no other: "host:port"
+    (RFC 9110 §7.2, an IPv6 literal in brackets), or "localhost" for a unix socket."""
+    if isinstance(address, str):
+        return b"localhost"
+    host, port = address
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{port}".encode("ascii")
+
+
 class Backend:
     """One server of a pool, as a worker sees it: its address and its connections."""
 
@@ -26,13 +36,8 @@ class Backend:
 
     def __init__(self, address: tuple[str, int] | str, label: str) -> None:
         self.address = address  # (host, port), or a unix socket path
-        self.label = label  # as written in the config: for logs only
-        if isinstance(address, str):
-            self.host_header = b"localhost"
-        else:
-            host, port = address
-            host = f"[{host}]" if ":" in host else host
-            self.host_header = f"{host}:{port}".encode("ascii")
+        self.label = label  # as written in the config (or found by DNS): the member id
+        self.host_header = host_header(address)
         self.idle: deque[UpstreamConnection] = deque()  # most recently used at the right
         self.open = 0  # connections open (idle, busy or connecting)
         self.in_flight = 0  # requests being forwarded now

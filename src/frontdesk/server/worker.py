@@ -1,9 +1,12 @@
 """A worker process: one uvloop event loop serving the listening sockets it inherited.
 
 Started by the master as `python -m frontdesk.server.worker --channel FD --listen FD,..`.
-The first control message carries the validated config; the worker answers "ready"
-once it accepts connections. It stops on "stop"/"drain" from the master, on SIGTERM,
-or when the channel closes (the master is gone).
+The first control message carries the validated config and the master's state of
+each pool (health, drain, members); the worker answers "ready" once it accepts
+connections. A "pool" message later replaces one pool's state; "checked" lists
+the servers that passed a round of active checks. It stops on
+"stop"/"drain" from the master, on SIGTERM, or when the channel closes (the master
+is gone).
 """
 
 from __future__ import annotations
@@ -31,11 +34,23 @@ DRAIN_IDLE_GRACE = 1.0  # reload: an idle keep-alive connection is closed after 
 
 
 class Worker:
-    def __init__(self, config: Config, listen_fds: list[int], channel: socket.socket) -> None:
+    def __init__(
+        self,
+        config: Config,
+        listen_fds: list[int],
+        channel: socket.socket,
+        first: Message | None = None,
+        early: tuple[list[Message], LineBuffer] | None = None,
+    ) -> None:
         self.config = config
         self.listen_fds = listen_fds
         self.channel = channel
+        # The config message, and what the channel had brought after it (_read_config).
+        first = first or {}
+        self._early = early or ([], LineBuffer())
         self.ctx: WorkerContext = build_context(config)
+        for name, state in first.get("pools", {}).items():
+            self._pool_state(name, state)
         self.servers: list[asyncio.AbstractServer] = []
         self.stopping: asyncio.Future[tuple[float, float]] | None = None
         self._tick_handle: asyncio.TimerHandle | None = None
@@ -60,7 +75,7 @@ class Worker:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         self._tick()
         transport, _ = await loop.connect_accepted_socket(
-            lambda: _ChannelProtocol(self), sock=self.channel
+            lambda: _ChannelProtocol(self, self._early), sock=self.channel
         )
         self._channel_transport = transport
         for cache in ctx.caches.values():
@@ -104,8 +119,19 @@ class Worker:
             self._request_stop(float(msg.get("timeout", 300.0)), DRAIN_IDLE_GRACE)
         elif kind == "stats":
             self.send({"type": "stats", "id": msg.get("id"), **self.stats()})
+        elif kind == "pool":
+            self._pool_state(str(msg.get("pool")), msg.get("state"))
+        elif kind == "checked":
+            pool = self.ctx.upstream_pools.get(str(msg.get("pool")))
+            if pool is not None:
+                pool.checks_passed(msg.get("passed", []), float(msg.get("since", 0.0)))
         elif kind == "purge":
             self._later(self._purge(msg))
+
+    def _pool_state(self, name: str, state: Any) -> None:
+        pool = self.ctx.upstream_pools.get(name)
+        if pool is not None and isinstance(state, dict):  # else: a pool this config lacks
+            pool.apply_wire(state)
 
     async def _purge(self, msg: Message) -> None:
         from frontdesk.cache.purge import PurgeError, apply
@@ -186,9 +212,11 @@ def _rss_bytes() -> int:
 
 
 class _ChannelProtocol(asyncio.Protocol):
-    def __init__(self, worker: Worker) -> None:
+    def __init__(self, worker: Worker, early: tuple[list[Message], LineBuffer]) -> None:
         self.worker = worker
-        self.buffer = LineBuffer()
+        pending, self.buffer = early  # what arrived with the config, read by _read_config
+        for msg in pending:
+            worker.on_message(msg)
 
     def data_received(self, data: bytes) -> None:
         for msg in self.buffer.feed(data):
@@ -198,16 +226,20 @@ class _ChannelProtocol(asyncio.Protocol):
         self.worker.on_channel_lost()
 
 
-def _read_config(channel: socket.socket) -> Config:
-    """Block until the first message (the config) has arrived; nothing else runs yet."""
+def _read_config(channel: socket.socket) -> tuple[Message, list[Message], LineBuffer]:
+    """Block until the first message (the config) has arrived; nothing else runs yet.
+
+    Returns it, the messages that came in the same reads after it, and the buffer
+    holding any partial line: the channel protocol goes on from there."""
     buffer = LineBuffer()
     while True:
         data = channel.recv(1 << 20)
         if not data:
             raise SystemExit("frontdesk worker: control channel closed before config")
-        for msg in buffer.feed(data):
+        messages = buffer.feed(data)
+        for i, msg in enumerate(messages):
             if msg["type"] == "config":
-                return Config.model_validate(msg["config"])
+                return msg, messages[i + 1 :], buffer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,8 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     setup_error_log()
     channel = socket.socket(fileno=args.channel)
     fds = [int(fd) for fd in args.listen.split(",") if fd]
-    config = _read_config(channel)
-    worker = Worker(config, fds, channel)
+    first, pending, buffer = _read_config(channel)
+    config = Config.model_validate(first["config"])
+    worker = Worker(config, fds, channel, first, (pending, buffer))
     uvloop.run(worker.run())
     return 0
 

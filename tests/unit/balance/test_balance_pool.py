@@ -420,3 +420,37 @@ def test_the_policy_is_rebuilt_only_when_the_view_changes() -> None:
     p.record_check("a", 2.0, True)  # a was up already: no event, no refresh
     serve(p, 10, now=2.0)
     assert policy.rebuilds == 2
+
+
+def test_carry_over_keeps_the_masters_decisions_for_members_still_listed() -> None:
+    old = pool({"a": 1, "b": 1, "c": 1}, thresholds=CheckThresholds(rise=2, fall=2))
+    old.set_admin("a", AdminState.DRAIN, 1.0)
+    old.record_check("b", 1.0, False)
+    old.record_check("b", 2.0, False)  # b is down
+    old.record_check("c", 2.0, False)  # c has one failure in its streak
+    new = pool({"a": 1, "b": 1, "c": 1, "d": 1}, thresholds=CheckThresholds(rise=2, fall=2))
+    new.carry_over(old)
+    assert new.generation == old.generation + 1
+    assert new.member("a").admin is AdminState.DRAIN
+    assert not new.member("b").active.up
+    assert new.member("d").admin is AdminState.ACTIVE and new.member("d").active.up
+    assert new.record_check("c", 3.0, False) == Event("c", Change.DOWN)  # the streak went on
+    assert ids(new, 3.0) == ["d"]
+
+
+def test_a_passing_active_check_ends_an_ejection_that_began_before_it() -> None:
+    p = pool({"a": 1, "b": 1}, outlier=OutlierConfig(consecutive=1, base=30.0))
+    m = p.member("a")
+    p.on_start(m)
+    assert p.on_end(m, 1.0, 0.01, Outcome.CONNECT_ERROR) is not None  # ejected until 31
+    p.checks_passed(["a"], since=0.5)  # that round began before the ejection: no proof
+    assert ids(p, 2.0) == ["b"]
+    p.checks_passed(["a", "gone"], since=1.5)  # an unknown member is ignored
+    assert ids(p, 2.0) == ["a", "b"]
+    assert p.take_events() == [Event("a", Change.RETURNED)]
+    assert m.outlier.probation  # one more failure ejects it again, for twice as long
+    p.on_start(m)
+    event = p.on_end(m, 3.0, 0.01, Outcome.CONNECT_ERROR)
+    assert event is not None and event.until == 63.0
+    p.checks_passed(["b"], since=4.0)  # not ejected: nothing to do
+    assert ids(p, 4.0) == ["b"]

@@ -137,6 +137,19 @@ BAD = [
         '"/"',
     ),
     ('[server]\ntrusted_proxies = ["10.0.0.0/33"]', "server.trusted_proxies[0]", 2, "CIDR"),
+    (
+        '[pool.a]\nservers = [{ address = "unix:/a.sock", resolve = true }]',
+        "pool.a.servers[0]",
+        2,
+        "resolve = true needs",
+    ),
+    (
+        '[pool.a]\nservers = [{ address = "a:1", resolve = "yes" }]',
+        "pool.a.servers[0].resolve",
+        2,
+        "bool",
+    ),
+    ('[pool.a]\nservers = ["a:1"]\nresolve_interval = "0s"', "pool.a.resolve_interval", 3, "> 0"),
 ]
 
 
@@ -195,3 +208,20 @@ def test_pool_balancing_keys() -> None:
     assert (passive.consecutive, passive.base, passive.max) == (3, 10.0, 60.0)
     assert pool.health.expect_status == (200, 299) and pool.health.path == "/hz"
     assert Config.model_validate_json(config.to_json()) == config
+
+
+def test_servers_to_resolve() -> None:
+    from frontdesk.config.proxy import Pool
+
+    pool = Pool.model_validate(
+        {"servers": ["127.0.0.1:1", {"address": "app.internal:8000", "resolve": True}]}
+    )
+    assert [(s.address, s.resolve) for s in pool.servers] == [
+        ("127.0.0.1:1", False),
+        ("app.internal:8000", True),
+    ]
+    assert pool.resolve_interval == 30.0
+    assert Pool.model_validate({"servers": [{"address": "a:1", "resolve": True}]}).balanced
+    assert not Pool.model_validate({"servers": ["a:1"]}).balanced
+    with pytest.raises(ValueError, match="resolve = true needs a"):
+        Pool.model_validate({"servers": [{"address": "unix:/run/a.sock", "resolve": True}]})

@@ -246,7 +246,12 @@ def test_property_forwarded_request_is_valid_and_clean(headers, trusted, title) 
     assert xff.endswith(b"192.0.2.1")
     if not trusted:
         assert xff == b"192.0.2.1"
-    assert names.count(b"host") == 1 and names.count(b"via") == 1
+    assert names.count(b"host") == 1
+    # A client's own Via lines pass on; this hop's entry comes after them (RFC 9110
+    # §7.6.3: each intermediary appends; §5.3: field lines combine in order).
+    client_vias = [n for n, _ in headers if n.lower() == b"via" and n.lower() not in options]
+    assert names.count(b"via") == 1 + len(client_vias)
+    assert [v for n, v in out if n == b"via"][-1] == b"1.1 " + POLICY.via
 
 
 @given(headers=st.lists(st.tuples(NAMES, VALUE), max_size=12))

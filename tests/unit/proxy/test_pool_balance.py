@@ -64,3 +64,32 @@ def test_server_errors_eject_and_are_logged(caplog) -> None:  # type: ignore[no-
         p.ended_status(a, p.started(a, first=True), 503)
     assert "ejected" in caplog.text
     assert all(p.pick(request()) is b for _ in range(10))
+
+
+def test_the_masters_state_replaces_members_and_keeps_backends_that_stay() -> None:
+    p = pool(servers=["127.0.0.1:9001", "127.0.0.1:9002"], balance="round_robin")
+    kept = p.backends[0]
+    assert p.balance is not None
+    p.apply_wire(
+        {
+            "generation": 3,
+            "members": [
+                {"id": "127.0.0.1:9001", "weight": 1, "admin": "drain", "up": True},
+                {"id": "[::1]:9003", "weight": 2, "admin": "active", "up": True},
+                {"id": "127.0.0.1:9004", "weight": 1, "admin": "active", "up": False},
+            ],
+        }
+    )
+    assert [b.label for b in p.backends] == ["127.0.0.1:9001", "[::1]:9003", "127.0.0.1:9004"]
+    assert p.backends[0] is kept
+    assert p.backends[1].address == ("::1", 9003) and p.backends[1].host_header == b"[::1]:9003"
+    picked = {p.pick(request()).label for _ in range(10)}  # type: ignore[union-attr]
+    assert picked == {"[::1]:9003"}  # 9001 drains, 9004 is down
+    states = {s["server"]: s["state"] for s in p.snapshot(0.0)["servers"]}
+    assert states == {"127.0.0.1:9001": "drain", "[::1]:9003": "up", "127.0.0.1:9004": "down"}
+
+
+def test_a_pool_of_one_server_ignores_the_masters_state() -> None:
+    p = pool(servers=["127.0.0.1:9001"])
+    p.apply_wire({"generation": 1, "members": []})
+    assert [b.label for b in p.backends] == ["127.0.0.1:9001"]

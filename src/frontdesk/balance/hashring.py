@@ -103,6 +103,7 @@ class ConsistentHash:
     """
 
     __slots__ = ("_rng", "_ring", "_fallback", "_positions")
+    tracks_in_flight = False
 
     CACHE = 4096  # key positions remembered; client addresses and paths repeat
 

@@ -99,7 +99,8 @@ class Member:
         if latency >= self.ewma:
             self.ewma = latency
         else:
-            w = math.exp(-max(0.0, now - self.ewma_at) / EWMA_TAU)
+            dt = now - self.ewma_at
+            w = math.exp(-dt / EWMA_TAU) if dt > 0.0 else 1.0
             self.ewma = self.ewma * w + latency * (1.0 - w)
         self.ewma_at = now
 

@@ -30,6 +30,10 @@ class Policy(Protocol):
     def pick(self, now: float, key: bytes | None, exclude: Collection[Member]) -> Member | None:
         """Choose a member not in ``exclude`` (those a retry already tried), or None."""
 
+    tracks_in_flight: bool
+    """Whether on_start/on_end do anything: the pool skips the calls when not (they
+    run on every request)."""
+
     def on_start(self, member: Member) -> None:
         """``member.in_flight`` just went up by one."""
 
@@ -56,6 +60,7 @@ class SmoothWeightedRoundRobin:
     """
 
     __slots__ = ("_t", "_total", "_classes", "_weight", "_base", "_order")
+    tracks_in_flight = False
 
     SCALE = 100
 
@@ -167,6 +172,7 @@ class LeastConnections:
     """
 
     __slots__ = ("_heap", "_strides", "_scan", "_scan_up_to", "_vtime")
+    tracks_in_flight = True
 
     def __init__(self, rng: random.Random | None = None, *, scan_up_to: int = 8) -> None:
         self._heap: IndexedHeap[Member] = IndexedHeap()
@@ -291,6 +297,7 @@ class WeightedRandom:
     """A member at random in proportion to its weight; O(1)."""
 
     __slots__ = ("_rng", "_table")
+    tracks_in_flight = False
 
     def __init__(self, rng: random.Random) -> None:
         self._rng = rng
@@ -324,6 +331,7 @@ class PeakEwmaP2C:
     """
 
     __slots__ = ("_rng", "_table", "floor")
+    tracks_in_flight = False
 
     def __init__(self, rng: random.Random, *, floor: float = 0.001) -> None:
         self._rng = rng

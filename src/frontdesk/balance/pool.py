@@ -87,6 +87,7 @@ class Pool:
         "_members",
         "_by_id",
         "_policy",
+        "_tracks",
         "_sticky",
         "thresholds",
         "outlier",
@@ -114,6 +115,7 @@ class Pool:
         if isinstance(policy, str):
             policy = BALANCERS[policy](rng if rng is not None else random.Random())
         self._policy = policy
+        self._tracks = policy.tracks_in_flight
         self._sticky = StickyTable(sticky_secret) if sticky_secret is not None else None
         self.thresholds = thresholds or CheckThresholds()
         self.outlier = outlier or OutlierConfig()
@@ -202,23 +204,35 @@ class Pool:
 
     def on_start(self, member: Member) -> None:
         member.in_flight += 1
-        self._policy.on_start(member)
+        if self._tracks:
+            self._policy.on_start(member)
 
     def on_end(self, member: Member, now: float, latency: float, outcome: Outcome) -> Event | None:
-        """Account a finished attempt; returns an EJECTED event when this one ejected."""
+        """Account a finished attempt; returns an EJECTED event when this one ejected.
+
+        Runs once per proxied request: the usual case (an OK answer from a server with
+        no failure history) makes no further call."""
         if member.in_flight:
             member.in_flight -= 1
-        if outcome is OK or outcome is SERVER_ERROR:
-            # A connect error is fast and says nothing about service time: folding it in
-            # would make a dead server look like the fastest one.
+        if outcome is OK:
             member.observe_latency(now, latency)
-        self._policy.on_end(member)
-        if outcome is ABORTED:
-            return None
-        failed = outcome is not OK
-        outlier = member.outlier
-        if not failed and not (outlier.streak or outlier.probation or outlier.ejections):
-            return None  # the usual answer: nothing to record (spares a call per request)
+            if self._tracks:
+                self._policy.on_end(member)
+            outlier = member.outlier
+            if not (outlier.streak or outlier.probation or outlier.ejections):
+                return None  # nothing to record
+            failed = False
+        else:
+            if outcome is SERVER_ERROR:
+                # A connect error is fast and says nothing about service time: folding
+                # it in would make a dead server look like the fastest one.
+                member.observe_latency(now, latency)
+            if self._tracks:
+                self._policy.on_end(member)
+            if outcome is ABORTED:
+                return None
+            failed = True
+            outlier = member.outlier
         if failed:
             member.last_failure = now
         change = outlier.record(now, failed, self.outlier)

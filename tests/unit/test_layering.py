@@ -19,6 +19,8 @@ CACHE_IO = {
     "action.py",
     "fetch.py",
     "runtime.py",
+    "reply.py",
+    "purge.py",
 }
 PURE = (
     sorted((SRC / "http").glob("*.py"))

@@ -22,18 +22,17 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from frontdesk.log import error_log
 from frontdesk.server.actions import ANSWERED, Action
-from frontdesk.server.response import status_line
 
-from .fetch import HOLD, Fetch, write_head
+from .fetch import HOLD, Fetch
 from .fields import has
 from .invalidation import invalidated_keys
 from .keys import make_key, strip_query
 from .messages import CacheRequest, OriginResponse
 from .policy import Action as Do
 from .policy import Decision, decide
-from .serve import answer
+from .reply import render_hit, write_range, write_stored
 from .status import Fwd
-from .store import Hit, read_body
+from .store import Hit
 from .validation import freshen, validation_request_fields
 
 if TYPE_CHECKING:
@@ -186,28 +185,11 @@ class CachedProxy(Action):
             return None
         memo = stored.rendered
         if memo[0] != int(age):
-            memo[:] = self._render(entry, stored.prepared.head, stored.prepared.body, age, ttl)
-        return memo[1] if method == GET else memo[2]  # type: ignore[return-value]
-
-    def _render(
-        self, entry: Entry, fields: bytes, body: bytes, age: float, ttl: float
-    ) -> list[object]:
-        """[whole seconds of age, the GET answer, the HEAD answer] for a fresh entry."""
-        member = Decision(Do.HIT, entry, ttl=ttl).status_member(self.options)
-        length = b"" if entry.status in (204, 304) else b"Content-Length: %d\r\n" % len(body)
-        head = b"".join(
-            (
-                status_line(entry.status),
-                fields,
-                length,
-                b"Via: 1.1 ",
-                self.via,
-                b"\r\nAge: %d\r\nCache-Status: " % int(age),
-                member,
-                b"\r\n\r\n",
+            prepared = stored.prepared
+            memo[:] = render_hit(
+                entry, prepared.head, prepared.body, age, ttl, self.options, self.via
             )
-        )
-        return [int(age), head + body, head]
+        return memo[1] if method == GET else memo[2]  # type: ignore[return-value]
 
     # ------------------------------------------------------ without a Task
 
@@ -227,14 +209,13 @@ class CachedProxy(Action):
         data = hit.body.in_memory()
         if data is None:
             return None
-        self._answer(req, out, decision, hit.entry, data, now)
+        self._answer(out, decision, hit.entry, data, now)
         if decision.action is Do.STALE_REVALIDATE:
             self._refresh(req, key, decision)
         return ANSWERED  # type: ignore[no-any-return]
 
     def _answer(
         self,
-        req: Request,
         out: ResponseWriter,
         decision: Decision,
         entry: Entry,
@@ -242,21 +223,9 @@ class CachedProxy(Action):
         now: float,
         member: bytes | None = None,
     ) -> tuple[int, int] | None:
-        """Write the answer from a stored response; the body range still to send when
-        `data` is None (a body streamed from a slower tier)."""
         if member is None:
             member = decision.status_member(self.options)
-        reply = answer(req.method, req.headers, entry, now, status_member=member)
-        write_head(
-            out, reply.status, reply.headers, self.via, has_length=reply.status not in (204, 304)
-        )
-        if reply.body is None:
-            return None
-        start, end = reply.body
-        if data is None:
-            return reply.body
-        out.write(data if start == 0 and end == len(data) else data[start:end])
-        return None
+        return write_stored(out, entry, data, now, member, self.via)
 
     # ------------------------------------------------------------ the Task
 
@@ -285,7 +254,7 @@ class CachedProxy(Action):
             if decision.action in _SERVES:
                 hit = _hit_for(hits, decision.entry)
                 _close_others(hits, hit)
-                await self._answer_hit(req, out, decision, hit, now)
+                await self._answer_hit(out, decision, hit, now)
                 if decision.action is Do.STALE_REVALIDATE:
                     self._refresh(req, key, decision)
                 return
@@ -306,32 +275,17 @@ class CachedProxy(Action):
 
     async def _answer_hit(
         self,
-        req: Request,
         out: ResponseWriter,
         decision: Decision,
         hit: Hit,
         now: float,
         member: bytes | None = None,
-        entry: Entry | None = None,
     ) -> None:
-        data = hit.body.in_memory()
-        rest = self._answer(req, out, decision, entry or hit.entry, data, now, member)
+        rest = self._answer(out, decision, hit.entry, hit.body.in_memory(), now, member)
         if rest is None:
             hit.body.close()
-            return
-        start, end = rest
-        pos = 0
-        try:
-            async for chunk in hit.body.chunks():
-                lo, hi = max(start - pos, 0), min(end - pos, len(chunk))
-                if lo < hi:
-                    out.write(chunk[lo:hi])
-                    await out.drain()
-                pos += len(chunk)
-                if pos >= end:
-                    break
-        finally:
-            hit.body.close()
+        else:
+            await write_range(out, hit.body, *rest)
 
     async def _follow(self, flight: Any) -> None:
         """Wait (bounded) for another request's fetch of the same key."""
@@ -396,7 +350,7 @@ class CachedProxy(Action):
 
     async def _held(self, miss: Miss, decision: Decision, hits: list[Hit], fetch: Fetch) -> None:
         """Answer after a validation the client did not see: 304 or an error."""
-        req, out = miss.req, miss.out
+        out = miss.out
         now = time.time()
         options = self.options
         if fetch.status == 304:
@@ -409,13 +363,13 @@ class CachedProxy(Action):
                 await self._fetch(miss, again, [])
                 return
             old = next((o for o, n in freshened.updates if n is served), None)
-            bodies = await self._update(freshened.updates, hits)
+            bodies = await self.runtime.restore(freshened.updates, hits)
             data = bodies.get(id(old)) if old is not None else None
             if data is None:
                 await self._fetch(miss, Decision(Do.FORWARD, fwd=Fwd.STALE), [])
                 return
             member = decision.status_member(options, fwd_status=304)
-            self._answer(req, out, decision, served, data, now, member)
+            self._answer(out, decision, served, data, now, member)
             return
         # stale-if-error (RFC 5861 §4) or a disconnected validation (§4.3.3)
         assert decision.entry is not None
@@ -423,30 +377,7 @@ class CachedProxy(Action):
         member = decision.status_member(
             options, fwd_status=fetch.status if fetch.fields else None, detail="stale-if-error"
         )
-        await self._answer_hit(req, out, decision, hit, now, member)
-
-    async def _update(
-        self, updates: tuple[tuple[Entry, Entry | None], ...], hits: list[Hit]
-    ) -> dict[int, bytes]:
-        """Store the entries a 304 freshened (§3.2) with their bodies; the bodies read,
-        by id of the old entry."""
-        store = self.runtime.store
-        bodies: dict[int, bytes] = {}
-        for old, new in updates:
-            hit = next((h for h in hits if h.entry is old), None)
-            if hit is None:
-                continue
-            data = await read_body(hit.body)
-            bodies[id(old)] = data
-            if new is None:
-                await store.delete(old.key)
-                continue
-            writer = store.writer(new)
-            if await writer.write(data) if data else True:
-                await writer.commit()
-            else:
-                await writer.abort()
-        return bodies
+        await self._answer_hit(out, decision, hit, now, member)
 
     def _refresh(self, req: Request, key: str, decision: Decision) -> None:
         """RFC 5861 §3: revalidate in the background, once per key at a time."""
@@ -472,7 +403,7 @@ class CachedProxy(Action):
                 )
                 freshened = freshen(decision.validating, response, self.options)
                 hits = await runtime.store.get(key)
-                await self._update(freshened.updates, hits)
+                await self.runtime.restore(freshened.updates, hits)
                 _close_others(hits, None)
             await fetch.stored_now()
         except Exception:

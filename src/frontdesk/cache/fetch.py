@@ -28,6 +28,7 @@ from frontdesk.server.exchange import ResponseWriter
 
 from .messages import OriginResponse
 from .policy import ERROR_STATUSES, Action, stale_on_error
+from .reply import write_head
 from .serve import answer, not_modified
 from .storage import StoreDecision, content_length, on_response
 
@@ -301,16 +302,3 @@ class Fetch(ResponseWriter):
 def out_headers(out: ResponseWriter) -> list[tuple[bytes, bytes]]:
     """The client's request fields, as the writer knows them."""
     return out.request.headers
-
-
-def write_head(
-    out: ResponseWriter,
-    status: int,
-    headers: Any,
-    via: bytes,
-    *,
-    has_length: bool,
-) -> None:
-    """Send a head made of stored fields (a response from the cache)."""
-    block = b"".join(name + b": " + value + b"\r\n" for name, value in headers)
-    out.start_forwarded(status, block + b"Via: 1.1 " + via + b"\r\n", has_length, True)

@@ -18,11 +18,13 @@ from frontdesk.log import error_log
 
 from .memory import MemoryTier
 from .options import CacheOptions, KeyOptions
-from .store import CacheStore
+from .store import CacheStore, Hit, read_body
 from .tiered import TieredStore
 
 if TYPE_CHECKING:
     from frontdesk.config.cache import Cache
+
+    from .entry import Entry
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Broadcast = Callable[[dict[str, Any]], None]
@@ -138,6 +140,29 @@ class CacheRuntime:
         if tag:
             n += await self.memory.purge_tag(tag)
         return n
+
+    async def restore(
+        self, updates: tuple[tuple[Entry, Entry | None], ...], hits: list[Hit]
+    ) -> dict[int, bytes]:
+        """Store the entries a 304 freshened (RFC 9111 §3.2) again with their bodies, in
+        every tier (None: remove it); the bodies read, by id of the old entry."""
+        store = self.store
+        bodies: dict[int, bytes] = {}
+        for old, new in updates:
+            hit = next((h for h in hits if h.entry is old), None)
+            if hit is None:
+                continue
+            data = await read_body(hit.body)
+            bodies[id(old)] = data
+            if new is None:
+                await store.delete(old.key)
+                continue
+            writer = store.writer(new)
+            if not data or await writer.write(data):
+                await writer.commit()
+            else:
+                await writer.abort()
+        return bodies
 
     def stats(self) -> dict[str, Any]:
         s = self.store.stats()

@@ -17,6 +17,10 @@ from typing import Protocol
 from .heap import IndexedHeap
 from .members import EWMA_TAU, Member
 
+# Seconds since a member's last latency sample below which its estimate is read as is:
+# exp(-FRESH / EWMA_TAU) > 0.999, a fading too small to change a choice.
+FRESH = EWMA_TAU / 1000
+
 View = Sequence[tuple[Member, float]]  # eligible members in pool order, effective weights
 NOTHING: frozenset[Member] = frozenset()
 
@@ -364,11 +368,13 @@ class PeakEwmaP2C:
                 break
         else:  # one member holds most of the weight: settle the second choice the slow way
             b = table.draw(self._rng, exclude, other_than=a) or a
+        # The estimates fade with time since their last sample (latency_estimate); under
+        # load that time is far below FRESH and the fading below 0.1%: no exp() then.
         tau = EWMA_TAU
         idle = now - a.ewma_at
-        cost_a = (a.ewma * exp(-idle / tau) if idle > 0.0 else a.ewma) + self.floor
+        cost_a = (a.ewma * exp(-idle / tau) if idle > FRESH else a.ewma) + self.floor
         idle = now - b.ewma_at
-        cost_b = (b.ewma * exp(-idle / tau) if idle > 0.0 else b.ewma) + self.floor
+        cost_b = (b.ewma * exp(-idle / tau) if idle > FRESH else b.ewma) + self.floor
         return b if cost_b * (b.in_flight + 1) < cost_a * (a.in_flight + 1) else a
 
     def _pick_general(self, now: float, exclude: Collection[Member]) -> Member | None:

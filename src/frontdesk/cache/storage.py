@@ -263,5 +263,5 @@ def stored_fields(
         # without a Date header field MUST record the time it was received and append a
         # corresponding Date header field to the message's header section if it is
         # cached or forwarded downstream."
-        kept += ((b"date", format_http_date(response_time).encode("ascii")),)
+        kept += ((b"Date", format_http_date(response_time).encode("ascii")),)
     return kept, removed

@@ -117,7 +117,7 @@ def update_fields(
         if low not in drop:
             incoming.setdefault(low, []).append((k, v))
     if b"date" not in incoming:
-        incoming[b"date"] = [(b"date", format_http_date(response_time).encode("ascii"))]
+        incoming[b"date"] = [(b"Date", format_http_date(response_time).encode("ascii"))]
     replaced = set(incoming) | {b"age"}
     out: list[tuple[bytes, bytes]] = []
     placed: set[bytes] = set()

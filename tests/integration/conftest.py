@@ -96,3 +96,9 @@ def backends() -> Iterator[Callable[..., Backend]]:
     yield _start
     for b in started:
         b.stop()
+
+
+@pytest.fixture(scope="module")
+def origin(backends: Callable[..., Backend]) -> Backend:
+    """The module's origin for the cache tests (backends.py, its `/c/` paths)."""
+    return backends("origin")

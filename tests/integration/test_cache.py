@@ -13,47 +13,27 @@ import time
 from urllib.parse import quote
 
 import pytest
+from cache_helpers import cached_routes, seen
 
-ROUTES = """
-[[route]]
-match = {{ path = "/_" }}
-proxy = {{ pool = "app" }}
-
-[[route]]
-match = {{ exact = "/stats" }}
-proxy = {{ pool = "app" }}
-
-[[route]]
-match = {{ path = "/" }}
-proxy = {{ pool = "app" }}
-cache = "main"
-
-[pool.app]
-servers = ["{app}"]
-
+CACHE = """
 [cache.main]
 memory = "16MB"
 max_object_size = "256KB"
 purge_from = ["127.0.0.1"]
 bypass_headers = ["Cookie"]
-key = {{ ignore_params = ["utm_*"] }}
+key = { ignore_params = ["utm_*"] }
+"""
+UNCACHED = """
+[[route]]
+match = { path = "/_" }
+proxy = { pool = "app" }
 """
 
 
 @pytest.fixture(scope="module")
-def origin(backends):
-    return backends("origin")
-
-
-@pytest.fixture(scope="module")
 def srv(module_server, origin):
-    return module_server(ROUTES.format(app=origin.address), workers=1, access_log="off")
-
-
-def seen(srv, path: str, method: str = "GET") -> int:
-    """How many requests for `path` reached the origin."""
-    _, body = srv.get("/stats")
-    return int(json.loads(body).get(f"{method} {path}", 0))
+    routes = cached_routes(origin.address, CACHE, before=UNCACHED)
+    return module_server(routes, workers=1, access_log="off")
 
 
 def url(path: str, **q: str) -> str:

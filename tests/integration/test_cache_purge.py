@@ -10,19 +10,9 @@ import time
 from urllib.parse import quote
 
 import pytest
+from cache_helpers import cached_routes, seen
 
-ROUTES = """
-[[route]]
-match = {{ exact = "/stats" }}
-proxy = {{ pool = "app" }}
-
-[[route]]
-proxy = {{ pool = "app" }}
-cache = "main"
-
-[pool.app]
-servers = ["{app}"]
-
+CACHE = """
 [cache.main]
 memory = "16MB"
 purge_from = ["127.0.0.1"]
@@ -33,19 +23,9 @@ listen = "unix:{sock}"
 
 
 @pytest.fixture(scope="module")
-def origin(backends):
-    return backends("origin")
-
-
-@pytest.fixture(scope="module")
 def srv(module_server, origin, tmp_path_factory):
     sock = tmp_path_factory.mktemp("admin") / "admin.sock"
-    return module_server(ROUTES.format(app=origin.address, sock=sock), workers=2)
-
-
-def seen(srv, path: str) -> int:
-    _, body = srv.get("/stats")
-    return int(json.loads(body).get(f"GET {path}", 0))
+    return module_server(cached_routes(origin.address, CACHE.format(sock=sock)), workers=2)
 
 
 def fill(srv, u: str, path: str) -> set[bytes]:

@@ -3,42 +3,14 @@ shared by two frontdesk instances, and a Redis that goes away costs nothing but 
 
 from __future__ import annotations
 
-import json
 import time
 from urllib.parse import quote
 
-import pytest
-
-ROUTES = """
-[[route]]
-match = {{ exact = "/stats" }}
-proxy = {{ pool = "app" }}
-
-[[route]]
-proxy = {{ pool = "app" }}
-cache = "main"
-
-[pool.app]
-servers = ["{app}"]
-
-[cache.main]
-memory = "{memory}"
-{tiers}
-"""
-
-
-@pytest.fixture(scope="module")
-def origin(backends):
-    return backends("origin")
+from cache_helpers import cached_routes, seen
 
 
 def routes(origin, tiers: str, memory: str = "4MB") -> str:
-    return ROUTES.format(app=origin.address, tiers=tiers, memory=memory)
-
-
-def seen(srv, path: str) -> int:
-    _, body = srv.get("/stats")
-    return int(json.loads(body).get(f"GET {path}", 0))
+    return cached_routes(origin.address, f'[cache.main]\nmemory = "{memory}"\n{tiers}')
 
 
 U = "/c/{}?cc=" + quote("max-age=600")

@@ -10,7 +10,7 @@ import time
 from urllib.parse import quote
 
 import pytest
-from cache_helpers import cached_routes, seen
+from origin_helpers import cached_routes, seen
 
 CACHE = """
 [cache.main]

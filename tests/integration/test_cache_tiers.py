@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from urllib.parse import quote
 
-from cache_helpers import cached_routes, seen
+from origin_helpers import cached_routes, seen
 
 
 def routes(origin, tiers: str, memory: str = "4MB") -> str:

@@ -30,7 +30,7 @@ from .messages import OriginResponse
 from .policy import ERROR_STATUSES, Action, stale_on_error
 from .reply import write_head
 from .serve import answer, not_modified
-from .storage import StoreDecision, content_length, on_response
+from .storage import content_length, on_response
 
 if TYPE_CHECKING:
     from .messages import CacheRequest
@@ -51,18 +51,11 @@ class NoClient:
     """The client side of a fetch nobody waits for (the proxy ties flow control to it)."""
 
     flow_peer: Any = None
-    tunnel_data = b""
 
     def hold_writes(self) -> None:
         pass
 
     def release_writes(self) -> None:
-        pass
-
-    def write(self, data: bytes) -> None:
-        pass
-
-    async def drain(self) -> None:
         pass
 
 
@@ -99,7 +92,6 @@ class Fetch(ResponseWriter):
         self.sent = 0
         self.mode = PASS
         self.fields: tuple[tuple[bytes, bytes], ...] = ()  # the origin's response fields
-        self.stored: StoreDecision | None = None
         self.failed = False
         self.complete = False
         self._writer: BodyWriter | None = None
@@ -134,9 +126,9 @@ class Fetch(ResponseWriter):
         options = runtime.options
         declared = content_length(headers)
         response = OriginResponse(status, headers, self.request_time, now, declared or 0)
-        stored = self.stored = on_response(self.creq, response, options)
+        stored = on_response(self.creq, response, options)
         if not self.may_store and stored.entry is not None:
-            stored = self.stored = replace(stored, entry=None)
+            stored = replace(stored, entry=None)
         if stored.entry is not None:
             self._writer = runtime.store.writer(stored.entry)
             self._pump = asyncio.get_running_loop().create_task(self._feed_store())
@@ -148,15 +140,16 @@ class Fetch(ResponseWriter):
             return
         member = decision.status_member(options, fwd_status=status, stored=stored.store)
         entry = stored.entry
+        asked = out.request.headers
         if (
             self.client_conditional
             and entry is not None
             and status == 200
-            and not_modified(out_headers(out), entry)
+            and not_modified(asked, entry)
         ):
             # The client's own If-None-Match / If-Modified-Since were taken off so
             # that the origin sends the full response to store; they hold: a 304.
-            reply = answer(b"GET", out_headers(out), entry, now, status_member=member)
+            reply = answer(b"GET", asked, entry, now, status_member=member)
             write_head(out, reply.status, reply.headers, self.via, has_length=False)
             self.mode = SWALLOW
             return
@@ -297,8 +290,3 @@ class Fetch(ResponseWriter):
             return False
         await asyncio.shield(pump)
         return not self.failed
-
-
-def out_headers(out: ResponseWriter) -> list[tuple[bytes, bytes]]:
-    """The client's request fields, as the writer knows them."""
-    return out.request.headers

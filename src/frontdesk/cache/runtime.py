@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from frontdesk.log import error_log
@@ -108,12 +108,7 @@ class CacheRuntime:
         entries removed here. With `everywhere`, the other workers drop theirs too."""
         removed = 0
         try:
-            for key in keys:
-                removed += await self.store.delete(key)
-            if prefix:
-                removed += await self.store.purge_prefix(prefix)
-            if tag:
-                removed += await self.store.purge_tag(tag)
+            removed = await _remove(self.store, keys, prefix, tag)
         except Exception:  # a tier failing must not fail the request that purged
             error_log.exception("cache %r: purge failed", self.name)
         if everywhere and self.broadcast is not None:
@@ -132,14 +127,7 @@ class CacheRuntime:
         """A purge another worker made: only this worker's memory holds copies of its own."""
         if self.memory is None:
             return 0
-        n = 0
-        for key in keys:
-            n += await self.memory.delete(key)
-        if prefix:
-            n += await self.memory.purge_prefix(prefix)
-        if tag:
-            n += await self.memory.purge_tag(tag)
-        return n
+        return await _remove(self.memory, keys, prefix, tag)
 
     async def restore(
         self, updates: tuple[tuple[Entry, Entry | None], ...], hits: list[Hit]
@@ -188,6 +176,18 @@ class CacheRuntime:
         for task in list(self.tasks):
             task.cancel()
         await self.store.close()
+
+
+async def _remove(store: CacheStore, keys: Sequence[str], prefix: str, tag: str) -> int:
+    """Delete keys, a key prefix and a tag from `store`; the number of entries removed."""
+    n = 0
+    for key in keys:
+        n += await store.delete(key)
+    if prefix:
+        n += await store.purge_prefix(prefix)
+    if tag:
+        n += await store.purge_tag(tag)
+    return n
 
 
 def cache_options(name: str, cfg: Cache, hosts: frozenset[str]) -> CacheOptions:

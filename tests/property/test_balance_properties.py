@@ -7,7 +7,6 @@ import math
 import random
 from collections import Counter
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,7 +23,12 @@ from frontdesk.balance import (
 )
 from frontdesk.balance.hashring import HashRing, key_position
 from frontdesk.balance.health import Outlier
-from frontdesk.balance.policies import AliasTable, LeastConnections, SmoothWeightedRoundRobin
+from frontdesk.balance.policies import (
+    LeastConnections,
+    PeakEwmaP2C,
+    SlotTable,
+    SmoothWeightedRoundRobin,
+)
 
 # No per-example deadline: examples are small and bounded, but this machine is shared and
 # a slow moment must not fail a correct run.
@@ -82,18 +86,37 @@ def test_swrr_never_picks_an_excluded_member(weights: list[int], data: st.DataOb
 
 @RELAXED
 @given(st.lists(st.integers(1, 50), min_size=1, max_size=20))
-def test_alias_table_probabilities_are_exactly_the_weights(weights: list[int]) -> None:
-    """Vose's alias method: column i keeps prob[i] of its 1/n and gives the rest to
-    alias[i]; summed up, each member's chance is its weight over the total."""
+def test_slot_table_shares_are_the_weights_to_within_one_slot(weights: list[int]) -> None:
+    """Each member holds its weight's share of the 2**bits slots, rounded by largest
+    remainder: never more than one slot off, and every member has at least one."""
     ms = members(weights)
-    table = AliasTable([(m, float(m.weight)) for m in ms])
-    n = len(ms)
-    chance = [0.0] * n
-    for i in range(n):
-        chance[i] += table.prob[i] / n
-        chance[table.alias[i]] += (1.0 - table.prob[i]) / n
+    table = SlotTable([(m, float(m.weight)) for m in ms])
+    size = 1 << table.bits
+    assert len(table.slots) == size >= 64 * len(ms)
     total = sum(weights)
-    assert chance == pytest.approx([w / total for w in weights], abs=1e-9)
+    for m in ms:
+        held = sum(1 for s in table.slots if s is m)
+        assert held >= 1
+        assert abs(held - m.weight * size / total) < 1.0
+
+
+@RELAXED
+@given(st.lists(st.integers(1, 20), min_size=2, max_size=12))
+def test_p2c_pairs_are_two_weighted_draws_without_repeat(weights: list[int]) -> None:
+    """P2C draws both choices at once from a table of ordered pairs: (a, b) holds the
+    chance of a drawn by weight, then b by weight among the others, to within a slot."""
+    ms = members(weights)
+    p2c = PeakEwmaP2C(random.Random(0))
+    p2c.rebuild([(m, float(m.weight)) for m in ms])
+    size = 1 << p2c._pair_bits
+    assert len(p2c._pairs) == size
+    held = Counter((a.id, b.id) for a, b in p2c._pairs)
+    total = sum(weights)
+    for a in ms:
+        for b in ms:
+            expected = a.weight / total * b.weight / (total - a.weight) * size
+            got = held[(a.id, b.id)]
+            assert got == 0 if a is b else (got >= 1 and abs(got - expected) < 1.0)
 
 
 names = st.lists(st.from_regex(r"10\.0\.[0-9]{1,3}\.[0-9]{1,3}:80", fullmatch=True), min_size=2)

@@ -24,7 +24,7 @@ from bisect import bisect_right
 from collections.abc import Collection
 
 from .members import Member
-from .policies import AliasTable, View
+from .policies import SlotTable, View
 
 # Points per unit of weight, as nginx's `hash ... consistent` (and ketama). A member's share
 # is the sum of its arcs; with k points its relative spread is about 1/sqrt(k) (±8% at
@@ -110,14 +110,14 @@ class ConsistentHash:
     def __init__(self, rng: random.Random) -> None:
         self._rng = rng
         self._ring = HashRing()
-        self._fallback = AliasTable(())
+        self._fallback = SlotTable(())
         # BLAKE2b costs more than the rest of a pick; a bounded memo of recent keys (cleared
         # whole when full: cheaper than LRU upkeep on every hit) spares most of it.
         self._positions: dict[bytes, int] = {}
 
     def rebuild(self, view: View) -> None:
         self._ring.rebuild(view)
-        self._fallback = AliasTable(view)
+        self._fallback = SlotTable(view)
 
     def pick(self, now: float, key: bytes | None, exclude: Collection[Member]) -> Member | None:
         if key is None:

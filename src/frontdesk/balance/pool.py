@@ -189,6 +189,13 @@ class Pool:
             return None  # healthy members exist, and the retry has tried them all
         return self._panic(exclude)
 
+    def pick_member(self, now: float) -> Member | None:
+        """:meth:`pick` with no key, cookie or exclusions, and no :class:`Pick`: the proxy's
+        usual case. None: nothing is eligible, ask :meth:`pick` (panic mode)."""
+        if now >= self._next_refresh:
+            self._refresh(now)
+        return self._policy.pick(now, None, NOTHING)
+
     def _panic(self, exclude: Collection[Member]) -> Pick | None:
         """Nothing is eligible: rather than fail every request, take the least recently
         failed member that an operator has not taken out (Envoy's panic threshold, at 0%).

@@ -169,10 +169,10 @@ class ProxyAction(Action):
         if req.upgrade:
             return None
         pool = self.pool
-        backend = pool.pick(req)
-        if backend is None:
+        taken = pool.take(req)
+        if taken is None:
             return None
-        conn = pool.take_idle(backend)
+        backend, conn = taken
         if conn is None:
             # stream() connects to the backend chosen here (and sets its cookie).
             req.scratch = (backend, pool.cookie_line)
@@ -188,8 +188,6 @@ class ProxyAction(Action):
         )
         conn.req = req
         conn.extra_head = pool.cookie_line
-        if pool.balance is not None:
-            conn.started_at = pool.started(backend, first=True)
         backend.in_flight += 1
         return conn
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +54,10 @@ class UpstreamPool:
         # panic picks of the same server. (A name to resolve may become several.)
         self._single = None if config.balanced else self.backends[0]
         self.balance: Pool | None = None
+        # Pool.pick_member when nothing but the policy decides (no hash key, no sticky
+        # cookie): the per-request path then skips the Pick and the key extraction.
+        self._pick_member: Callable[[float], Member | None] | None = None
+        self._balance_start: Callable[[Member], None] = _no_start
         self._backend_of: dict[object, Backend] = {}
         self._key: KeySource | None = None
         self._cookie: bytes | None = None
@@ -86,6 +90,9 @@ class UpstreamPool:
         if sticky is not None:
             self._cookie = sticky.cookie.encode("latin-1")
             self._cookie_name = sticky.cookie
+        if self._key is None and sticky is None:
+            self._pick_member = balance.pick_member
+        self._balance_start = balance.on_start
 
     def apply_wire(self, wire: dict[str, Any]) -> None:
         """Adopt the master's state of this pool (active health, drain/disable, members
@@ -146,6 +153,14 @@ class UpstreamPool:
         single = self._single
         if single is not None:
             return None if exclude else single
+        plain = self._pick_member
+        if plain is not None and not exclude:
+            member = plain(monotonic())
+            if member is not None:
+                if self._panicking:
+                    self._panicking = False
+                    error_log.warning("pool %r: out of panic mode", self.name)
+                return self._backend_of[member]
         balance = self.balance
         assert balance is not None
         key = self._key
@@ -175,6 +190,41 @@ class UpstreamPool:
         elif name is not None:
             self.cookie_line = b""
         return self._backend_of[choice.member]
+
+    def take(self, req: Request) -> tuple[Backend, UpstreamConnection | None] | None:
+        """The task-free path's choice for `req`, in one call (it runs per request): the
+        backend and a kept-alive connection to it, the attempt counted as started at
+        `conn.started_at` (as `started`); or (backend, None): stream() connects and
+        starts it; or None: no backend to try."""
+        single = self._single
+        if single is not None:
+            return single, self.take_idle(single)
+        plain = self._pick_member
+        if plain is None:
+            backend = self.pick(req)
+            if backend is None:
+                return None
+            conn = self.take_idle(backend)
+            if conn is not None:
+                conn.started_at = self.started(backend, first=True)
+            return backend, conn
+        now = monotonic()
+        member = plain(now)
+        if member is None:  # nothing eligible: pick() handles panic mode
+            backend = self.pick(req)
+            if backend is None:
+                return None
+            member = backend.member
+        elif self._panicking:
+            self._panicking = False
+            error_log.warning("pool %r: out of panic mode", self.name)
+        backend = self._backend_of[member]
+        conn = self.take_idle(backend)
+        if conn is not None:
+            self._requests += 1
+            self._balance_start(member)
+            conn.started_at = now
+        return backend, conn
 
     def started(self, backend: Backend, first: bool) -> float:
         """An attempt goes out to `backend` (`first`: not a retry); returns its start
@@ -388,6 +438,10 @@ class UpstreamPool:
     def close_all(self) -> None:
         for conn in list(self.connections):
             conn.close()
+
+
+def _no_start(member: Member) -> None:
+    pass
 
 
 def _member_state(m: Member, now: float) -> str:

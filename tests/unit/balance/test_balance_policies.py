@@ -11,9 +11,9 @@ from balance_helpers import pool, serve, shares
 from frontdesk.balance import BALANCERS, Member, MemberSpec, Outcome, Pool
 from frontdesk.balance.members import EWMA_TAU
 from frontdesk.balance.policies import (
-    AliasTable,
     LeastConnections,
     PeakEwmaP2C,
+    SlotTable,
     SmoothWeightedRoundRobin,
 )
 
@@ -292,11 +292,11 @@ def test_p2c_with_one_member_or_all_but_one_excluded() -> None:
     assert all(policy.pick(0.0, None, {a}) is b for _ in range(20))
 
 
-def test_alias_table_samples_in_proportion_to_weight() -> None:
-    """Vose's alias method: one uniform draw per sample, weights 1:3 → 25/75%."""
+def test_slot_table_samples_in_proportion_to_weight() -> None:
+    """One draw of random bits per sample, weights 1:3 → 25/75%."""
     a, b = members(1, 3)
-    table = AliasTable([(a, 1.0), (b, 3.0)])
+    table = SlotTable([(a, 1.0), (b, 3.0)])
     rng = random.Random(5)
     draws = [table.sample(rng) for _ in range(20000)]
     assert draws.count(a) / 20000 == pytest.approx(0.25, abs=0.01)
-    assert AliasTable([]).draw(rng, ()) is None
+    assert SlotTable([]).draw(rng, ()) is None

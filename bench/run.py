@@ -126,7 +126,8 @@ def used_servers(opts: Options) -> set[str]:
 
 
 def scenario_servers(scenario: Scenario, opts: Options) -> list[str]:
-    return [name for name in scenario.servers if name in opts.servers]
+    # frontdesk-1 (a scenario's reference config) comes with frontdesk.
+    return [name for name in scenario.servers if name.split("-")[0] in opts.servers]
 
 
 def machine(opts: Options) -> dict[str, str]:
@@ -307,7 +308,7 @@ def _start(
         return servers.start_nginx(scenario, workdir, cpu, extra)
     if name == "varnish":
         return servers.start_varnish(workdir, cpu, extra)
-    return servers.start_frontdesk(scenario, workdir, cpu, opts.frontdesk_cmd, extra)
+    return servers.start_frontdesk(scenario, workdir, cpu, opts.frontdesk_cmd, extra, name)
 
 
 # ---------------------------------------------------------------- reporting

@@ -63,6 +63,10 @@ class Scenario:
     servers: tuple[str, ...] = ("nginx", "frontdesk")
     """The servers measured side by side; frontdesk's req/s is divided by each other's.
     "varnish" is Varnish in front of the backend (needs `upstream`)."""
+    frontdesk_reference: str = ""
+    """A second frontdesk config, measured as server "frontdesk-1" in the same
+    interleaved rounds (list it in `servers`): the proxy pool scenario's single server,
+    so the cost of choosing among three is a ratio from one run."""
     cache_hits: bool = False
     """Every server must answer from its cache, checked after each warm-up and after
     each measured run by a header (nginx X-Cache-Status, Varnish X-Varnish, frontdesk
@@ -250,6 +254,8 @@ SCENARIOS.append(
             'servers = ["127.0.0.1:{upstream_port}", "127.0.0.1:{upstream_port2}", '
             '"127.0.0.1:{upstream_port3}"]',
         ),
+        frontdesk_reference=FRONTDESK_PROXY,
+        servers=("nginx", "frontdesk", "frontdesk-1"),
         upstream=3,
     )
 )

@@ -189,10 +189,18 @@ def start_nginx(
 
 
 def start_frontdesk(
-    scenario: Scenario, workdir: Path, cpu: int, command: str, extra: dict[str, str] | None = None
+    scenario: Scenario,
+    workdir: Path,
+    cpu: int,
+    command: str,
+    extra: dict[str, str] | None = None,
+    name: str = "frontdesk",
 ) -> Server:
+    """frontdesk on the scenario's config; `name` "frontdesk-1" runs its reference
+    config instead (Scenario.frontdesk_reference)."""
     port = procs.free_port()
     values = {"port": str(port), "workdir": str(workdir), **(extra or {})}
     conf = workdir / "frontdesk.toml"
-    conf.write_text(render(scenario.frontdesk_config, values))
-    return start("frontdesk", frontdesk_argv(command, conf), port, workdir, cpu)
+    text = scenario.frontdesk_reference if name == "frontdesk-1" else scenario.frontdesk_config
+    conf.write_text(render(text, values))
+    return start(name, frontdesk_argv(command, conf), port, workdir, cpu)

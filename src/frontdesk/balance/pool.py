@@ -189,12 +189,26 @@ class Pool:
             return None  # healthy members exist, and the retry has tried them all
         return self._panic(exclude)
 
-    def pick_member(self, now: float) -> Member | None:
-        """:meth:`pick` with no key, cookie or exclusions, and no :class:`Pick`: the proxy's
-        usual case. None: nothing is eligible, ask :meth:`pick` (panic mode)."""
+    def start_member(self, now: float) -> Member | None:
+        """:meth:`pick` and :meth:`on_start` in one call, with no key, cookie or
+        exclusions and no :class:`Pick`: the proxy's usual case, once per request. None:
+        nothing is eligible, ask :meth:`pick` (panic mode). An attempt that does not go
+        out after all is taken back with :meth:`unstart`."""
         if now >= self._next_refresh:
             self._refresh(now)
-        return self._policy.pick(now, None, NOTHING)
+        m = self._policy.pick(now, None, NOTHING)
+        if m is not None:
+            m.in_flight += 1
+            if self._tracks:
+                self._policy.on_start(m)
+        return m
+
+    def unstart(self, member: Member) -> None:
+        """Undo :meth:`on_start` (or :meth:`start_member`) of an attempt not sent."""
+        if member.in_flight:
+            member.in_flight -= 1
+            if self._tracks:
+                self._policy.on_end(member)
 
     def _panic(self, exclude: Collection[Member]) -> Pick | None:
         """Nothing is eligible: rather than fail every request, take the least recently
@@ -222,7 +236,11 @@ class Pool:
         if member.in_flight:
             member.in_flight -= 1
         if outcome is OK:
-            member.observe_latency(now, latency)
+            if latency >= member.ewma:  # Member.observe_latency, inlined: the usual case
+                member.ewma = latency
+                member.ewma_at = now
+            else:
+                member.observe_latency(now, latency)
             if self._tracks:
                 self._policy.on_end(member)
             outlier = member.outlier

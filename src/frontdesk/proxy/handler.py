@@ -28,9 +28,10 @@ import ipaddress
 import itertools
 import os
 import re
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
-from frontdesk.balance.members import Outcome
+from frontdesk.balance.members import OK, Outcome
 from frontdesk.errors import UpstreamConnectError, UpstreamError, UpstreamTimeout
 from frontdesk.log import error_log
 from frontdesk.proxy.connection import CLIENT_GONE, TUNNELLING
@@ -197,8 +198,14 @@ class ProxyAction(Action):
         backend = conn.backend
         backend.in_flight -= 1
         pool = self.pool
-        if pool.balance is not None:
-            if exc is None:
+        balance = pool.balance
+        if balance is not None:
+            if exc is None and conn.status < 500:
+                # pool.ended_status of an OK answer, inlined (once per request); an OK
+                # outcome never ejects, so there is no event to log.
+                now = monotonic()
+                balance.on_end(backend.member, now, now - conn.started_at, OK)
+            elif exc is None:
                 pool.ended_status(backend, conn.started_at, conn.status)
             else:
                 pool.ended(backend, conn.started_at, outcome_of(exc))

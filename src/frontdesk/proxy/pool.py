@@ -54,10 +54,9 @@ class UpstreamPool:
         # panic picks of the same server. (A name to resolve may become several.)
         self._single = None if config.balanced else self.backends[0]
         self.balance: Pool | None = None
-        # Pool.pick_member when nothing but the policy decides (no hash key, no sticky
+        # Pool.start_member when nothing but the policy decides (no hash key, no sticky
         # cookie): the per-request path then skips the Pick and the key extraction.
-        self._pick_member: Callable[[float], Member | None] | None = None
-        self._balance_start: Callable[[Member], None] = _no_start
+        self._start_member: Callable[[float], Member | None] | None = None
         self._backend_of: dict[object, Backend] = {}
         self._key: KeySource | None = None
         self._cookie: bytes | None = None
@@ -91,8 +90,7 @@ class UpstreamPool:
             self._cookie = sticky.cookie.encode("latin-1")
             self._cookie_name = sticky.cookie
         if self._key is None and sticky is None:
-            self._pick_member = balance.pick_member
-        self._balance_start = balance.on_start
+            self._start_member = balance.start_member
 
     def apply_wire(self, wire: dict[str, Any]) -> None:
         """Adopt the master's state of this pool (active health, drain/disable, members
@@ -153,14 +151,6 @@ class UpstreamPool:
         single = self._single
         if single is not None:
             return None if exclude else single
-        plain = self._pick_member
-        if plain is not None and not exclude:
-            member = plain(monotonic())
-            if member is not None:
-                if self._panicking:
-                    self._panicking = False
-                    error_log.warning("pool %r: out of panic mode", self.name)
-                return self._backend_of[member]
         balance = self.balance
         assert balance is not None
         key = self._key
@@ -199,8 +189,10 @@ class UpstreamPool:
         single = self._single
         if single is not None:
             return single, self.take_idle(single)
-        plain = self._pick_member
-        if plain is None:
+        start = self._start_member
+        now = monotonic()
+        member = start(now) if start is not None else None
+        if member is None:  # a key or a cookie decides, or panic mode: the general pick
             backend = self.pick(req)
             if backend is None:
                 return None
@@ -208,21 +200,15 @@ class UpstreamPool:
             if conn is not None:
                 conn.started_at = self.started(backend, first=True)
             return backend, conn
-        now = monotonic()
-        member = plain(now)
-        if member is None:  # nothing eligible: pick() handles panic mode
-            backend = self.pick(req)
-            if backend is None:
-                return None
-            member = backend.member
-        elif self._panicking:
+        if self._panicking:
             self._panicking = False
             error_log.warning("pool %r: out of panic mode", self.name)
         backend = self._backend_of[member]
         conn = self.take_idle(backend)
-        if conn is not None:
+        if conn is None:
+            self.balance.unstart(member)  # type: ignore[union-attr]  # stream() starts it
+        else:
             self._requests += 1
-            self._balance_start(member)
             conn.started_at = now
         return backend, conn
 
@@ -438,10 +424,6 @@ class UpstreamPool:
     def close_all(self) -> None:
         for conn in list(self.connections):
             conn.close()
-
-
-def _no_start(member: Member) -> None:
-    pass
 
 
 def _member_state(m: Member, now: float) -> str:

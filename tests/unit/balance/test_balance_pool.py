@@ -454,3 +454,29 @@ def test_a_passing_active_check_ends_an_ejection_that_began_before_it() -> None:
     assert event is not None and event.until == 63.0
     p.checks_passed(["b"], since=4.0)  # not ejected: nothing to do
     assert ids(p, 4.0) == ["b"]
+
+
+@pytest.mark.parametrize("policy", ["p2c", "least_conn", "round_robin", "random"])
+def test_start_member_is_pick_and_on_start_and_unstart_takes_it_back(policy: str) -> None:
+    """The proxy's one-call path: the member it returns has the attempt counted (the
+    cost least_conn and p2c read), and an attempt not sent after all is taken back."""
+    p = pool({"a": 1, "b": 1}, policy)
+    m = p.start_member(0.0)
+    assert m is not None and m.in_flight == 1
+    other = p.start_member(0.0)
+    if policy == "least_conn":
+        assert other is not m  # the first one's attempt counts against it
+    assert other is not None
+    p.unstart(m)
+    p.unstart(other)
+    assert m.in_flight == other.in_flight == 0
+    p.unstart(m)  # never below zero
+    assert m.in_flight == 0
+
+
+def test_start_member_leaves_panic_mode_to_pick() -> None:
+    p = pool({"a": 1}, "p2c", thresholds=ONE)
+    p.record_check("a", 0.0, passed=False)
+    assert p.start_member(1.0) is None
+    choice = p.pick(1.0)
+    assert choice is not None and choice.panic

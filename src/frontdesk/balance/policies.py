@@ -290,9 +290,6 @@ class SlotTable:
         self.members = [m for m, _ in view]
         self.slots, self.bits = spread_over_slots(view, 64)
 
-    def sample(self, rng: random.Random) -> Member:
-        return self.slots[rng.getrandbits(self.bits)]
-
     def draw(
         self, rng: random.Random, exclude: Collection[Member], other_than: Member | None = None
     ) -> Member | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 
@@ -54,9 +54,9 @@ class UpstreamPool:
         # panic picks of the same server. (A name to resolve may become several.)
         self._single = None if config.balanced else self.backends[0]
         self.balance: Pool | None = None
-        # Pool.start_member when nothing but the policy decides (no hash key, no sticky
-        # cookie): the per-request path then skips the Pick and the key extraction.
-        self._start_member: Callable[[float], Member | None] | None = None
+        # The balancer, when nothing but its policy decides (no hash key, no sticky
+        # cookie): take() then uses Pool.start_member, with no Pick or key extraction.
+        self._plain: Pool | None = None
         self._backend_of: dict[object, Backend] = {}
         self._key: KeySource | None = None
         self._cookie: bytes | None = None
@@ -90,7 +90,7 @@ class UpstreamPool:
             self._cookie = sticky.cookie.encode("latin-1")
             self._cookie_name = sticky.cookie
         if self._key is None and sticky is None:
-            self._start_member = balance.start_member
+            self._plain = balance
 
     def apply_wire(self, wire: dict[str, Any]) -> None:
         """Adopt the master's state of this pool (active health, drain/disable, members
@@ -189,9 +189,9 @@ class UpstreamPool:
         single = self._single
         if single is not None:
             return single, self.take_idle(single)
-        start = self._start_member
+        plain = self._plain
         now = monotonic()
-        member = start(now) if start is not None else None
+        member = plain.start_member(now) if plain is not None else None
         if member is None:  # a key or a cookie decides, or panic mode: the general pick
             backend = self.pick(req)
             if backend is None:
@@ -206,7 +206,7 @@ class UpstreamPool:
         backend = self._backend_of[member]
         conn = self.take_idle(backend)
         if conn is None:
-            self.balance.unstart(member)  # type: ignore[union-attr]  # stream() starts it
+            plain.unstart(member)  # type: ignore[union-attr]  # stream() starts it
         else:
             self._requests += 1
             conn.started_at = now

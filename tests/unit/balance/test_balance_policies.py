@@ -297,6 +297,6 @@ def test_slot_table_samples_in_proportion_to_weight() -> None:
     a, b = members(1, 3)
     table = SlotTable([(a, 1.0), (b, 3.0)])
     rng = random.Random(5)
-    draws = [table.sample(rng) for _ in range(20000)]
+    draws = [table.draw(rng, ()) for _ in range(20000)]
     assert draws.count(a) / 20000 == pytest.approx(0.25, abs=0.01)
     assert SlotTable([]).draw(rng, ()) is None

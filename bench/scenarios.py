@@ -62,7 +62,9 @@ class Scenario:
     """Header field lines the backend adds to every response ("Name: value")."""
     servers: tuple[str, ...] = ("nginx", "frontdesk")
     """The servers measured side by side; frontdesk's req/s is divided by each other's.
-    "varnish" is Varnish in front of the backend (needs `upstream`)."""
+    "varnish" is Varnish in front of the backend (needs `upstream`); "floor" is
+    bench/floor.py on the frontdesk config (fixed-body scenarios only): the least a
+    uvloop + httptools server does per request, to show what the parser itself costs."""
     frontdesk_reference: str = ""
     """A second frontdesk config, measured as server "frontdesk-1" in the same
     interleaved rounds (list it in `servers`): the proxy pool scenario's single server,
@@ -168,6 +170,7 @@ SCENARIOS: list[Scenario] = [
         description="1 KiB fixed body from config, keep-alive, bare `GET /` (only Host)",
         nginx_server=NGINX_FIXED_1K,
         frontdesk_config=FRONTDESK_FIXED_1K,
+        servers=("nginx", "frontdesk", "floor"),
     ),
     Scenario(
         name="fixed-1k-browser",
@@ -175,6 +178,7 @@ SCENARIOS: list[Scenario] = [
         nginx_server=NGINX_FIXED_1K,
         frontdesk_config=FRONTDESK_FIXED_1K,
         request=Request(headers=BROWSER_HEADERS),
+        servers=("nginx", "frontdesk", "floor"),
     ),
     _static("static-1k", "a 1 KiB file from disk, bare `GET` (only Host)", "/1k.txt"),
     _static(

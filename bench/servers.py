@@ -188,6 +188,17 @@ def start_nginx(
     return start("nginx", nginx_argv(conf, workdir), port, workdir, cpu)
 
 
+FLOOR = Path(__file__).resolve().with_name("floor.py")
+
+
+def start_floor(scenario: Scenario, workdir: Path, cpu: int) -> Server:
+    """bench/floor.py on the scenario's frontdesk config (a fixed-body scenario's)."""
+    port = procs.free_port()
+    conf = workdir / "floor.toml"
+    conf.write_text(render(scenario.frontdesk_config, {"port": str(port), "workdir": str(workdir)}))
+    return start("floor", [sys.executable, str(FLOOR), "-c", str(conf)], port, workdir, cpu)
+
+
 def start_frontdesk(
     scenario: Scenario,
     workdir: Path,

@@ -12,12 +12,14 @@ from collections.abc import Awaitable, Callable
 
 import h11
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from frontdesk.config import load_text
 from frontdesk.server.actions import Action
 from frontdesk.server.context import WorkerContext, build_context
 from frontdesk.server.exchange import BodyReader, ResponseWriter
-from frontdesk.server.protocol import HttpProtocol
+from frontdesk.server.protocol import _ORDINARY, HttpProtocol
 from frontdesk.server.request import Request
 
 CONFIG = """
@@ -350,3 +352,50 @@ def test_version_read_off_a_split_request_line() -> None:
     proto.data_received(b"GET /fixed HTTP/1.")
     proto.data_received(b"0\r\n\r\n")
     assert t.out.startswith(b"HTTP/1.1 200 OK") and b"Connection: close" in t.out
+
+
+# The fields the server interprets are found in any case (RFC 9110 §5.1: field names
+# are case-insensitive), also past the set of common names the head scan skips.
+INTERPRETED = (b"host", b"content-length", b"transfer-encoding", b"expect", b"upgrade")
+
+
+def test_no_interpreted_field_is_skipped_as_ordinary() -> None:
+    assert not {name.lower() for name in _ORDINARY} & set(INTERPRETED)
+
+
+def any_case(name: bytes) -> st.SearchStrategy[bytes]:
+    return st.tuples(
+        *(st.sampled_from(sorted({bytes([c]).lower(), bytes([c]).upper()})) for c in name)
+    ).map(b"".join)
+
+
+@given(first=any_case(b"host"), second=any_case(b"host"))
+def test_rfc9112_3_2_a_second_host_in_any_case_is_400(first: bytes, second: bytes) -> None:
+    proto, t = connect(make_ctx())
+    proto.data_received(b"GET /fixed HTTP/1.1\r\n" + first + b": a\r\n" + second + b": b\r\n\r\n")
+    assert t.out.startswith(b"HTTP/1.1 400 ")
+
+
+@given(name=any_case(b"content-length"))
+def test_content_length_in_any_case_frames_the_body(name: bytes) -> None:
+    proto, t = connect(make_ctx())
+    proto.data_received(b"POST /fixed HTTP/1.1\r\nHost: a\r\n" + name + b": 19\r\n\r\n")
+    proto.data_received(b"GET /x HTTP/1.1\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+    # The first 19 bytes were the body, not a request: two answers, not three.
+    assert [r[2] for r in responses(bytes(t.out))] == [b"fixed", b"other"]
+
+
+@given(name=any_case(b"transfer-encoding"))
+def test_unknown_transfer_coding_in_any_case_is_501(name: bytes) -> None:
+    proto, t = connect(make_ctx())
+    proto.data_received(b"POST /fixed HTTP/1.1\r\nHost: a\r\n" + name + b": gzip, chunked\r\n\r\n")
+    assert t.out.startswith(b"HTTP/1.1 501 ")
+
+
+@given(name=any_case(b"expect"))
+def test_rfc9110_10_1_1_unknown_expectation_in_any_case_is_417(name: bytes) -> None:
+    proto, t = connect(make_ctx())
+    proto.data_received(
+        b"POST /fixed HTTP/1.1\r\nHost: a\r\n" + name + b": x\r\nContent-Length: 1\r\n\r\n"
+    )
+    assert t.out.startswith(b"HTTP/1.1 417 ")

@@ -126,12 +126,12 @@ def used_servers(opts: Options) -> set[str]:
 
 
 def scenario_servers(scenario: Scenario, opts: Options) -> list[str]:
-    # frontdesk-1 (a scenario's reference config) and the httptools floor come with
+    # frontdesk-1 (a scenario's reference config) and the httptools floors come with
     # frontdesk: they are measured to explain its figures.
     return [
         name
         for name in scenario.servers
-        if ("frontdesk" if name == "floor" else name.split("-")[0]) in opts.servers
+        if ("frontdesk" if name.startswith("floor") else name.split("-")[0]) in opts.servers
     ]
 
 
@@ -313,8 +313,8 @@ def _start(
         return servers.start_nginx(scenario, workdir, cpu, extra)
     if name == "varnish":
         return servers.start_varnish(workdir, cpu, extra)
-    if name == "floor":
-        return servers.start_floor(scenario, workdir, cpu)
+    if name.startswith("floor"):
+        return servers.start_floor(scenario, workdir, cpu, scan=name == "floor-scan")
     return servers.start_frontdesk(scenario, workdir, cpu, opts.frontdesk_cmd, extra, name)
 
 

@@ -64,7 +64,8 @@ class Scenario:
     """The servers measured side by side; frontdesk's req/s is divided by each other's.
     "varnish" is Varnish in front of the backend (needs `upstream`); "floor" is
     bench/floor.py on the frontdesk config (fixed-body scenarios only): the least a
-    uvloop + httptools server does per request, to show what the parser itself costs."""
+    uvloop + httptools server does per request, to show what the parser itself costs;
+    "floor-scan" adds the one check of the fields every server must make."""
     frontdesk_reference: str = ""
     """A second frontdesk config, measured as server "frontdesk-1" in the same
     interleaved rounds (list it in `servers`): the proxy pool scenario's single server,
@@ -170,7 +171,7 @@ SCENARIOS: list[Scenario] = [
         description="1 KiB fixed body from config, keep-alive, bare `GET /` (only Host)",
         nginx_server=NGINX_FIXED_1K,
         frontdesk_config=FRONTDESK_FIXED_1K,
-        servers=("nginx", "frontdesk", "floor"),
+        servers=("nginx", "frontdesk", "floor", "floor-scan"),
     ),
     Scenario(
         name="fixed-1k-browser",
@@ -178,7 +179,7 @@ SCENARIOS: list[Scenario] = [
         nginx_server=NGINX_FIXED_1K,
         frontdesk_config=FRONTDESK_FIXED_1K,
         request=Request(headers=BROWSER_HEADERS),
-        servers=("nginx", "frontdesk", "floor"),
+        servers=("nginx", "frontdesk", "floor", "floor-scan"),
     ),
     _static("static-1k", "a 1 KiB file from disk, bare `GET` (only Host)", "/1k.txt"),
     _static(

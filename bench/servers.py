@@ -191,12 +191,14 @@ def start_nginx(
 FLOOR = Path(__file__).resolve().with_name("floor.py")
 
 
-def start_floor(scenario: Scenario, workdir: Path, cpu: int) -> Server:
-    """bench/floor.py on the scenario's frontdesk config (a fixed-body scenario's)."""
+def start_floor(scenario: Scenario, workdir: Path, cpu: int, scan: bool = False) -> Server:
+    """bench/floor.py on the scenario's frontdesk config (a fixed-body scenario's);
+    `scan`: with the least check of the fields (server "floor-scan")."""
     port = procs.free_port()
     conf = workdir / "floor.toml"
     conf.write_text(render(scenario.frontdesk_config, {"port": str(port), "workdir": str(workdir)}))
-    return start("floor", [sys.executable, str(FLOOR), "-c", str(conf)], port, workdir, cpu)
+    argv = [sys.executable, str(FLOOR), "-c", str(conf), *(["--scan"] if scan else [])]
+    return start("floor-scan" if scan else "floor", argv, port, workdir, cpu)
 
 
 def start_frontdesk(

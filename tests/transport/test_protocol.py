@@ -19,7 +19,7 @@ from frontdesk.config import load_text
 from frontdesk.server.actions import Action
 from frontdesk.server.context import WorkerContext, build_context
 from frontdesk.server.exchange import BodyReader, ResponseWriter
-from frontdesk.server.protocol import _ORDINARY, HttpProtocol
+from frontdesk.server.protocol import ORDINARY_FIELDS, HttpProtocol
 from frontdesk.server.request import Request
 
 CONFIG = """
@@ -360,7 +360,7 @@ INTERPRETED = (b"host", b"content-length", b"transfer-encoding", b"expect", b"up
 
 
 def test_no_interpreted_field_is_skipped_as_ordinary() -> None:
-    assert not {name.lower() for name in _ORDINARY} & set(INTERPRETED)
+    assert not {name.lower() for name in ORDINARY_FIELDS} & set(INTERPRETED)
 
 
 def any_case(name: bytes) -> st.SearchStrategy[bytes]:

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 # spell them (and in lower case, as HTTP/2-era clients do): a name found here as sent
 # is passed by with one set lookup instead of being lower-cased and compared. Any other
 # name, in any case, takes the exact path.
-_ORDINARY = frozenset(
+ORDINARY_FIELDS = frozenset(
     spelling
     for name in (
         b"Accept",
@@ -94,7 +94,7 @@ _ORDINARY = frozenset(
     )
     for spelling in (name, name.lower())
 )
-_FRAMING = frozenset({b"expect", b"content-length", b"transfer-encoding", b"upgrade"})
+FRAMING_FIELDS = frozenset({b"expect", b"content-length", b"transfer-encoding", b"upgrade"})
 _CACHE_SIZE = 4096  # Host values and request-targets remembered per worker
 
 
@@ -341,12 +341,12 @@ class HttpProtocol(Connection):
         hosts = 0
         framing = False
         for name, value in headers:
-            if name not in _ORDINARY:
+            if name not in ORDINARY_FIELDS:
                 lname = name.lower()
                 if lname == b"host":
                     raw_host = value
                     hosts += 1
-                elif lname in _FRAMING:
+                elif lname in FRAMING_FIELDS:
                     framing = True
         parser = self.parser
         method = parser.get_method()

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,17 @@ class Round:
 # ---------------------------------------------------------------- set-up
 
 
+def whole_seconds(least: int) -> Callable[[str], int]:
+    """An argparse type: wrk's -d takes whole seconds only (it refuses "0.5s")."""
+
+    def parse(text: str) -> int:
+        if not text.isdigit() or int(text) < least:
+            raise argparse.ArgumentTypeError(f"{text!r}: a whole number of seconds >= {least}")
+        return int(text)
+
+    return parse
+
+
 def parse_args(argv: list[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -77,8 +89,12 @@ def parse_args(argv: list[str] | None = None) -> Options:
         help="run only this scenario (repeatable; default: all)",
     )
     parser.add_argument("--rounds", type=int, default=5, help="measured rounds per server")
-    parser.add_argument("--duration", type=float, default=10, help="seconds per measured run")
-    parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per run")
+    parser.add_argument(
+        "--duration", type=whole_seconds(1), default=10, help="seconds per measured run"
+    )
+    parser.add_argument(
+        "--warmup", type=whole_seconds(0), default=2, help="seconds of warm-up per run (0: none)"
+    )
     parser.add_argument(
         "--connections", type=int, help="override every scenario's connection count"
     )

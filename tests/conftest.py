@@ -322,6 +322,15 @@ class Server:
         self._out.close()
         self._err.close()
 
+    def cli(self, command: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """`frontdesk COMMAND -c CONFIG ARGS` against this server."""
+        return subprocess.run(
+            [sys.executable, "-m", "frontdesk", command, "-c", str(self.config_path), *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
     # ---- clients
 
     def connect(self, timeout: float = IO_TIMEOUT) -> RawConn:

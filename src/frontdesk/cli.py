@@ -135,6 +135,20 @@ def _admin(config: Config, method: str, path: str, body: Any = None) -> tuple[in
         return None
 
 
+def _admin_ok(config: Config, method: str, path: str, body: Any = None) -> Any:
+    """:func:`_admin`'s payload when the answer is 200; else None, the error said."""
+    answer = _admin(config, method, path, body)
+    if answer is None:
+        return None
+    code, payload = answer
+    if code != 200:
+        print(f"admin API: {code} {payload.get('error', '')}", file=sys.stderr)
+        for error in payload.get("errors", ()):
+            print(f"  {error}", file=sys.stderr)
+        return None
+    return payload
+
+
 def _pool(config: Config, action: str, pool: str, server: str) -> int:
     from urllib.parse import quote
 
@@ -157,14 +171,8 @@ def _purge(config: Config, args: argparse.Namespace) -> int:
         print("frontdesk purge: give URLs, --prefix URL or --tag TAG", file=sys.stderr)
         return EXIT_CONFIG
     body = {"urls": args.urls, "prefix": args.prefix, "tag": args.tag, "cache": args.cache}
-    answer = _admin(config, "POST", "/cache/purge", body)
-    if answer is None:
-        return 1
-    code, payload = answer
-    if code != 200:
-        print(f"admin API: {code} {payload.get('error', '')}", file=sys.stderr)
-        for error in payload.get("errors", ()):
-            print(f"  {error}", file=sys.stderr)
+    payload = _admin_ok(config, "POST", "/cache/purge", body)
+    if payload is None:
         return 1
     n = payload["removed"]
     print(f"purged {n} entr{'y' if n == 1 else 'ies'} in {payload['workers']} worker(s)")
@@ -174,12 +182,8 @@ def _purge(config: Config, args: argparse.Namespace) -> int:
 def _status(config: Config, as_json: bool) -> int:
     from frontdesk.master.status import format_status
 
-    answer = _admin(config, "GET", "/status")
-    if answer is None:
-        return 1
-    code, payload = answer
-    if code != 200:
-        print(f"admin API: {code} {payload.get('error', '')}", file=sys.stderr)
+    payload = _admin_ok(config, "GET", "/status")
+    if payload is None:
         return 1
     print(json.dumps(payload, indent=2) if as_json else format_status(payload))
     return 0

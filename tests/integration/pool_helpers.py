@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -111,10 +110,5 @@ def wait_states(srv, wanted: dict[str, dict[str, int]], timeout: float = 10.0) -
 
 
 def pool_cli(srv, *args: str) -> subprocess.CompletedProcess[str]:
-    """`frontdesk pool ARGS -c CONFIG` against `srv`."""
-    return subprocess.run(
-        [sys.executable, "-m", "frontdesk", "pool", *args, "-c", str(srv.config_path)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    """`frontdesk pool -c CONFIG ARGS` against `srv`."""
+    return srv.cli("pool", *args)

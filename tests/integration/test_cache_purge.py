@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from urllib.parse import quote
 
@@ -46,12 +45,7 @@ def after(srv, u: str, n: int = 30) -> set[bytes]:
 
 
 def cli(srv, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "frontdesk", "purge", "-c", str(srv.config_path), *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    return srv.cli("purge", *args)
 
 
 def test_purge_url_reaches_every_worker(srv):
@@ -111,21 +105,11 @@ def test_purge_errors_are_clear(srv):
 def test_status_shows_the_cache_over_both_workers(srv):
     u = "/c/p-status?cc=" + quote("max-age=600")
     fill(srv, u, "/c/p-status")
-    result = subprocess.run(
-        [sys.executable, "-m", "frontdesk", "status", "-c", str(srv.config_path), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = srv.cli("status", "--json")
     assert result.returncode == 0, result.stderr
     (cache,) = json.loads(result.stdout)["caches"]
     assert cache["cache"] == "main" and cache["hits"] >= 20 and cache["misses"] >= 2
     (memory,) = cache["tiers"]
     assert memory["name"] == "memory" and memory["entries"] >= 2  # a copy in each worker
-    text = subprocess.run(
-        [sys.executable, "-m", "frontdesk", "status", "-c", str(srv.config_path)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    ).stdout
+    text = srv.cli("status").stdout
     assert "cache main:" in text and "hit)" in text

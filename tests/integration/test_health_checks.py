@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 from pool_helpers import hit, pool_server, set_health, shares, status, wait_states
@@ -86,12 +84,7 @@ def test_state_identical_in_all_workers_and_given_to_a_restarted_worker(server, 
     set_health(c, "fail")
     wanted = {a.address: {"up": 2}, b.address: {"up": 2}, c.address: {"down": 2}}
     wait_states(srv, wanted)
-    done = subprocess.run(
-        [sys.executable, "-m", "frontdesk", "status", "-c", str(srv.config_path), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = srv.cli("status", "--json")
     assert done.returncode == 0, done.stderr
     assert '"down": 2' in done.stdout
     victim = status(srv)["workers"][0]["pid"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 
@@ -70,12 +68,7 @@ def test_disable_takes_a_server_out_even_in_panic_mode(server, backends):
     a.stop()  # the only enabled server is gone: requests fail rather than go to b
     statuses = {status for status, _ in hit(srv, 4)}
     assert statuses <= {502, 503}, statuses
-    done = subprocess.run(
-        [sys.executable, "-m", "frontdesk", "status", "-c", str(srv.config_path)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = srv.cli("status")
     assert any(b.address in line and "disabled" in line for line in done.stdout.splitlines())
 
 

@@ -36,6 +36,7 @@ from .types import (
     check_field_value,
     check_redirect_target,
     check_regex,
+    host_port,
     split_listen,
 )
 
@@ -343,7 +344,7 @@ def apply_env(config: Config, environ: Mapping[str, str]) -> Config:
     port = int(raw)
     listen = []
     for host, _ in config.listen_addresses():
-        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        address = host_port(host, port)
         if address not in listen:  # "a:80" and "a:81" both become "a:$PORT"
             listen.append(address)
     server = config.server.model_copy(update={"listen": tuple(listen)})

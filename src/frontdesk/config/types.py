@@ -77,6 +77,11 @@ _LISTEN_HINT = 'expected "host:port", "[::1]:port", ":port" or a port number'
 _HOST_RE = re.compile(r"[A-Za-z0-9_.-]+")
 
 
+def host_port(host: str, port: int) -> str:
+    """ "host:port", with an IPv6 literal in brackets (RFC 3986 §3.2.2)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def split_listen(address: str) -> tuple[str, int]:
     """Split a normalised listen address into (host, port); host "" means all interfaces."""
     host, _, port = address.rpartition(":")

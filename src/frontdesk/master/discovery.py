@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from frontdesk.config.proxy import split_upstream
+from frontdesk.config.types import host_port
 from frontdesk.log import error_log
 from frontdesk.master.periodic import PoolJob
 from frontdesk.master.pools import MasterPool
@@ -26,9 +27,8 @@ from frontdesk.master.pools import MasterPool
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
-def member_id(ip: str, port: int) -> str:
-    """The member id of one address found: "ip:port", or "[ip6]:port"."""
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+# The member id of one address found: "ip:port", or "[ip6]:port".
+member_id = host_port
 
 
 async def resolve(host: str, port: int) -> list[str]:

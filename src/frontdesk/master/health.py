@@ -154,9 +154,8 @@ class HealthChecker(PoolJob):
         health = pool.config.health
         members = [m.id for m in pool.balance.members]
         began = time.monotonic()
-        verdicts = await asyncio.gather(
-            *(probe(split_upstream(m), host_header(split_upstream(m)), health) for m in members)
-        )
+        addresses = [split_upstream(m) for m in members]
+        verdicts = await asyncio.gather(*(probe(a, host_header(a), health) for a in addresses))
         now = time.monotonic()
         changed = False
         current = {m.id for m in pool.balance.members}

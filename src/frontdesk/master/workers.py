@@ -248,8 +248,8 @@ class Master:
             out.append(row)
         return out
 
-    def relay(self, msg: Message, source: WorkerProcess) -> None:
-        """A worker's news for the others (a purge made through one of them)."""
+    def relay(self, msg: Message, source: WorkerProcess | None = None) -> None:
+        """`msg` to every live worker but `source` (a purge made through one of them)."""
         for w in self.workers:
             if w is not source and w.proc.returncode is None:
                 w.send(msg)
@@ -264,18 +264,13 @@ class Master:
 
     def broadcast(self, pool: MasterPool) -> None:
         """Send `pool`'s state to every worker (one without that pool ignores it)."""
-        if not pool.balanced:
-            return
-        msg = pool.message()
-        for w in self.workers:
-            w.send(msg)
+        if pool.balanced:
+            self.relay(pool.message())
 
     def checks_passed(self, pool: MasterPool, since: float, passed: list[str]) -> None:
         """Tell every worker which servers passed the round of checks begun at `since`
         (each ends an ejection of its own that began before, master/health.py)."""
-        msg = {"type": "checked", "pool": pool.name, "since": since, "passed": passed}
-        for w in self.workers:
-            w.send(msg)
+        self.relay({"type": "checked", "pool": pool.name, "since": since, "passed": passed})
 
     async def shutdown(self) -> None:
         self._stop_jobs()

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from frontdesk.config.types import host_port
+
 if TYPE_CHECKING:
     from frontdesk.proxy.connection import UpstreamConnection
 
@@ -15,9 +17,7 @@ def host_header(address: tuple[str, int] | str) -> bytes:
     (RFC 9110 §7.2, an IPv6 literal in brackets), or "localhost" for a unix socket."""
     if isinstance(address, str):
         return b"localhost"
-    host, port = address
-    host = f"[{host}]" if ":" in host else host
-    return f"{host}:{port}".encode("ascii")
+    return host_port(*address).encode("ascii")
 
 
 class Backend:

@@ -39,17 +39,16 @@ class Worker:
         config: Config,
         listen_fds: list[int],
         channel: socket.socket,
-        first: Message | None = None,
+        pools: dict[str, Any] | None = None,
         early: tuple[list[Message], LineBuffer] | None = None,
     ) -> None:
         self.config = config
         self.listen_fds = listen_fds
         self.channel = channel
-        # The config message, and what the channel had brought after it (_read_config).
-        first = first or {}
+        # What the channel had brought after the config message (_read_config).
         self._early = early or ([], LineBuffer())
         self.ctx: WorkerContext = build_context(config)
-        for name, state in first.get("pools", {}).items():
+        for name, state in (pools or {}).items():  # the master's state, sent with the config
             self._pool_state(name, state)
         self.servers: list[asyncio.AbstractServer] = []
         self.stopping: asyncio.Future[tuple[float, float]] | None = None
@@ -252,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     fds = [int(fd) for fd in args.listen.split(",") if fd]
     first, pending, buffer = _read_config(channel)
     config = Config.model_validate(first["config"])
-    worker = Worker(config, fds, channel, first, (pending, buffer))
+    worker = Worker(config, fds, channel, first.get("pools"), (pending, buffer))
     uvloop.run(worker.run())
     return 0
 

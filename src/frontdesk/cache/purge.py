@@ -86,6 +86,8 @@ def _key_for_url(ctx: WorkerContext, url: str) -> tuple[CacheRuntime, str] | Non
 
     host, port, path, query = split_url(url)
     action = ctx.routes.match(b"GET", host, path, [])
+    while not isinstance(action, CachedProxy) and hasattr(action, "inner"):
+        action = action.inner  # under the route's outer layers (access rules)
     if not isinstance(action, CachedProxy):
         return None
     raw = urlsplit(url)

@@ -86,8 +86,8 @@ def _key_for_url(ctx: WorkerContext, url: str) -> tuple[CacheRuntime, str] | Non
 
     host, port, path, query = split_url(url)
     action = ctx.routes.match(b"GET", host, path, [])
-    while not isinstance(action, CachedProxy) and hasattr(action, "inner"):
-        action = action.inner  # under the route's outer layers (access rules)
+    while action is not None and not isinstance(action, CachedProxy):
+        action = getattr(action, "inner", None)  # under the route's layers (access rules)
     if not isinstance(action, CachedProxy):
         return None
     raw = urlsplit(url)

@@ -24,9 +24,11 @@ def cross_check(data: dict[str, Any]) -> list[tuple[Path, str]]:
         return problems
     pools = _names(data, "pool")
     caches = _names(data, "cache")
+    rules = sorted(set(_names(data, "access")) | set(_names(data, "auth")))
     for index, route in enumerate(routes):
         if not isinstance(route, dict):
             continue
+        problems += _access_problems(index, route, rules)
         proxy = route.get("proxy")
         pool = proxy.get("pool") if isinstance(proxy, dict) else None
         if isinstance(pool, str) and pool not in pools:
@@ -45,6 +47,23 @@ def cross_check(data: dict[str, Any]) -> list[tuple[Path, str]]:
             problems.append(
                 (("route", index, "cache"), "only a route with `proxy` can use a cache")
             )
+    return problems
+
+
+def _access_problems(index: int, route: dict[str, Any], rules: list[str]) -> list[tuple[Path, str]]:
+    problems: list[tuple[Path, str]] = []
+    given = [k for k in ("access", "auth") if k in route]
+    if len(given) == 2:
+        problems.append(
+            (("route", index, "auth"), "use one of access and auth (they mean the same)")
+        )
+    for key in given:
+        name = route[key]
+        if isinstance(name, str) and name not in rules:
+            hint = _hint(name, rules, f"add an [access.{name}] table", "access rules")
+            problems.append((("route", index, key), f"no access rule {name!r}{hint}"))
+    if route.get("internal") is True and "static" not in route:
+        problems.append((("route", index, "internal"), "only a `static` route can be internal"))
     return problems
 
 

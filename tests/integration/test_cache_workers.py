@@ -121,3 +121,26 @@ def test_memory_bounds_the_whole_server(module_server, origin, tmp_path_factory)
             r, _ = srv.get(f"/c/w-big-{i}?size={size}&cc=" + quote("max-age=600"))
             hits += "; hit" in r.getheader("Cache-Status")
     assert hits == 18
+
+
+def test_hits_spell_field_names_as_every_other_answer(srv):
+    """Issue 17, item 11: Age, Cache-Status, Content-Length (and Content-Range) as the
+    miss and every other answer write them, in every lane a hit can take."""
+    u = "/c/w-names?cc=" + quote("max-age=600") + "&etag=" + quote('"n1"')
+    r, _ = srv.get(u)
+    names = {n for n, _ in r.getheaders()}
+    assert {"Content-Length", "Cache-Status"} <= names
+    conn = srv.http()  # keep-alive: the second request takes the hot lane
+    try:
+        for headers in ({}, {}, {"Range": "bytes=0-3"}, {"If-None-Match": '"n1"'}, {"Pragma": "x"}):
+            conn.request("GET", u, headers=headers)
+            r = conn.getresponse()
+            r.read()
+            names = {n for n, _ in r.getheaders()}
+            assert {"Age", "Cache-Status"} <= names, (headers, names)
+            lower = {n for n in names if n.lower() in {"age", "cache-status", "content-length"}}
+            assert lower <= {"Age", "Cache-Status", "Content-Length"}, (headers, names)
+            if r.status != 304:
+                assert "Content-Length" in names
+    finally:
+        conn.close()

@@ -46,6 +46,9 @@ class Options:
     connections: int | None
     out: Path
     frontdesk_cmd: str
+    baseline_cmd: str | None
+    """Another frontdesk (`--baseline-cmd`), measured as "frontdesk-base" in the same
+    rounds wherever frontdesk is: before and after a change, from one run."""
     keep_work: bool
     servers: tuple[str, ...]
     """Only these of each scenario's servers (default: all it names)."""
@@ -103,6 +106,13 @@ def parse_args(argv: list[str] | None = None) -> Options:
     )
     servers.add_frontdesk_cmd(parser)
     parser.add_argument(
+        "--baseline-cmd",
+        metavar="CMD",
+        help="also measure this frontdesk command (as --frontdesk-cmd) as server "
+        "frontdesk-base, e.g. another checkout: 'env PYTHONPATH=/tmp/main/src python -m "
+        "frontdesk serve -c {config}'",
+    )
+    parser.add_argument(
         "--server",
         action="append",
         choices=ALL_SERVERS,
@@ -123,6 +133,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         connections=args.connections,
         out=args.out or BENCH / "results" / f"{stamp}.json",
         frontdesk_cmd=args.frontdesk_cmd,
+        baseline_cmd=args.baseline_cmd,
         keep_work=args.keep_work,
         servers=tuple(args.server or ALL_SERVERS),
         work=BENCH / ".work" / f"{stamp}-{os.getpid()}",
@@ -144,11 +155,14 @@ def used_servers(opts: Options) -> set[str]:
 def scenario_servers(scenario: Scenario, opts: Options) -> list[str]:
     # frontdesk-1 (a scenario's reference config) and the httptools floors come with
     # frontdesk: they are measured to explain its figures.
-    return [
+    names = [
         name
         for name in scenario.servers
         if ("frontdesk" if name.startswith("floor") else name.split("-")[0]) in opts.servers
     ]
+    if opts.baseline_cmd and "frontdesk" in names:
+        names.insert(names.index("frontdesk"), "frontdesk-base")
+    return names
 
 
 def machine(opts: Options) -> dict[str, str]:
@@ -331,7 +345,8 @@ def _start(
         return servers.start_varnish(workdir, cpu, extra)
     if name.startswith("floor"):
         return servers.start_floor(scenario, workdir, cpu, scan=name == "floor-scan")
-    return servers.start_frontdesk(scenario, workdir, cpu, opts.frontdesk_cmd, extra, name)
+    command = opts.baseline_cmd if name == "frontdesk-base" else opts.frontdesk_cmd
+    return servers.start_frontdesk(scenario, workdir, cpu, command or "", extra, name)
 
 
 # ---------------------------------------------------------------- reporting

@@ -89,10 +89,19 @@ class LmdbStore:
         self.main = self.env.open_db(b"main")
         self.meta = self.env.open_db(b"meta")
 
+    def begin(self, **kw: Any) -> Any:
+        """A transaction. A reload whose config gives the cache more memory reopens the
+        map larger; the workers that opened it before adopt the new size here."""
+        try:
+            return self.env.begin(**kw)
+        except lmdb.MapResizedError:
+            self.env.set_mapsize(0)
+            return self.env.begin(**kw)
+
     def read_key(self, kid: bytes) -> list[tuple[bytes, bytes]]:
         """(slot id, record) of every variant stored under the key hash `kid`."""
         out: list[tuple[bytes, bytes]] = []
-        with self.env.begin() as txn:
+        with self.begin() as txn:
             cur = txn.cursor(self.entries)
             if cur.set_range(kid):
                 for sid, value in cur:
@@ -103,7 +112,7 @@ class LmdbStore:
 
     def scan(self) -> Iterator[tuple[bytes, bytes]]:
         """(slot id, entry JSON) of every record, bodies left in the map (purges)."""
-        with self.env.begin(buffers=True) as txn:
+        with self.begin(buffers=True) as txn:
             for sid, value in txn.cursor(self.entries):
                 try:
                     (n,) = META_LEN.unpack_from(value)
@@ -113,7 +122,7 @@ class LmdbStore:
 
     def state(self) -> tuple[int, int]:
         """(bytes charged, entries) now, over every worker."""
-        with self.env.begin() as txn:
+        with self.begin() as txn:
             raw = txn.get(_STATE_KEY, db=self.meta)
         if raw is None:
             return 0, 0

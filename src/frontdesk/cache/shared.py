@@ -22,6 +22,7 @@ outlives a reload; directories of masters that died are removed by the next one.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import shutil
@@ -38,6 +39,8 @@ from .memory import ENTRY_OVERHEAD, Stored, make_stored
 from .record import RecordError, dump_entry, key_id, load_entry, variant_id
 from .s3fifo import S3Fifo
 from .store import BufferingWriter, Hit, TierStats
+
+log = logging.getLogger("frontdesk.cache")
 
 ENV_DIR = "FRONTDESK_CACHE_DIR"
 HOT_FRACTION = 4  # a worker's hot copy holds at most memory / 4
@@ -189,12 +192,16 @@ class SharedTier:
 
         with self._lock.held():
             try:
-                with self._db.env.begin(write=True) as txn:
+                with self._db.begin(write=True) as txn:
                     w = Writing(self._db, txn, self._board)
                     result = change(w)
                     w.save()
-            except lmdb.MapFullError:
+            except lmdb.Error as exc:
+                # The map full of pages readers still hold, or the tmpfs full: this
+                # store is given up (nothing of it is visible), the cache goes on.
                 self._stats.errors += 1
+                if self._stats.errors == 1:
+                    log.warning("cache: the shared memory tier refused a write (%s)", exc)
                 return None
             self._board.bump(w.touched)
         self._stats.evictions += w.evicted

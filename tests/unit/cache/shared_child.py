@@ -4,6 +4,8 @@ python shared_child.py ROOT put PATH BODY   store PATH (max-age=60) with BODY
 python shared_child.py ROOT delete PATH     delete PATH's key
 python shared_child.py ROOT tag TAG         purge a tag
 python shared_child.py ROOT fill N SIZE     store /f/0 .. /f/N-1 of SIZE bytes each
+python shared_child.py ROOT bigger PATH BODY  as put, with a larger map (a reload that
+                                            gave the cache more memory)
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ KEY = "https://example.com"
 
 
 async def main(root: str, mode: str, *args: str) -> None:
-    tier = SharedTier(Path(root), 1 << 20, clock=lambda: T0 + 1)
-    if mode == "put":
+    size = 256 << 20 if mode == "bigger" else 1 << 20
+    tier = SharedTier(Path(root), size, clock=lambda: T0 + 1)
+    if mode in ("put", "bigger"):
         await put(tier, entry(args[0], tags=("t",)), args[1].encode())
     elif mode == "delete":
         await tier.delete(KEY + args[0])

@@ -74,6 +74,19 @@ async def test_a_store_by_another_worker_is_seen_by_the_hot_copy(tmp_path: Path)
         await m.close()
 
 
+async def test_a_larger_map_opened_by_a_new_worker_is_adopted(tmp_path: Path) -> None:
+    m = tier(tmp_path)
+    try:
+        assert await put(m, entry("/b"), b"before")
+        child(tmp_path, "bigger", "/a", "from a worker of the reloaded config")
+        stored = m.lookup(A, T0 + 1)
+        assert stored is not None and stored.prepared.body.startswith(b"from a worker")
+        assert await put(m, entry("/c"), b"after")
+        assert len(await m.get("https://example.com/c")) == 1
+    finally:
+        await m.close()
+
+
 async def test_a_purge_here_reaches_what_the_other_worker_stored(tmp_path: Path) -> None:
     m = tier(tmp_path)
     try:

@@ -46,10 +46,10 @@ class Options:
     connections: int | None
     out: Path
     frontdesk_cmd: str
+    baseline_cmd: str | None
+    """Another frontdesk (`--baseline-cmd`), measured as "frontdesk-base" in the same
+    rounds wherever frontdesk is: before and after a change, from one run."""
     keep_work: bool
-    baseline_cmd: str
-    """When set, "frontdesk-base" (frontdesk started with this command on the same
-    config) is measured beside "frontdesk" in the same interleaved rounds."""
     servers: tuple[str, ...]
     """Only these of each scenario's servers (default: all it names)."""
     work: Path
@@ -107,9 +107,10 @@ def parse_args(argv: list[str] | None = None) -> Options:
     servers.add_frontdesk_cmd(parser)
     parser.add_argument(
         "--baseline-cmd",
-        default="",
-        help="also measure frontdesk-base: the same config started with this command "
-        "(e.g. another checkout's python), in the same rounds: a before/after from one run",
+        metavar="CMD",
+        help="also measure this frontdesk command (as --frontdesk-cmd) as server "
+        "frontdesk-base, e.g. another checkout: 'env PYTHONPATH=/tmp/main/src python -m "
+        "frontdesk serve -c {config}'",
     )
     parser.add_argument(
         "--server",
@@ -132,8 +133,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
         connections=args.connections,
         out=args.out or BENCH / "results" / f"{stamp}.json",
         frontdesk_cmd=args.frontdesk_cmd,
-        keep_work=args.keep_work,
         baseline_cmd=args.baseline_cmd,
+        keep_work=args.keep_work,
         servers=tuple(args.server or ALL_SERVERS),
         work=BENCH / ".work" / f"{stamp}-{os.getpid()}",
     )
@@ -154,14 +155,14 @@ def used_servers(opts: Options) -> set[str]:
 def scenario_servers(scenario: Scenario, opts: Options) -> list[str]:
     # frontdesk-1 (a scenario's reference config) and the httptools floors come with
     # frontdesk: they are measured to explain its figures.
-    names = list(scenario.servers)
-    if opts.baseline_cmd and "frontdesk" in names:
-        names.insert(names.index("frontdesk") + 1, "frontdesk-base")
-    return [
+    names = [
         name
-        for name in names
+        for name in scenario.servers
         if ("frontdesk" if name.startswith("floor") else name.split("-")[0]) in opts.servers
     ]
+    if opts.baseline_cmd and "frontdesk" in names:
+        names.insert(names.index("frontdesk"), "frontdesk-base")
+    return names
 
 
 def machine(opts: Options) -> dict[str, str]:
@@ -345,7 +346,7 @@ def _start(
     if name.startswith("floor"):
         return servers.start_floor(scenario, workdir, cpu, scan=name == "floor-scan")
     command = opts.baseline_cmd if name == "frontdesk-base" else opts.frontdesk_cmd
-    return servers.start_frontdesk(scenario, workdir, cpu, command, extra, name)
+    return servers.start_frontdesk(scenario, workdir, cpu, command or "", extra, name)
 
 
 # ---------------------------------------------------------------- reporting
@@ -401,7 +402,6 @@ def write_json(opts: Options, info: dict[str, str], results: list[dict[str, Any]
         "warmup_s": opts.warmup,
         "connections": opts.connections,
         "frontdesk_cmd": opts.frontdesk_cmd,
-        "baseline_cmd": opts.baseline_cmd,
     }
     document = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

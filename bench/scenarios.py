@@ -348,6 +348,22 @@ SCENARIOS.append(
     )
 )
 
+# The same with two frontdesk workers on the one server core: what sharing the cache
+# between workers (cache/shared.py) costs a hit, against the same nginx and Varnish.
+SCENARIOS.append(
+    Scenario(
+        name="cache-hit-1k-2w",
+        description="cache-hit-1k with frontdesk's `workers = 2` (one cache shared by both)",
+        nginx_server=NGINX_CACHE,
+        nginx_http=NGINX_CACHE_HTTP,
+        frontdesk_config=FRONTDESK_CACHE.replace("workers = 1", "workers = 2"),
+        upstream=1,
+        upstream_headers=("Cache-Control: max-age=3600",),
+        servers=("nginx", "varnish", "frontdesk"),
+        cache_hits=True,
+    )
+)
+
 BY_NAME: dict[str, Scenario] = {s.name: s for s in SCENARIOS}
 
 

@@ -120,8 +120,9 @@ class Cache(BaseModel):
     model_config = MODEL_CONFIG
 
     memory: Size = 64 * 1024 * 1024
-    """Bytes of responses kept in each worker's memory (S3-FIFO); 0 for no memory tier.
-    Default "64MB"."""
+    """Bytes of responses kept in memory for the whole server (S3-FIFO), one store that
+    every worker reads (shared memory, docs/cache.md); each worker also keeps a hot copy
+    of what it serves, up to a quarter of this. 0 for no memory tier. Default "64MB"."""
 
     max_object_size: Annotated[Size, Field(gt=0)] = 8 * 1024 * 1024
     """Larger response bodies pass through uncached. Default "8MB"."""

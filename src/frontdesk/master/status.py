@@ -49,8 +49,8 @@ async def status_payload(master: Master) -> dict[str, Any]:
 
 
 def merge_caches(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each cache over all workers: lookups summed; the memory tier summed (one per
-    worker), a shared tier (disk, redis) as the largest view of it."""
+    """Each cache over all workers: lookups summed; a tier of each worker's own summed,
+    a shared tier (memory, disk, redis) as the largest view of it."""
     caches: dict[str, dict[str, Any]] = {}
     for w in workers:
         for name, c in w.get("caches", {}).items():
@@ -64,7 +64,7 @@ def merge_caches(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     t["name"], {"name": t["name"], "entries": 0, "bytes": 0, "up": True}
                 )
                 for k in ("entries", "bytes"):
-                    own = t["name"] == "memory"  # each worker's own; others are shared
+                    own = not t.get("shared", t["name"] != "memory")  # each worker's own
                     row[k] = row[k] + t[k] if own else max(row[k], t[k])
                 row["up"] = row["up"] and t["up"]
     return [c | {"tiers": list(c["tiers"].values())} for c in caches.values()]

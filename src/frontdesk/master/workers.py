@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import signal
 import socket
 import sys
@@ -120,6 +121,18 @@ class Master:
     # ------------------------------------------------------------------ entry points
 
     async def run(self) -> int:
+        # The memory tier of every cache is shared by the workers (cache/shared.py):
+        # its directory lives as long as this master, across reloads.
+        from frontdesk.cache.shared import ENV_DIR, remove_server_dir, server_dir
+
+        shared = server_dir()
+        os.environ[ENV_DIR] = str(shared)  # inherited by every worker spawned
+        try:
+            return await self._run()
+        finally:
+            remove_server_dir(shared)
+
+    async def _run(self) -> int:
         loop = asyncio.get_running_loop()
         for sig, event in (
             (signal.SIGTERM, "stop"),

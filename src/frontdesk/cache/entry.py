@@ -111,10 +111,6 @@ def build_entry(
         options,
     )
     age = age_value(get_all(headers, b"age"))
-    if age is None:
-        # An unusable Age (freshness.age_value): stale on arrival, RFC 9111 §4.2.1; its
-        # age is then what Date and the exchange's times say (§4.2.3, age_value 0).
-        lifetime, heuristic, age = 0.0, False, 0
     return Entry(
         key=key,
         method=method,

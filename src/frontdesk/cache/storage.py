@@ -23,8 +23,9 @@ https://www.rfc-editor.org/rfc/rfc9111#section-3
 This cache adds refusals of its own (storing is never required): request no-store
 (§5.2.1.5), Set-Cookie (CacheOptions.store_set_cookie), Vary: * (it can never match,
 §4.1), incomplete bodies (§3.3), 206 (partial content is not combined, §3.4, so it is
-never stored as if complete), responses stale on arrival that could be neither
-validated nor served stale, hosts not configured, and oversized bodies.
+never stored as if complete), responses with no freshness lifetime that could be
+neither validated nor served stale (never because of their Age), hosts not
+configured, and oversized bodies.
 """
 
 from __future__ import annotations
@@ -219,8 +220,11 @@ def on_response(
     )
     ttl = entry.lifetime - entry.initial_age
     until = entry.useful_until()
-    if until is not None and until <= entry.response_time:
-        # Stale on arrival, no validator, no stale window: nothing could ever reuse it.
+    if until is not None and until + entry.initial_age <= entry.response_time:
+        # No freshness lifetime at all (max-age=0, an Expires not after Date), no
+        # validator, no stale window: nothing could ever reuse it. The response's age is
+        # left out on purpose: Age never refuses storage (RFC 9111 §5.1; a client's
+        # max-stale may still accept an aged response).
         return StoreDecision(StoreReason.NO_REUSE, None, client_headers, ttl, stripped)
     return StoreDecision(StoreReason.STORED, entry, client_headers, ttl, stripped)
 

@@ -422,13 +422,25 @@ def test_hit_path_parses_no_stored_header(monkeypatch: pytest.MonkeyPatch) -> No
     assert a.status == 200
 
 
-def test_age_above_lifetime_on_arrival_not_kept_without_validator_rfc9111_4_2_3() -> None:
+def test_age_above_lifetime_on_arrival_is_stored_stale_rfc9111_5_1() -> None:
+    """Age never refuses storage: aged past its lifetime, the response is kept (stale);
+    only a client's max-stale can use it, and a fetch replaces it."""
     from cache_helpers import on, response
 
     from frontdesk.cache.storage import StoreReason
 
     d = on(response(headers=h(cache_control="max-age=60", age="120")))
-    assert d.reason is StoreReason.NO_REUSE and d.ttl == -60
+    assert d.reason is StoreReason.STORED and d.ttl == -60
+    assert d.entry is not None and not d.entry.is_fresh(d.entry.response_time)
+
+
+def test_no_lifetime_no_validator_still_refused() -> None:
+    from cache_helpers import on, response
+
+    from frontdesk.cache.storage import StoreReason
+
+    d = on(response(headers=h(cache_control="max-age=0")))
+    assert d.reason is StoreReason.NO_REUSE
 
 
 def test_stale_if_error_status_member_detail_rfc9211_2_8() -> None:

@@ -316,8 +316,14 @@ def test_entry_without_validator_useful_until_windows_close_rfc5861(cc: str, unt
     assert d.entry is not None and d.entry.useful_until() == until
 
 
-def test_stale_on_arrival_past_its_stale_window_not_kept_rfc5861() -> None:
-    d = on(response(headers=h(cache_control="max-age=10, stale-if-error=5", age="20")))
+def test_no_lifetime_and_no_stale_window_not_kept_rfc5861() -> None:
+    d = on(response(headers=h(cache_control="max-age=0")))
     assert d.reason is R.NO_REUSE
-    d = on(response(headers=h(cache_control="max-age=10, stale-if-error=15", age="20")))
+    d = on(response(headers=h(cache_control="max-age=0, stale-if-error=15")))
+    assert d.store
+
+
+def test_aged_past_its_stale_window_is_still_kept_rfc9111_5_1() -> None:
+    """Age never refuses storage (issue 17): the entry is stale, not refused."""
+    d = on(response(headers=h(cache_control="max-age=10, stale-if-error=5", age="20")))
     assert d.store

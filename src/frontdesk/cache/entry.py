@@ -57,17 +57,26 @@ class Entry:
         """The time after which this entry can answer nothing, or None.
 
         An entry with a validator stays useful (a 304 can freshen it, §4.3.4) for as
-        long as the store keeps it. One without can only be served while fresh or within
-        its stale-while-revalidate / stale-if-error windows (RFC 5861), unless §4.2.4
-        forbids stale use; clients' max-stale is not counted.
+        long as the store keeps it. So does one that may be served stale: besides the
+        stale-while-revalidate / stale-if-error windows (RFC 5861), a cache whose origin
+        cannot be reached may serve it at any age (§4.2.4, policy.stale_on_error). One
+        whose directives forbid stale use (§4.2.4) is useful while fresh only.
         """
         if self.etag is not None or self.last_modified is not None:
             return None
+        if not self.cc.forbids_stale:
+            return None
+        return self.response_time + self.lifetime - self.initial_age
+
+    def never_reusable(self) -> bool:
+        """No freshness lifetime (max-age=0, an Expires not after Date), no validator and
+        no stale window: nothing but a disconnected origin could ever let it answer, and
+        such responses are not kept (storage.on_response). Its age is not counted: Age
+        never refuses storage (§5.1)."""
+        if self.lifetime > 0 or self.etag is not None or self.last_modified is not None:
+            return False
         cc = self.cc
-        grace = 0
-        if not cc.forbids_stale:
-            grace = max(cc.stale_while_revalidate or 0, cc.stale_if_error or 0)
-        return self.response_time + self.lifetime - self.initial_age + grace
+        return cc.forbids_stale or not (cc.stale_while_revalidate or cc.stale_if_error)
 
     @property
     def variant(self) -> tuple[tuple[bytes, ...] | None, tuple[bytes | None, ...]]:

@@ -219,12 +219,9 @@ def on_response(
         tags=parse_tags(headers, options.tag_fields),
     )
     ttl = entry.lifetime - entry.initial_age
-    until = entry.useful_until()
-    if until is not None and until + entry.initial_age <= entry.response_time:
-        # No freshness lifetime at all (max-age=0, an Expires not after Date), no
-        # validator, no stale window: nothing could ever reuse it. The response's age is
-        # left out on purpose: Age never refuses storage (RFC 9111 §5.1; a client's
-        # max-stale may still accept an aged response).
+    if entry.never_reusable():
+        # The response's age is left out on purpose: Age never refuses storage (RFC
+        # 9111 §5.1; a client's max-stale may still accept an aged response).
         return StoreDecision(StoreReason.NO_REUSE, None, client_headers, ttl, stripped)
     return StoreDecision(StoreReason.STORED, entry, client_headers, ttl, stripped)
 

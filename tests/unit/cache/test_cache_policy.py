@@ -324,8 +324,25 @@ def test_stale_if_error_not_when_revalidation_required_rfc9111_5_2_2_2(cc: str) 
     assert not stale_on_error(d, T0 + 20, 503)
 
 
-def test_no_stale_on_error_without_permission_rfc9111_4_2_4() -> None:
+def test_no_stale_on_a_5xx_without_permission_rfc9111_4_2_4() -> None:
     d = validating("max-age=10", T0 + 20)
+    assert not stale_on_error(d, T0 + 20, 503)
+
+
+def test_stale_when_disconnected_rfc9111_4_2_4() -> None:
+    """No response at all: the cache is disconnected, and §4.2.4 lets it serve stale."""
+    from frontdesk.cache.policy import stale_detail
+
+    d = validating("max-age=10", T0 + 20)
+    assert stale_on_error(d, T0 + 20, None)
+    assert stale_detail(d, T0 + 20, None) == "disconnected"
+    d = validating("max-age=10, stale-if-error=60", T0 + 20)
+    assert stale_detail(d, T0 + 20, None) == "stale-if-error"
+
+
+@pytest.mark.parametrize("cc", ["must-revalidate", "proxy-revalidate", "s-maxage=10", "no-cache"])
+def test_no_stale_when_disconnected_if_forbidden_rfc9111_4_2_4(cc: str) -> None:
+    d = validating(f"max-age=10, {cc}", T0 + 20)
     assert not stale_on_error(d, T0 + 20, None)
 
 

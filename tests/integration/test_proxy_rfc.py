@@ -217,3 +217,35 @@ def test_no_stale_when_directives_forbid_it_rfc9111_4_2_4(server, backends, cc):
     app.stop()
     r, _ = s.get("/c/x?" + query)
     assert r.status == 502
+
+
+# ------------------------------------------------------- targeted cache control
+
+
+def test_cdn_cache_control_over_cache_control_rfc9213(srv):
+    more = "/c/cdn-more?cc=no-store&h=CDN-Cache-Control:max-age%3D60"
+    less = "/c/cdn-less?cc=max-age%3D60&h=CDN-Cache-Control:no-store"
+    for path in (more, less):
+        for _ in range(2):
+            r, _ = srv.get(path)
+            assert r.status == 200
+    assert seen(srv, "/c/cdn-more") == 1  # stored although Cache-Control said no-store
+    assert seen(srv, "/c/cdn-less") == 2  # not stored although Cache-Control allowed it
+    r, _ = srv.get(more)
+    assert r.getheader("CDN-Cache-Control") == "max-age=60"  # passed on unchanged
+    assert r.getheader("Cache-Control") == "no-store"
+
+
+def test_targeted_field_of_our_own_rfc9213(server, origin):
+    routes = ROUTES.format(app=origin.address).replace(
+        'memory = "16MB"', 'memory = "16MB"\ntargeted_field = "Frontdesk-Cache-Control"'
+    )
+    s = server(routes, workers=1)
+    path = "/c/own?cc=max-age%3D60&h=Frontdesk-Cache-Control:private"
+    s.get(path)
+    s.get(path)
+    assert seen(s, "/c/own") == 2  # our field said private: never stored
+    path = "/c/own2?cc=private&h=Frontdesk-Cache-Control:max-age%3D60"
+    s.get(path)
+    r, _ = s.get(path)
+    assert seen(s, "/c/own2") == 1 and "hit" in r.getheader("Cache-Status")

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..http.dates import parse_http_date
-from .directives import CacheControl, parse_cache_control
+from .directives import CacheControl
 from .fields import FieldTuple, get_all, get_first, parse_etag
 from .freshness import age_value, corrected_initial_age, current_age, freshness_lifetime
 from .options import CacheOptions
+from .targeted import response_directives
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,7 @@ class Entry:
     tags: tuple[str, ...] = ()
     served: FieldTuple = ()  # `headers` without Age: what a hit sends (serve.py)
     invalid: bool = False  # §4.4 "mark them as invalid": validate before any reuse
+    cc_field: bytes = b"cache-control"  # where `cc` was read: a targeted field (RFC 9213)
     ref: object = None  # the store's handle on the body; never read by the policy
 
     def age(self, now: float) -> float:
@@ -100,7 +102,10 @@ def build_entry(
     ref: object = None,
 ) -> Entry:
     """Read the stored header fields once and compute the entry's ages and lifetime."""
-    cc = parse_cache_control(get_all(headers, b"cache-control"))
+    cc, targeted = response_directives(headers, options.targeted_fields)
+    cc_field = b"cache-control"
+    if targeted:
+        cc_field = next(n for n in options.targeted_fields if get_all(headers, n))
     date_raw = get_first(headers, b"date")
     parsed_date = parse_http_date(date_raw.decode("latin-1")) if date_raw is not None else None
     # RFC 9110 §6.6.1: without a (valid) Date the recipient uses the time received.
@@ -115,7 +120,7 @@ def build_entry(
         cc,
         status,
         date,
-        get_all(headers, b"expires"),
+        () if targeted else get_all(headers, b"expires"),  # RFC 9213 §2.1
         float(lm) if lm is not None else None,
         options,
     )
@@ -140,4 +145,5 @@ def build_entry(
         tags=tags,
         served=served,
         ref=ref,
+        cc_field=cc_field,
     )

@@ -41,6 +41,7 @@ from .keys import VARY_STAR, primary_key, vary_names, vary_values
 from .messages import CacheRequest, OriginResponse
 from .options import CacheOptions
 from .tags import parse_tags, strip_tags
+from .targeted import response_directives
 
 STORABLE_METHODS = frozenset({b"GET", b"HEAD"})
 
@@ -149,7 +150,9 @@ def on_response(
     if status == 206:
         return refuse(StoreReason.PARTIAL)
     headers = response.headers
-    cc = parse_cache_control(get_all(headers, b"cache-control"))
+    # RFC 9213 §2.1: a targeted field (CDN-Cache-Control) replaces Cache-Control and
+    # Expires for this cache.
+    cc, targeted = response_directives(headers, options.targeted_fields)
     understood = status in options.understood_statuses
     if cc.must_understand and not understood:
         # §5.2.2.3: must-understand "limits caching of the response to a cache that
@@ -194,7 +197,7 @@ def on_response(
         cc.public
         or cc.max_age is not None
         or cc.s_maxage is not None
-        or has(headers, b"expires")
+        or (not targeted and has(headers, b"expires"))
         or status in options.heuristic_statuses
         or cc.invalid_freshness  # max-age present but unreadable: stored stale (§4.2.1)
     ):
@@ -237,7 +240,7 @@ def excluded_fields(headers: Fields, options: CacheOptions) -> frozenset[bytes]:
     names.update(options.tag_fields)
     for value in get_all(headers, b"connection"):
         names.update(field_names(value))
-    cc = parse_cache_control(get_all(headers, b"cache-control"))
+    cc = response_directives(headers, options.targeted_fields)[0]
     # §5.2.2.7: "If a qualified private response directive is present, with one or more
     # field names, then only the identified header fields are limited to a single user:
     # a shared cache MUST NOT store the listed header fields if they are present in the

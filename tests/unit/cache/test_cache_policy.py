@@ -428,7 +428,7 @@ def test_hit_path_parses_no_stored_header(monkeypatch: pytest.MonkeyPatch) -> No
         raise AssertionError("parsed on the hit path")
 
     monkeypatch.setattr(directives, "_parse", boom)
-    monkeypatch.setattr(entry_mod, "parse_cache_control", boom)
+    monkeypatch.setattr(entry_mod, "response_directives", boom)
     monkeypatch.setattr(entry_mod, "parse_http_date", boom)
     monkeypatch.setattr(serve, "parse_http_date", boom)
     d = run([e], T0 + 5, h(accept_encoding="gzip", user_agent="x"))

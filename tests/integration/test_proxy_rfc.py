@@ -27,7 +27,7 @@ respond = {{ status = 403, body = "admin only" }}
 
 [[route]]
 match = {{ path = "/up/" }}
-proxy = {{ pool = "app" }}
+proxy = {{ pool = "app", strip_prefix = "/up" }}
 
 [[route]]
 match = {{ exact = "/local" }}
@@ -88,13 +88,15 @@ def test_103_not_sent_to_http10_clients(srv):
 
 
 @pytest.mark.parametrize("status", [999, 600, 99])
-def test_status_outside_100_599_is_a_502_and_never_stored(srv, status):
+@pytest.mark.parametrize("prefix", ["", "/up"])  # through the cache, and not
+def test_status_outside_100_599_is_a_502_and_never_stored(srv, status, prefix):
     path = f"/bad-status/{status}"
+    before = seen(srv, path)
     for _ in range(2):
-        r, _ = srv.get(path)
+        r, _ = srv.get(prefix + path)
         assert r.status == 502
         assert "stored" not in (r.getheader("Cache-Status") or "")
-    assert seen(srv, path) == 2  # the second request went to the origin again
+    assert seen(srv, path) == before + 2  # the second request went to the origin again
 
 
 # ---------------------------------------------------------- malformed chunked bodies

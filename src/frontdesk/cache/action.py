@@ -29,7 +29,7 @@ from .invalidation import invalidated_keys
 from .keys import make_key, strip_query
 from .messages import CacheRequest, OriginResponse
 from .policy import Action as Do
-from .policy import Decision, decide
+from .policy import Decision, decide, stale_detail
 from .reply import render_hit, write_range, write_stored
 from .status import Fwd
 from .store import Hit
@@ -371,11 +371,12 @@ class CachedProxy(Action):
             member = decision.status_member(options, fwd_status=304)
             self._answer(out, decision, served, data, now, member)
             return
-        # stale-if-error (RFC 5861 §4) or a disconnected validation (§4.3.3)
+        # stale-if-error (RFC 5861 §4) or a disconnected validation (§4.3.3, §4.2.4)
         assert decision.entry is not None
         hit = _hit_for(hits, decision.entry)
+        fwd_status = fetch.status if fetch.fields else None
         member = decision.status_member(
-            options, fwd_status=fetch.status if fetch.fields else None, detail="stale-if-error"
+            options, fwd_status=fwd_status, detail=stale_detail(decision, now, fwd_status)
         )
         await self._answer_hit(out, decision, hit, now, member)
 

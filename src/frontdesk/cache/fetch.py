@@ -159,6 +159,12 @@ class Fetch(ResponseWriter):
             status, block + b"Cache-Status: " + member + b"\r\n", has_length, has_date
         )
 
+    def interim(self, status: int, block: bytes) -> None:
+        """A 1xx from the origin: passed to the client, never stored (RFC 9111 §3: only
+        a final response is)."""
+        if self.out is not None:
+            self.out.interim(status, block)
+
     def start(
         self, status: int, headers: list[tuple[bytes, bytes]], content_length: int | None = None
     ) -> None:

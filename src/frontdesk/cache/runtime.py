@@ -20,6 +20,7 @@ from .memory import MemoryTier
 from .options import CacheOptions, KeyOptions
 from .shared import SharedTier, cache_dir
 from .store import CacheStore, Hit, read_body
+from .targeted import CDN_CACHE_CONTROL
 from .tiered import TieredStore
 
 if TYPE_CHECKING:
@@ -205,6 +206,11 @@ def cache_options(name: str, cfg: Cache, hosts: frozenset[str]) -> CacheOptions:
         max_object_size=cfg.max_object_size,
         key=KeyOptions(sort_query=cfg.key.sort_query, ignore_params=cfg.key.ignore_params),
         name=cfg.status_name,
+        targeted_fields=(
+            (cfg.targeted_field.lower().encode("ascii"), CDN_CACHE_CONTROL)
+            if cfg.targeted_field
+            else (CDN_CACHE_CONTROL,)
+        ),
     )
 
 

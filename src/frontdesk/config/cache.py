@@ -44,6 +44,14 @@ def _params(value: object) -> object:
     return tuple(value) if isinstance(value, list) else value
 
 
+def _targeted_field(value: str) -> str:
+    if not _TOKEN.fullmatch(value):
+        raise ValueError(f"expected a header field name, got {value!r}")
+    if value.lower() in ("cache-control", "cdn-cache-control", "expires"):
+        raise ValueError(f"{value} is already read; name a field of this cache's own")
+    return value
+
+
 def _cache_status_name(value: str) -> str:
     if not value or any(not (0x20 < ord(c) < 0x7F) for c in value):
         raise ValueError("must be printable ASCII without spaces")
@@ -172,6 +180,13 @@ class Cache(BaseModel):
     status_name: Annotated[str, AfterValidator(_cache_status_name)] = "frontdesk"
     """This cache's name in the Cache-Status response field (RFC 9211). Default
     "frontdesk"."""
+
+    targeted_field: Annotated[str, AfterValidator(_targeted_field)] | None = None
+    """A response header field of this cache's own, e.g. "Frontdesk-Cache-Control",
+    that takes precedence over CDN-Cache-Control, which takes precedence over
+    Cache-Control and Expires (RFC 9213 targeted cache control: the first of them with a
+    valid Structured Field Dictionary value decides, in either direction). Default none:
+    CDN-Cache-Control, then Cache-Control."""
 
     @model_validator(mode="after")
     def _some_tier(self) -> Cache:

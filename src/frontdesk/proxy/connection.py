@@ -432,13 +432,23 @@ class UpstreamConnection(asyncio.Protocol):
         status = parser.get_status_code()
         headers = self._headers
         self._headers = []  # trailers, if any, arrive in a list of their own
+        if not 100 <= status <= 599:
+            # RFC 9110 §15: "Values outside the range 100..599 are invalid." llhttp
+            # takes any three digits; such a response is never passed on (nor stored).
+            raise UpstreamProtocolError(f"invalid status code {status}", sent=True)
         if status < 200 and status != 101:
-            # RFC 9110 §15.2: interim responses. A 100 lets the request body go;
-            # others (103 Early Hints) are not forwarded.
+            # RFC 9110 §15.2: interim responses. A 100 lets the request body go (the
+            # client gets its own 100 when its body is asked for: server/exchange.py);
+            # others (103 Early Hints, RFC 8297) are forwarded, hop-by-hop fields
+            # removed, to a client that can take them.
             self._interim = True
             waiter = self.continue_waiter
-            if status == 100 and waiter is not None and not waiter.done():
-                waiter.set_result(None)
+            if status == 100:
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+            elif self.out is not None:
+                block = response_head(headers, parser.get_http_version(), self.via)[0]
+                self.out.interim(status, block)
             return
         self._head_left = None
         waiter = self.continue_waiter

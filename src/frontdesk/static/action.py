@@ -80,7 +80,7 @@ class StaticFiles(Action):
             fallback=cfg.fallback,
         )
         self.mime = MimeTable(cfg.types, cfg.default_type, cfg.charset)
-        self.rules = CacheRules(cfg.cache_rules, cfg.cache_control)
+        self.rules = CacheRules(cfg.cache_rules, cfg.cache_control, cfg.default_cache_control)
         self.cfg = cfg
         self.max_in_memory = cfg.memory_cache_max_file if cfg.memory_cache > 0 else 0
         self.budget = cfg.memory_cache

@@ -128,7 +128,7 @@ def _admin(config: Config, method: str, path: str, body: Any = None) -> tuple[in
         print("the admin API is off in this config (admin.listen)", file=sys.stderr)
         return None
     try:
-        return call(address, method, path, body)
+        return call(address, method, path, body, token=config.admin.token)
     except OSError as exc:
         where = address if isinstance(address, str) else f"{address[0]}:{address[1]}"
         print(f"no running frontdesk answers at {where}: {exc}", file=sys.stderr)

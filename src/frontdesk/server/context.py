@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import itertools
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from frontdesk.admin.metrics import RequestMetrics
 from frontdesk.http.routing import Matcher, RouteTable
 from frontdesk.log import AccessLog, error_log
 from frontdesk.server.actions import Action, NotFound, Redirect, Respond
@@ -84,6 +87,14 @@ class WorkerContext:
         self.upstream_pools: dict[str, UpstreamPool] = {}
         # The [cache.NAME] caches that routes use, as this worker holds them.
         self.caches: dict[str, CacheRuntime] = {}
+        # Counters by route, method and status class (admin/metrics.py); the master
+        # gathers them over the control channel when /metrics is read.
+        self.metrics = RequestMetrics()
+        self.actions: list[Action] = []  # one per route, in order (their fast-lane counts)
+        # Request ids for the access log of requests the proxy did not forward (it
+        # makes its own): a random prefix and a counter, as the proxy's.
+        self._id_prefix = os.urandom(6).hex().encode("ascii")
+        self._ids = itertools.count(1)
 
     def at_capacity(self) -> None:
         if not self.accept_paused:
@@ -106,12 +117,41 @@ class WorkerContext:
             resp = self._errors[key] = error_response(status, reason, server=self.server_header)
         return resp
 
+    def metrics_snapshot(self) -> dict[str, object]:
+        """The counters for the master (admin/metrics.py), fast-lane answers included."""
+        fast: list[tuple[str, str, int, int]] = []
+        for a in [*self.actions, self.not_found]:
+            status = a.fixed.status if a.fixed is not None else 200
+            fast.append((a.label, "GET", status, a.fast_get))
+            fast.append((a.label, "HEAD", status, a.fast_head))
+        upstream = [
+            (name, b.label, b.stats) for name, p in self.upstream_pools.items() for b in p.backends
+        ]
+        return self.metrics.snapshot(fast, upstream)
+
     def requests_served(self) -> int:
         return self.requests + sum(c.served for c in self.connections)
 
+    def observe(self, req: Request, status: int) -> None:
+        """Count one answer in the metrics (every path but the fast lane)."""
+        self.metrics.observe(req.route, req.method, status, time.monotonic() - req.began)
+
+    def request_id(self, req: Request) -> bytes:
+        rid = req.request_id
+        if not rid:
+            rid = req.request_id = b"%s-%x" % (self._id_prefix, next(self._ids))
+        return rid
+
     def log_request(self, req: Request, status: int, size: int) -> None:
         self.requests += 1
+        elapsed = time.monotonic() - req.began
+        self.metrics.observe(req.route, req.method, status, elapsed)
         log = self.access_log
+        if log.json:
+            log.extra(
+                self.request_id(req), req.route, req.upstream, req.cache_status,
+                req.upstream_ttfb, elapsed,
+            )  # fmt: skip
         if log.enabled:
             log.record(
                 req.peer,
@@ -127,12 +167,16 @@ class WorkerContext:
 
     def log_error_request(self, conn: Connection, status: int, target: bytes, size: int) -> None:
         self.requests += 1
+        try:
+            method = conn.parser.get_method() or b"-"
+        except Exception:  # the parser may not have got as far as the method
+            method = b"-"
+        self.metrics.observe("-", method, status, 0.0)
         log = self.access_log
         if log.enabled:
-            try:
-                method = conn.parser.get_method() or b"-"
-            except Exception:  # the parser may not have got as far as the method
-                method = b"-"
+            if log.json:
+                rid = b"%s-%x" % (self._id_prefix, next(self._ids))
+                log.extra(rid, "-", "", "", -1.0, 0.0)
             log.record(
                 conn.peer,
                 self.clock.log_time,
@@ -165,17 +209,25 @@ def build_context(config: Config) -> WorkerContext:
     clock = Clock()
     pools = build_pools(config, clock)
     caches = build_caches(config)
-    table = RouteTable(
-        [
-            (build_matcher(r), build_action(r, s.server_header, config, pools, caches))
-            for r in config.routes
-        ]
-    )
+    entries = [
+        (build_matcher(r), build_action(r, s.server_header, config, pools, caches))
+        for r in config.routes
+    ]
+    for i, (route, (_, action)) in enumerate(zip(config.routes, entries, strict=True)):
+        action.label = route_label(route, i)
+    table = RouteTable(entries)
+    actions = [a for _, a in entries]
     access_log = AccessLog(s.access_log, s.access_log_format)
     ctx = WorkerContext(table, limits, s.server_header, access_log, clock)
     ctx.upstream_pools = pools
     ctx.caches = caches
+    ctx.actions = actions
     return ctx
+
+
+def route_label(route: Route, index: int) -> str:
+    """A route's name in metrics, the access log and `frontdesk explain`."""
+    return route.name or f"route[{index}]"
 
 
 def build_caches(config: Config) -> dict[str, CacheRuntime]:

@@ -2,7 +2,9 @@
 // browser, and draws each figure as inline SVG. No framework, no build step.
 "use strict";
 (function () {
-  const POLL_MS = 1000;
+  // Once a second, or twice per health-check interval when checks run faster, so a
+  // server going down shows within its interval (plus half of one at most).
+  let pollMs = 1000;
   const KEEP = 120; // samples kept per series (two minutes at one a second)
   const token = new URLSearchParams(location.search).get("token");
   const headers = token ? { Authorization: "Bearer " + token } : {};
@@ -30,7 +32,7 @@
     const top = max > 0 ? max : 1;
     let d = "";
     values.forEach(function (v, i) {
-      const x = n > 1 ? (i * 120) / (KEEP - 1) : 0;
+      const x = 120 - ((n - 1 - i) * 120) / (KEEP - 1); // newest at the right edge
       const y = v === null ? 32 : 31 - (Math.min(v, top) / top) * 30;
       d += (i ? " L" : "M") + x.toFixed(1) + " " + y.toFixed(1);
     });
@@ -93,9 +95,10 @@
     svg.setAttribute("class", "history");
     svg.setAttribute("viewBox", "0 0 120 14");
     const w = 120 / 30;
-    marks.slice(-30).forEach(function (m, i) {
+    const shown = marks.slice(-30);
+    shown.forEach(function (m, i) {
       const r = document.createElementNS("http://www.w3.org/2000/svg", "rect");
-      r.setAttribute("x", (i * w).toFixed(1));
+      r.setAttribute("x", ((30 - shown.length + i) * w).toFixed(1)); // newest at the right
       r.setAttribute("y", "1");
       r.setAttribute("width", (w - 0.8).toFixed(1));
       r.setAttribute("height", "12");
@@ -235,13 +238,15 @@
       backends(now);
       apps(now);
       previous = now;
+      const intervals = now.pools.map((p) => p.health_interval).filter((i) => i);
+      pollMs = Math.max(250, Math.min(1000, ...intervals.map((i) => (i * 1000) / 2)));
       problem.hidden = true;
       document.body.dataset.polls = String(Number(document.body.dataset.polls || 0) + 1);
     } catch (err) {
       problem.textContent = "cannot reach the admin API (" + err.message + "); retrying";
       problem.hidden = false;
     }
-    setTimeout(poll, POLL_MS);
+    setTimeout(poll, pollMs);
   }
 
   poll();

@@ -217,6 +217,9 @@ class _AdminProtocol(asyncio.Protocol):
         if tcp and not self.server.authorized(authorization):
             self._answer(401, {"error": "the admin API needs Authorization: Bearer <admin.token>"})
             return
+        if self.timer is not None:  # the request is in: a slow handler (a rolling
+            self.timer.cancel()  # restart) is not cut off by the request timeout
+            self.timer = None
         task = asyncio.get_running_loop().create_task(self.server.dispatch(req))
         task.add_done_callback(self._dispatched)
 

@@ -67,6 +67,9 @@ class WorkerContext:
         self.not_found: Action = NotFound(server_header)
         self.connections: set[HttpProtocol] = set()
         self.closing = False
+        # While draining (a reload): how long a kept-alive connection may stay idle
+        # before it is closed; 0 when shutting down (server/connection.py).
+        self.idle_grace = 0.0
         # At max_connections the worker stops accepting (the kernel queues further
         # clients in the backlog) and resumes at 90%; the worker sets the hooks.
         self.accept_paused = False
@@ -256,14 +259,19 @@ def build_caches(config: Config) -> dict[str, CacheRuntime]:
 def build_pools(config: Config, clock: Clock) -> dict[str, UpstreamPool]:
     """One UpstreamPool per [pool.NAME] that a route uses (per worker: not shared)."""
     from frontdesk.proxy.pool import UpstreamPool
+    from frontdesk.proxy.starting import load_page
 
     via = _via(config.server.server_header)
     used = {r.proxy.pool for r in config.routes if r.proxy is not None}
-    return {
+    pools = {
         name: UpstreamPool(name, pool, clock, via)
         for name, pool in config.pools.items()
         if name in used
     }
+    page = load_page(config.server.starting_page)
+    for p in pools.values():
+        p.starting_page = page
+    return pools
 
 
 def _via(server_header: str) -> bytes:

@@ -129,6 +129,10 @@ class Worker:
                 pool.checks_passed(msg.get("passed", []), float(msg.get("since", 0.0)))
         elif kind == "purge":
             self._later(self._purge(msg))
+        elif kind == "in_flight":  # master/apps.py, draining an app instance
+            pool = self.ctx.upstream_pools.get(str(msg.get("pool")))
+            n = pool.in_flight_to(str(msg.get("member"))) if pool is not None else 0
+            self.send({"type": "in_flight", "id": msg.get("id"), "in_flight": n})
 
     def _pool_state(self, name: str, state: Any) -> None:
         pool = self.ctx.upstream_pools.get(name)
@@ -185,6 +189,7 @@ class Worker:
         """Stop accepting; let in-flight work finish within `timeout`; then exit."""
         ctx = self.ctx
         ctx.closing = True
+        ctx.idle_grace = grace_idle
         self._pause_accepting()
         for listener in self._listen:
             listener.close()

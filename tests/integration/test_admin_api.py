@@ -5,6 +5,8 @@ reload), the token on a TCP listener, and /metrics parsed by prometheus_client."
 from __future__ import annotations
 
 import json
+import re
+import signal
 import subprocess
 import sys
 import time
@@ -280,3 +282,27 @@ def test_restart_an_app(running: Any) -> None:
     (ready,) = families["frontdesk_app_instances_ready"].samples
     assert ready.labels["app"] == "web" and ready.value == 1
     assert "frontdesk_app_restarts" in families
+
+
+def test_frontdesk_status_in_a_terminal(running: Any) -> None:
+    srv, _, a, _ = running
+    assert srv.config is not None
+    traffic(srv.port, 5)
+    cmd = [sys.executable, "-m", "frontdesk", "status", "-c", str(srv.config)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert re.search(r"^traffic: \d+ requests  2xx \d+.*p50 [\d.]+ ms  p99 [\d.]+ ms$", out, re.M)
+    assert "pool app (p2c)" in out and a.address in out
+    assert re.search(r"^cache main: \d+ hits", out, re.M)
+    assert re.search(r"^memory\s+\d+\s+[\d.]+ (KB|MB)\s+[\d.]+%\s+up$", out, re.M)
+    assert re.search(r"^web\.\d+\s+\d+\s+ready", out, re.M)
+    as_json = json.loads(subprocess.run([*cmd, "--json"], capture_output=True, timeout=30).stdout)
+    assert as_json["traffic"]["requests"] > 0
+    # --watch redraws in place until Ctrl-C
+    watch = subprocess.Popen([*cmd, "--watch", "0.3"], stdout=subprocess.PIPE, text=True)
+    time.sleep(3)
+    watch.send_signal(signal.SIGINT)
+    text, _ = watch.communicate(timeout=10)
+    assert watch.returncode == 0
+    assert text.count("\x1b[H\x1b[2J") >= 2 and text.count("traffic: ") >= 2

@@ -91,3 +91,40 @@ servers = ["{b.address}"]
     line = next(x for x in srv.stderr_text().splitlines() if "answered 502" in x)
     assert f"(request {failed['request_id']})" in line
     assert "is the server running and listening at that address?" in line
+
+
+def test_the_access_log_says_what_the_cache_did(
+    server: Callable[..., Any], backends: Callable[..., Backend], tmp_path: Path
+) -> None:
+    b = backends("obs-cache")
+    log = tmp_path / "access.json"
+    srv = server(
+        f"""
+[[route]]
+name = "cached"
+proxy = {{ pool = "app" }}
+cache = "main"
+
+[pool.app]
+servers = ["{b.address}"]
+
+[cache.main]
+memory = "4MB"
+""",
+        access_log=str(log),
+        access_log_format="json",
+    )
+    for n in (1, 2):
+        status, _ = request(srv.port, "/c/page?cc=max-age%3D60", {"X-N": str(n)})
+        assert status == 200
+    time.sleep(0.1)
+    deadline = time.monotonic() + 5
+    entries: list[dict[str, Any]] = []
+    while len(entries) < 2 and time.monotonic() < deadline:
+        entries = [json.loads(x) for x in log.read_text().splitlines() if "/c/page" in x]
+        time.sleep(0.05)
+    miss, hit = entries
+    assert "fwd=uri-miss" in miss["cache"] and "stored" in miss["cache"]
+    assert miss["upstream"] == b.address
+    assert hit["cache"].endswith("; hit") or "; hit;" in hit["cache"]
+    assert hit["upstream"] is None and hit["upstream_ttfb_ms"] is None

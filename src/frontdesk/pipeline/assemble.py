@@ -140,21 +140,30 @@ def build_context(config: Config) -> WorkerContext:
     entries: list[tuple[Matcher, Action]] = []
     internal: list[tuple[Matcher, Action]] = []
     not_found = NotFound(s.server_header)
-    for r in config.routes:
+    actions: list[Action] = []  # the chains clients reach, for their fast-lane counts
+    for i, r in enumerate(config.routes):
         matcher, chain = build_matcher(r), build_route(r, parts)
+        chain.label = route_label(r, i)
         if r.internal:
             # Never reachable from outside: a request for it gets the 404 of no route.
             internal.append((matcher, chain))
             entries.append((matcher, not_found))
         else:
             entries.append((matcher, chain))
+            actions.append(chain)
     parts.internal.table = RouteTable(internal) if internal else None
     table = RouteTable(entries)
     access_log = AccessLog(s.access_log, s.access_log_format)
     ctx = WorkerContext(table, limits, s.server_header, access_log, clock)
     ctx.upstream_pools = parts.pools
     ctx.caches = parts.caches
+    ctx.actions = actions
     return ctx
+
+
+def route_label(route: Route, index: int) -> str:
+    """A route's name in metrics, the access log and `frontdesk explain`."""
+    return route.name or f"route[{index}]"
 
 
 def build_caches(config: Config) -> dict[str, CacheRuntime]:

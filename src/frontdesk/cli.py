@@ -9,6 +9,9 @@ frontdesk pool drain|disable|enable POOL SERVER [-c FILE]
                                           take a server out of a pool, or put it back
 frontdesk purge [-c FILE] [URL ...] [--prefix URL] [--tag TAG] [--cache NAME]
                                           remove cached responses in every worker and tier
+frontdesk deploy init DIR                 a git repository whose pushes deploy (deploy/)
+frontdesk serve --deploy DIR              serve the live release of DIR
+frontdesk releases | rollback [ID] | config | config:set K=V | config:unset K  [-d DIR]
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the server")
     serve.add_argument("-c", "--config", help="TOML config file (default: embedded welcome config)")
     serve.add_argument("--workers", type=int, help="override server.workers")
+    serve.add_argument("--deploy", metavar="DIR", help="serve the live release of a deploy dir")
     for name, text in (
         ("check", "validate a config file and report every error"),
         ("reload", "validate the config, then make the running server load it"),
@@ -61,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     purge.add_argument("--prefix", help="remove every URL starting with this one")
     purge.add_argument("--tag", help="remove every response tagged so (Surrogate-Key, Cache-Tag)")
     purge.add_argument("--cache", help="only this [cache.NAME] (default: all)")
+    from frontdesk.deploy.commands import add_parsers
+
+    add_parsers(sub)
     return p
 
 
@@ -80,6 +87,14 @@ def _report(exc: ConfigError) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "serve"
+    from frontdesk.deploy.commands import COMMANDS
+
+    if command in COMMANDS:
+        from frontdesk.deploy.commands import run
+
+        return run(args)
+    if command == "serve" and args.deploy is not None:
+        return _serve_deploy(args.deploy, args.workers)
     path = getattr(args, "config", None)
     try:
         config = _load(path)
@@ -220,3 +235,38 @@ def _serve(config: Config, path: str | None) -> int:
                 os.remove(pid_file)
             except OSError:
                 pass
+
+
+def _serve_deploy(path: str, workers: int | None) -> int:
+    """`serve --deploy DIR`: the master serving DIR's live release (deploy/serve.py)."""
+    import uvloop
+
+    from frontdesk.deploy.layout import DeployDir, DeployError
+    from frontdesk.deploy.serve import DeployMaster
+    from frontdesk.log import setup_error_log
+
+    d = DeployDir.at(path)
+    if not d.is_deploy_dir():
+        print(
+            f"{d.root} is not a deploy directory: make it with `frontdesk deploy init`",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    setup_error_log()
+    try:
+        master = DeployMaster(d)
+    except ConfigError as exc:
+        return _report(exc)
+    except DeployError as exc:
+        print(f"frontdesk: {exc}", file=sys.stderr)
+        return 1
+    if workers is not None:
+        server = master.config.server.model_copy(update={"workers": max(1, workers)})
+        master.config = master.config.model_copy(update={"server": server})
+    try:
+        return uvloop.run(master.run())
+    except (OSError, FrontdeskError) as exc:
+        print(f"frontdesk: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        master.remove_server_file()

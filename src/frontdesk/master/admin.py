@@ -173,11 +173,6 @@ class _AdminProtocol(asyncio.Protocol):
             body=bytes(self.body),
         )
         self.done = True
-        # REQUEST_TIMEOUT bounds the wait for the request, not the handler: a deploy's
-        # switch (or a rolling restart) answers when the new instances are in service.
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
         task = asyncio.get_running_loop().create_task(self.server.dispatch(req))
         task.add_done_callback(self._dispatched)
 

@@ -202,7 +202,12 @@ def load_settings(path: Path) -> DeploySettings:
         return DeploySettings.model_validate(data)
     except ValidationError as exc:
         issues = [
-            ConfigIssue(name, format_key(e["loc"]), locate(text, e["loc"]), e["msg"])
+            ConfigIssue(
+                name,
+                format_key(e["loc"]),
+                locate(text, e["loc"]),
+                str(e["msg"]).removeprefix("Value error, ").replace("Input should be", "expected"),
+            )
             for e in exc.errors()
         ]
         raise ConfigError(issues) from None

@@ -60,9 +60,11 @@ def _key(key: str) -> str:
 
 
 def _string(text: str) -> str:
-    # JSON's string escapes are TOML's basic-string escapes, except that TOML has no
-    # \/ (json.dumps never writes it) and wants non-ASCII as is or \uXXXX (both fine).
-    return json.dumps(text)
+    # JSON's string escapes are TOML's basic-string escapes (TOML has no \/, which
+    # json.dumps never writes). Non-ASCII is written as is: JSON would spell a
+    # character beyond U+FFFF as a surrogate pair, which TOML refuses; and DEL, a
+    # control character TOML wants escaped, JSON leaves raw.
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def _value(value: Any) -> str:

@@ -83,8 +83,10 @@ def find_dependencies(tree: Path) -> Dependencies:
     if req.is_file():
         # Keyed by content: a changed requirements file is a new venv. Relative paths
         # inside it (a vendored wheel) are resolved from the release directory.
+        # Comments and blank lines change nothing to install: not part of the key.
         lines = req.read_text("utf-8", errors="replace").splitlines()
-        return Dependencies("requirements.txt", tuple(lines))
+        wanted = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+        return Dependencies("requirements.txt", tuple(wanted))
     pyproject = tree / "pyproject.toml"
     if pyproject.is_file():
         try:

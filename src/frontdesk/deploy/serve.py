@@ -20,6 +20,7 @@ from typing import Any
 from frontdesk.config import apply_env, load_file
 from frontdesk.config.model import Config
 from frontdesk.errors import ConfigError
+from frontdesk.log import error_log
 from frontdesk.master.admin import AdminRequest
 from frontdesk.master.workers import Master
 
@@ -113,7 +114,25 @@ class DeployMaster(Master):
                 logger.removeHandler(collect)
             if ok:
                 self.deploy.point_current(rid)
-            return 200, {"ok": ok, "release": rid, "log": collect.lines}
+                return 200, {"ok": True, "release": rid, "log": collect.lines}
+            reason = "; ".join(self.reload_errors) or "the switch failed (see the server log)"
+            await self._restore()
+            return 200, {"ok": False, "release": rid, "reason": reason, "log": collect.lines}
+
+    async def _restore(self) -> None:
+        """After a failed switch, reload the live release's config again: the workers
+        already run the new routes, and an app with several instances may have some
+        replaced before one failed (docs/apps.md); the live release is served whole."""
+        try:
+            self._pending = await asyncio.to_thread(live_config, self.deploy)
+        except (ConfigError, DeployError) as exc:
+            error_log.error("deploy: cannot restore the live release's config: %s", exc)
+            return
+        try:
+            if not await super().reload():
+                error_log.error("deploy: restoring the live release failed: %s", self.reload_errors)
+        finally:
+            self._pending = None
 
     async def _start_admin(self) -> None:
         await super()._start_admin()

@@ -131,14 +131,13 @@ class Load:
                 conn.close()
                 conn = self._conn()
                 with self.lock:
-                    self.errors.append(repr(exc))
+                    self.errors.append(f"{time.monotonic():.3f} {exc!r}")
                 continue
             with self.lock:
                 self.answers.append(row)
             if resp.status != 200:
                 with self.lock:
                     self.errors.append(f"{resp.status} {body[:80]!r}")
-            time.sleep(0.002)
         conn.close()
 
     def __enter__(self) -> Load:

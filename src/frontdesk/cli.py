@@ -320,15 +320,12 @@ def _serve_deploy(path: str, workers: int | None) -> int:
         return EXIT_CONFIG
     setup_error_log()
     try:
-        master = DeployMaster(d)
+        master = DeployMaster(d, None if workers is None else max(1, workers))
     except ConfigError as exc:
         return _report(exc)
     except DeployError as exc:
         print(f"frontdesk: {exc}", file=sys.stderr)
         return 1
-    if workers is not None:
-        server = master.config.server.model_copy(update={"workers": max(1, workers)})
-        master.config = master.config.model_copy(update={"server": server})
     try:
         return uvloop.run(master.run())
     except (OSError, FrontdeskError) as exc:

@@ -119,7 +119,12 @@ def default_python() -> str:
 
 
 def build_venv(
-    d: DeployDir, deps: Dependencies, python: str, tree: Path, out: Output
+    d: DeployDir,
+    deps: Dependencies,
+    python: str,
+    tree: Path,
+    out: Output,
+    environ: Mapping[str, str],
 ) -> tuple[str, bool]:
     """The key of a complete venv for `deps`, and whether it was built now (False:
     reused). Raises DeployError when the install fails; the pip output is in `out`."""
@@ -135,7 +140,7 @@ def build_venv(
     make = [python, "-m", "venv", str(venv)]
     if not deps.requirements:
         make.insert(3, "--without-pip")
-    if run_streamed(make, tree, dict(os.environ), out) != 0:
+    if run_streamed(make, tree, environ, out) != 0:
         raise DeployError("could not make the virtualenv")
     if deps.requirements:
         pip = [str(venv / "bin" / "python"), "-m", "pip", "install"]
@@ -144,7 +149,7 @@ def build_venv(
             pip += ["-r", "requirements.txt"]
         else:
             pip += list(deps.requirements)
-        if run_streamed(pip, tree, dict(os.environ), out) != 0:
+        if run_streamed(pip, tree, environ, out) != 0:
             shutil.rmtree(venv, ignore_errors=True)
             raise DeployError(f"installing the dependencies from {deps.source} failed")
     (venv / _COMPLETE).write_text(f"{time.time()}\n")

@@ -161,7 +161,8 @@ def list_releases(d: DeployDir) -> int:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[4])
     for r in log.releases:
         if state[r.id] == "failed" and r.reason:
-            print(f"{r.id} failed: {r.reason}")
+            reason = r.reason if len(r.reason) <= 300 else r.reason[:299] + "…"
+            print(f"{r.id} failed: {reason}")
     return 0
 
 

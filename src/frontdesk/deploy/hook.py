@@ -147,7 +147,7 @@ def apply_release(
             out.step(f"Dependencies unchanged ({what}): reusing virtualenv {key}")
         else:
             out.step(f"Building virtualenv {key} (dependencies: {what})")
-        release.venv, _ = build_venv(d, deps, python, tree, out)
+        release.venv, _ = build_venv(d, deps, python, tree, out, clean_environ())
     config_vars = read_vars(d)
     data, notes = served_config(d, release.id, settings, release.venv, config_vars)
     for note in notes:
@@ -155,9 +155,7 @@ def apply_release(
     write_served(d, release.id, data)
     if build and procfile.release:
         out.step(f"Running the release command: {procfile.release}")
-        env = {**os.environ, **app_environment(d, release.id, release.venv, config_vars)}
-        env.pop("PORT", None)
-        env.pop("GIT_DIR", None)
+        env = {**clean_environ(), **app_environment(d, release.id, release.venv, config_vars)}
         code = run_streamed(
             ["sh", "-c", procfile.release], tree, env, out, settings.release_timeout
         )
@@ -169,6 +167,13 @@ def apply_release(
             raise DeployError(f"the release command failed (exit status {code})")
     out.step("Starting the new instances; traffic moves once they pass their checks")
     return switch(d, release.id, out, settings.switch_timeout)
+
+
+def clean_environ() -> dict[str, str]:
+    """The hook's environment without what git set for it (GIT_DIR, the quarantine's
+    object directories: a release command running git would see this repository) and
+    without PORT (the instances get their own)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("GIT_") and k != "PORT"}
 
 
 def _failed(d: DeployDir, log: ReleaseLog, release: Release, exc: Exception, out: Output) -> None:

@@ -82,14 +82,22 @@ class _Collect(logging.Handler):
 class DeployMaster(Master):
     """A Master whose reloads are serialised and can be given the config to load."""
 
-    def __init__(self, d: DeployDir) -> None:
+    def __init__(self, d: DeployDir, workers: int | None = None) -> None:
         self.deploy = d
+        self.workers_override = workers  # `serve --deploy DIR --workers N`, kept on reloads
         self._pending: Config | None = None
         self._switching = asyncio.Lock()
-        super().__init__(live_config(d), self._next_config)
+        super().__init__(self._load(d, None), self._next_config)
+
+    def _load(self, d: DeployDir, rid: str | None) -> Config:
+        config = live_config(d) if rid is None else release_config(d, rid)
+        if self.workers_override is None:
+            return config
+        server = config.server.model_copy(update={"workers": self.workers_override})
+        return config.model_copy(update={"server": server})
 
     def _next_config(self) -> Config:
-        return self._pending if self._pending is not None else live_config(self.deploy)
+        return self._pending if self._pending is not None else self._load(self.deploy, None)
 
     async def reload(self) -> bool:
         async with self._switching:
@@ -98,7 +106,7 @@ class DeployMaster(Master):
     async def switch(self, rid: str) -> tuple[int, dict[str, Any]]:
         async with self._switching:
             try:
-                config = await asyncio.to_thread(release_config, self.deploy, rid)
+                config = await asyncio.to_thread(self._load, self.deploy, rid)
             except ConfigError as exc:
                 return 400, {"error": "invalid config", "errors": [str(i) for i in exc.issues]}
             except DeployError as exc:
@@ -124,7 +132,7 @@ class DeployMaster(Master):
         already run the new routes, and an app with several instances may have some
         replaced before one failed (docs/apps.md); the live release is served whole."""
         try:
-            self._pending = await asyncio.to_thread(live_config, self.deploy)
+            self._pending = await asyncio.to_thread(self._load, self.deploy, None)
         except (ConfigError, DeployError) as exc:
             error_log.error("deploy: cannot restore the live release's config: %s", exc)
             return

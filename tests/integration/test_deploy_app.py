@@ -139,3 +139,28 @@ def test_push_v2_under_load_broken_v3_rollback_and_config(tmp_path: Path) -> Non
         assert bodies and all("greeting=bonjour" in b and b.startswith("v1") for b in bodies)
     finally:
         server.terminate()
+
+
+def test_procfile_web_without_frontdesk_toml(tmp_path: Path) -> None:
+    """A Heroku-style app: only a Procfile `web:` line, no frontdesk.toml. It becomes
+    [app.web] (2 instances, each with its own $PORT) behind one proxy route."""
+    port = free_port()
+    root, server = deploy_site(tmp_path, port)
+    try:
+        repo = Repo.make(tmp_path / "app", root, EXAMPLE)
+        (repo.path / "frontdesk.toml").unlink()
+        repo.write("Procfile", "web: python app.py\nrelease: python migrate.py\n")
+        repo.commit("procfile only")
+        repo.git("tag", "v1")
+        code, out, _ = repo.push("main", "--tags")  # the tag goes along, deploys nothing
+        assert code == 0, out
+        assert "Procfile web: python app.py (2 instances)" in out
+        rid = released_id(out)
+        wait_version(port, "v1", timeout=5)
+        status, body = server.get()
+        assert body.decode().startswith(f"v1 release={rid} ")
+        assert f"migrated={rid}" in body.decode()
+        generated = (root / "releases" / rid / ".frontdesk-deploy.toml").read_text()
+        assert "[app.web]" in generated and 'pool = "web"' in generated
+    finally:
+        server.terminate()

@@ -60,6 +60,9 @@ def run_hook(d: DeployDir, updates: Iterable[str], out: Output) -> int:
         return 1
     branch_ref = f"refs/heads/{settings.branch}"
     pushed = [line.split() for line in updates if line.strip()]
+    # Tags go along (`git push --follow-tags`) and deploy nothing; other branches are
+    # refused, so that nobody believes they deployed one.
+    pushed = [p for p in pushed if not p[2].startswith("refs/tags/")]
     others = [ref for _, _, ref in pushed if ref != branch_ref]
     if others:
         out.error(

@@ -188,7 +188,7 @@ def rollback(d: DeployDir, target: str | None) -> int:
         out.step(f"Rolling back from {live} to {rid} ({release.sha[:7]} {release.subject})")
         try:
             apply_release(d, settings, release, out, build=False)
-        except (DeployError, ConfigError) as exc:
+        except (DeployError, ConfigError, OSError) as exc:
             out.error(str(exc))
             out.error(f"rollback failed: release {live} is still live")
             return 1
@@ -219,7 +219,7 @@ def change_vars(d: DeployDir, values: dict[str, str], remove: list[str] | tuple[
         out.step(f"Restarting release {live} with the new config vars")
         try:
             apply_release(d, settings, release, out, build=False)
-        except (DeployError, ConfigError) as exc:
+        except (DeployError, ConfigError, OSError) as exc:
             write_vars(d, before)  # what is stored stays what is served
             out.error(str(exc))
             out.error(f"config vars not changed: release {live} keeps its old ones")

@@ -117,7 +117,7 @@ def _deploy(
     try:
         checkout(d.root, new, d.release_dir(rid))
         apply_release(d, settings, release, out, build=True)
-    except (DeployError, ConfigError) as exc:
+    except (DeployError, ConfigError, OSError) as exc:
         _failed(d, log, release, exc, out)
         prune(d, log, settings.keep)
         return 1

@@ -14,6 +14,9 @@ frontdesk purge [-c FILE] [URL ...] [--prefix URL] [--tag TAG] [--cache NAME]
 frontdesk passwd FILE USER [--delete]     set a user's password in an htpasswd file (bcrypt)
 frontdesk sign URL -c FILE [--expires 1h] [--access NAME] [--client-address IP]
                                           a signed, expiring URL for a `signed` access rule
+frontdesk deploy init DIR                 a git repository whose pushes deploy (deploy/)
+frontdesk serve --deploy DIR              serve the live release of DIR
+frontdesk releases | rollback [ID] | config | config:set K=V | config:unset K  [-d DIR]
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the server")
     serve.add_argument("-c", "--config", help="TOML config file (default: embedded welcome config)")
     serve.add_argument("--workers", type=int, help="override server.workers")
+    serve.add_argument("--deploy", metavar="DIR", help="serve the live release of a deploy dir")
     for name, text in (
         ("check", "validate a config file and report every error"),
         ("reload", "validate the config, then make the running server load it"),
@@ -106,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
     sign.add_argument("--expires", default="1h", help='validity, e.g. "10m", "1h" (default 1h)')
     sign.add_argument("--access", help="the [access.NAME] rule (default: the only signed one)")
     sign.add_argument("--client-address", help="bind the URL to this client address")
+    from frontdesk.deploy.commands import add_parsers
+
+    add_parsers(sub)
     return p
 
 
@@ -127,6 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "serve"
     if command == "passwd":
         return _passwd(args.file, args.user, args.delete)
+    from frontdesk.deploy.commands import COMMANDS
+
+    if command in COMMANDS:
+        from frontdesk.deploy.commands import run
+
+        return run(args)
+    if command == "serve" and args.deploy is not None:
+        return _serve_deploy(args.deploy, args.workers)
     path = getattr(args, "config", None)
     try:
         config = _load(path)
@@ -412,3 +427,35 @@ def _serve(config: Config, path: str | None) -> int:
                 os.remove(pid_file)
             except OSError:
                 pass
+
+
+def _serve_deploy(path: str, workers: int | None) -> int:
+    """`serve --deploy DIR`: the master serving DIR's live release (deploy/serve.py)."""
+    import uvloop
+
+    from frontdesk.deploy.layout import DeployDir, DeployError
+    from frontdesk.deploy.serve import DeployMaster
+    from frontdesk.log import setup_error_log
+
+    d = DeployDir.at(path)
+    if not d.is_deploy_dir():
+        print(
+            f"{d.root} is not a deploy directory: make it with `frontdesk deploy init`",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    setup_error_log()
+    try:
+        master = DeployMaster(d, None if workers is None else max(1, workers))
+    except ConfigError as exc:
+        return _report(exc)
+    except DeployError as exc:
+        print(f"frontdesk: {exc}", file=sys.stderr)
+        return 1
+    try:
+        return uvloop.run(master.run())
+    except (OSError, FrontdeskError) as exc:
+        print(f"frontdesk: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        master.remove_server_file()

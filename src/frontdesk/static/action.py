@@ -196,9 +196,8 @@ class StaticFiles(Action):
         fields = request_fields(req.headers)
         # An If-Range without Range changes nothing, but hot() looks such a request up
         # by its key like any other shape, so it is remembered by key too.
-        plain = (
-            fields.range is None and not fields.conditions.any and fields.conditions.if_range is None
-        )
+        cond = fields.conditions
+        plain = fields.range is None and not cond.any and cond.if_range is None
         key = None
         if plain:
             memo = res.responses.get(fields.accept_encoding)

@@ -7,7 +7,8 @@ a window being `keepalive_timeout` long), so that steady load never closes a
 connection it will reopen a moment later; those the load no longer needs expire after
 `keepalive_timeout` idle. A backend's open connections are capped by `max_connections`.
 A pooled connection the backend has closed is noticed before use (its transport is
-closing, or EOF already arrived) and dropped. Timeouts are deadlines swept by the worker's tick (`sweep`), not a timer per request.
+closing, or EOF already arrived) and dropped. Timeouts are deadlines swept by the
+worker's tick (`sweep`), not a timer per request.
 """
 
 from __future__ import annotations

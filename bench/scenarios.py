@@ -19,10 +19,25 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Request:
-    """What wrk sends (and what the pre-flight check sends): path plus extra header fields."""
+    """What wrk sends (and what the pre-flight check sends): method, path and extra header
+    fields. A field value may hold `{etag}` or `{last_modified}`: each server's own
+    validator of the path, read from a plain GET before measuring (a browser revalidates
+    with the ETag it was given, and nginx's differs from frontdesk's)."""
 
     path: str = "/"
     headers: tuple[tuple[str, str], ...] = ()
+    method: str = "GET"
+
+    def with_validators(self, etag: str, last_modified: str) -> Request:
+        headers = tuple(
+            (name, value.replace("{etag}", etag).replace("{last_modified}", last_modified))
+            for name, value in self.headers
+        )
+        return Request(self.path, headers, self.method)
+
+    @property
+    def needs_validators(self) -> bool:
+        return any("{etag}" in v or "{last_modified}" in v for _, v in self.headers)
 
 
 @dataclass(frozen=True)
@@ -158,12 +173,13 @@ STATIC_FILES = (
 
 
 def _static(name: str, description: str, path: str, **kw: object) -> Scenario:
+    request = Request(path, kw.pop("headers", ()), kw.pop("method", "GET"))  # type: ignore[arg-type]
     return Scenario(
         name=name,
         description=description,
         nginx_server=NGINX_STATIC,
         frontdesk_config=FRONTDESK_STATIC,
-        request=Request(path=path, headers=kw.pop("headers", ())),  # type: ignore[arg-type]
+        request=request,
         files=STATIC_FILES,
         **kw,  # type: ignore[arg-type]
     )
@@ -191,6 +207,29 @@ BASIC_USERS = File(
     "users.htpasswd", 0, text="bench:$2b$10$5yMwC3VGHlNbNHeEaR6t0O1b5Mi2jKz9Bx74HVUBIjPf5yQtmlBEi\n"
 )
 BASIC_HEADER = ("Authorization", "Basic YmVuY2g6YmVuY2g=")  # bench:bench
+
+# The request shapes browsers, players and load balancers send, besides the plain GET
+# (issue 16): (suffix, description, extra fields, method). Each becomes a static
+# scenario and a cache-hit one.
+SHAPES: tuple[tuple[str, str, tuple[tuple[str, str], ...], str], ...] = (
+    ("inm", "revalidation, If-None-Match matching: 304", (("If-None-Match", "{etag}"),), "GET"),
+    (
+        "inm-miss",
+        "If-None-Match not matching (a changed file): 200",
+        (("If-None-Match", '"0123456789-abcdef"'),),
+        "GET",
+    ),
+    (
+        "ims",
+        "If-Modified-Since, the Last-Modified given: 304",
+        (("If-Modified-Since", "{last_modified}"),),
+        "GET",
+    ),
+    ("range", "Range: bytes=0-99: 206", (("Range", "bytes=0-99"),), "GET"),
+)
+# No HEAD shape: wrk reads a HEAD answer's Content-Length as a body to wait for, so it
+# cannot measure one. HEAD takes the same lanes as GET (the head of the same answer).
+
 
 SCENARIOS: list[Scenario] = [
     Scenario(
@@ -239,6 +278,10 @@ SCENARIOS: list[Scenario] = [
         "/1k.txt",
         connections=1000,
     ),
+]
+SCENARIOS += [
+    _static(f"static-1k-{suffix}", f"the 1 KiB file, {text}", "/1k.txt", headers=h, method=m)
+    for suffix, text, h, m in SHAPES
 ]
 
 NGINX_PROXY_HTTP = """
@@ -363,6 +406,22 @@ SCENARIOS.append(
         cache_hits=True,
     )
 )
+
+SCENARIOS += [
+    Scenario(
+        name=f"cache-hit-1k-{suffix}",
+        description=f"cache hits of cache-hit-1k, {text}",
+        nginx_server=NGINX_CACHE,
+        nginx_http=NGINX_CACHE_HTTP,
+        frontdesk_config=FRONTDESK_CACHE,
+        request=Request("/", h, m),
+        upstream=1,
+        upstream_headers=("Cache-Control: max-age=3600",),
+        servers=("nginx", "varnish", "frontdesk"),
+        cache_hits=True,
+    )
+    for suffix, text, h, m in SHAPES
+]
 
 BY_NAME: dict[str, Scenario] = {s.name: s for s in SCENARIOS}
 

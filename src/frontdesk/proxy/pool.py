@@ -1,10 +1,14 @@
 """A worker's connections to one pool's backends: keep-alive reuse, caps, connecting.
 
 Idle connections wait in a per-backend LIFO (the most recently used goes first, so
-the others can time out), at most `keepalive` of them; a backend's open connections
-are capped by `max_connections`. A pooled connection the backend has closed is
-noticed before use (its transport is closing, or EOF already arrived) and dropped.
-Timeouts are deadlines swept by the worker's tick (`sweep`), not a timer per request.
+the others can time out). How many may wait follows the load: at least `keepalive`,
+and as many as were busy at once lately (the peak of this window and the one before,
+a window being `keepalive_timeout` long), so that steady load never closes a
+connection it will reopen a moment later; those the load no longer needs expire after
+`keepalive_timeout` idle. A backend's open connections are capped by `max_connections`.
+A pooled connection the backend has closed is noticed before use (its transport is
+closing, or EOF already arrived) and dropped. Timeouts are deadlines swept by the
+worker's tick (`sweep`), not a timer per request.
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ class UpstreamPool:
         self._requests = 0  # first attempts not yet handed to the budget
         self.connections: set[UpstreamConnection] = set()  # every open one, for sweep()
         self._waiters: list[asyncio.Future[None]] = []  # requests waiting for a free slot
+        self._window_end = 0.0  # when the idle cap's window of busy peaks ends (sweep)
         if self._single is None:
             self._build_balance(config)
 
@@ -422,8 +427,13 @@ class UpstreamPool:
         ):
             conn.idle(config.keepalive_timeout)
             idle = backend.idle
+            busy = backend.open - len(idle)  # this one included
+            if busy > backend.busy_peak:
+                backend.busy_peak = busy
             idle.append(conn)
-            if len(idle) > config.keepalive:
+            if len(idle) > config.keepalive and len(idle) > max(
+                backend.busy_peak, backend.busy_before
+            ):
                 idle.popleft().close()  # the longest idle goes
             if self._waiters:
                 self._wake_one()
@@ -448,6 +458,13 @@ class UpstreamPool:
                     )
         for conn in [c for c in self.connections if c.deadline <= late]:
             conn.on_deadline()
+        if late >= self._window_end:
+            # A new window of the idle cap: the peak of busy connections restarts, and
+            # the last one's is remembered (a load that just dipped keeps its pool).
+            self._window_end = late + self.config.keepalive_timeout
+            for b in self.backends:
+                b.busy_before = b.busy_peak
+                b.busy_peak = b.open - len(b.idle)
 
     def close_all(self) -> None:
         for conn in list(self.connections):

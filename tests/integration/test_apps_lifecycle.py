@@ -218,3 +218,24 @@ def test_an_app_flooding_its_output_into_a_full_stdout_stalls_nothing(tmp_path) 
         assert proc.stdout is not None
         proc.stdout.close()
         err.close()
+
+
+def test_reload_with_a_new_cwd_switches_releases(server, tmp_path) -> None:
+    """How a deploy switches releases: the command is relative to `cwd`, and a reload
+    that points `cwd` at the new release replaces the instances one by one."""
+    for version in ("v1", "v2"):
+        release = tmp_path / "releases" / version
+        release.mkdir(parents=True)
+        text = STDLIB_APP.read_text().replace('"APP_VERSION", "v1"', f'"APP_VERSION", "{version}"')
+        (release / "app.py").write_text(text)
+    v1, v2 = (tmp_path / "releases" / v for v in ("v1", "v2"))
+    routes = app_routes([sys.executable, "app.py"], instances=2, extra=f'cwd = "{v1}"')
+    srv = server(routes, workers=1)
+    before = {r["pid"] for r in wait_apps(srv, 2)}
+    assert srv.get("/")[1].split()[1] == b"v1"
+    srv.config_path.write_text(srv.config_path.read_text().replace(str(v1), str(v2)))
+    done = srv.cli("reload")
+    assert done.returncode == 0, done.stderr
+    rows = wait_apps(srv, 2)
+    assert not before & {r["pid"] for r in rows}
+    assert {srv.get("/")[1].split()[1] for _ in range(6)} == {b"v2"}

@@ -247,7 +247,7 @@ def test_rate_limit_per_authenticated_user(server, site: Path) -> None:
 [[route]]
 match = {{ path = "/private/" }}
 access = "staff"
-static = {{ root = "{site / 'private'}" }}
+static = {{ root = "{site / "private"}" }}
 rate_limit = {{ rate = "1/m", burst = 2, key = "user" }}
 
 [access.staff]

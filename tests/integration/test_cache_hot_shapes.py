@@ -72,3 +72,24 @@ def test_the_hot_lane_answers_as_the_general_lane(srv, method, headers, status):
         assert hot_status == status
     assert sorted(hot_fields) == sorted(cold_fields)
     assert hot_body == cold_body
+
+
+def test_accept_encoding_variants_are_answered_in_the_hot_lane(srv):
+    """Vary: Accept-Encoding: each variant is a hit in the hot lane, the one whose
+    normalised Accept-Encoding matches (keys.py), as decide() would choose."""
+    u = "/c/hs-vary?cc=" + quote("max-age=600") + "&vary=Accept-Encoding"
+    bodies = {}
+    for ae in ("gzip, br", "br", "identity"):
+        conn = srv.http()
+        try:
+            conn.request("GET", u, headers={"Accept-Encoding": ae})
+            bodies[ae] = conn.getresponse().read()
+            for same in (ae, ae.replace(", ", ","), ae.upper()):
+                conn.request("GET", u, headers={"Accept-Encoding": same})
+                r = conn.getresponse()
+                assert r.read() == bodies[ae]
+                assert "; hit" in r.getheader("Cache-Status")
+                assert [n for n, _ in r.getheaders()][-1] == "Cache-Status"  # hot lane
+        finally:
+            conn.close()
+    assert len(set(bodies.values())) == 3  # one stored response per variant

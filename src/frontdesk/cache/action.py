@@ -2,7 +2,7 @@
 
 Three lanes, fastest first:
   hot()     a fresh memory hit for a GET/HEAD without Cache-Control, Pragma, If-Match
-            or If-Unmodified-Since (no Vary on the response), answered with bytes
+            or If-Unmodified-Since (the variant decide() would pick), answered with bytes
             rendered at most once a second of age: the stored head, Age, Cache-Status
             and the body; a 304 (If-None-Match, If-Modified-Since), 416 or 206 (Range,
             If-Range) likewise, the 206 adding its Content-Range and a body slice;
@@ -30,7 +30,7 @@ from .invalidation import invalidated_keys
 from .keys import make_key, strip_query
 from .messages import CacheRequest, OriginResponse
 from .policy import Action as Do
-from .policy import Decision, decide
+from .policy import Decision, decide, matching, select
 from .reply import render_hit, render_not_modified, render_range, write_range, write_stored
 from .serve import if_range_holds, not_modified, parse_range
 from .status import Fwd
@@ -186,11 +186,19 @@ class CachedProxy(Action):
                         conditions = []
                     conditions.append((low, value))
         now = time.time()
-        stored = self.memory.lookup(key, now)  # type: ignore[union-attr]
-        if stored is None:
+        found = self.memory.variants(key, now)  # type: ignore[union-attr]
+        if not found:
             return None
+        stored = found[0]
+        if len(found) != 1 or stored.entry.vary is not None:
+            # Variants (Vary: Accept-Encoding, ...): the one decide() would pick.
+            entries = matching([s.entry for s in found], GET, headers)
+            if not entries:
+                return None
+            chosen = select(entries)
+            stored = next(s for s in found if s.entry is chosen)
         entry = stored.entry
-        if entry.method != GET or entry.vary is not None or entry.invalid or entry.cc.no_cache:
+        if entry.method != GET or entry.invalid or entry.cc.no_cache:
             return None
         resident = now - entry.response_time
         age = entry.initial_age + resident if resident > 0 else entry.initial_age

@@ -113,22 +113,6 @@ class MemoryTier:
             self._stats.misses += 1
         return hits
 
-    def lookup(self, key: str, now: float) -> Stored | None:
-        """The only stored variant of `key`, for the hot lane (no coroutine, no list);
-        None when there is none, several, or it has outlived its use."""
-        slots = self._by_key.get(key)
-        if slots is None or len(slots) != 1:
-            return None
-        for slot in slots:
-            stored = self._slots[slot]
-            until = stored.until
-            if until is not None and until < now:
-                return None
-            self._policy.touch(slot)
-            self._stats.hits += 1
-            return stored
-        return None
-
     # -- stores
 
     def writer(self, entry: Entry) -> BufferingWriter:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from frontdesk.server.response import status_line
 
 from .policy import Action, Decision
-from .serve import answer
+from .serve import answer, not_modified_fields
 
 if TYPE_CHECKING:
     from frontdesk.server.exchange import ResponseWriter
@@ -25,6 +25,19 @@ if TYPE_CHECKING:
 _NO_LENGTH = (204, 304)  # RFC 9110 §8.6: no Content-Length on 204; a 304 describes the 200
 
 
+# The hot lane's memo of one entry (memory.Stored.rendered), rebuilt once per second of
+# age: [0] whole seconds, [1] the 200 GET bytes, [2] the HEAD bytes, [3] the
+# Cache-Status member; [4] the 304, [5] the 416 and [6] the 206's (prefix, suffix) are
+# made the first time a request of that shape comes in that second.
+AGE, GET, HEAD, MEMBER, NOT_MODIFIED, UNSATISFIABLE, PARTIAL = range(7)
+
+
+def _tail(via: bytes, age: int, member: bytes) -> bytes:
+    return b"".join(
+        (b"Via: 1.1 ", via, b"\r\nAge: %d\r\nCache-Status: " % age, member, b"\r\n\r\n")
+    )
+
+
 def render_hit(
     entry: Entry,
     fields: bytes,
@@ -34,23 +47,54 @@ def render_hit(
     options: CacheOptions,
     via: bytes,
 ) -> list[object]:
-    """[whole seconds of age, the GET answer, the HEAD answer] for a fresh entry whose
-    served fields are `fields` (serialised when stored) and body `body`."""
+    """The memo (above) for a fresh entry whose served fields are `fields` (serialised
+    when stored) and body `body`, at `age`."""
     member = Decision(Action.HIT, entry, ttl=ttl).status_member(options)
     length = b"" if entry.status in _NO_LENGTH else b"Content-Length: %d\r\n" % len(body)
-    head = b"".join(
-        (
-            status_line(entry.status),
-            fields,
-            length,
-            b"Via: 1.1 ",
-            via,
-            b"\r\nAge: %d\r\nCache-Status: " % int(age),
-            member,
-            b"\r\n\r\n",
+    head = b"".join((status_line(entry.status), fields, length, _tail(via, int(age), member)))
+    return [int(age), head + body, head, member, None, None, None]
+
+
+def render_not_modified(entry: Entry, memo: list[object], via: bytes) -> bytes:
+    """The 304 of serve.answer for `entry` (RFC 9110 §15.4.5 fields), memoised."""
+    data = memo[NOT_MODIFIED]
+    if data is None:
+        fields = b"".join(k + b": " + v + b"\r\n" for k, v in not_modified_fields(entry))
+        data = memo[NOT_MODIFIED] = b"".join(
+            (status_line(304), fields, _tail(via, memo[AGE], memo[MEMBER]))  # type: ignore[arg-type]
         )
+    return data  # type: ignore[return-value]
+
+
+def render_range(
+    fields: bytes,
+    body: bytes,
+    span: tuple[int, int] | bool,
+    memo: list[object],
+    via: bytes,
+) -> bytes:
+    """The 206 for bytes [start, end) of `body`, or the 416 when `span` is False, as
+    serve._range_answer gives them (RFC 9110 §14.4, §15.3.7, §15.5.17)."""
+    tail = _tail(via, memo[AGE], memo[MEMBER])  # type: ignore[arg-type]
+    length = len(body)
+    if span is False:
+        data = memo[UNSATISFIABLE]
+        if data is None:
+            framing = b"Content-Range: bytes */%d\r\nContent-Length: 0\r\n" % length
+            data = memo[UNSATISFIABLE] = status_line(416) + fields + framing + tail
+        return data  # type: ignore[return-value]
+    start, end = span  # type: ignore[misc]
+    parts = memo[PARTIAL]
+    if parts is None:
+        parts = memo[PARTIAL] = (status_line(206) + fields, tail)
+    prefix: bytes = parts[0]  # type: ignore[index]
+    framing = b"Content-Range: bytes %d-%d/%d\r\nContent-Length: %d\r\n" % (
+        start,
+        end - 1,
+        length,
+        end - start,
     )
-    return [int(age), head + body, head]
+    return b"".join((prefix, framing, tail, body[start:end]))
 
 
 def write_head(

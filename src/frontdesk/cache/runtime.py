@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from frontdesk.log import error_log
 
-from .memory import MemoryTier
 from .options import CacheOptions, KeyOptions
 from .shared import SharedTier, cache_dir
 from .store import CacheStore, Hit, read_body
@@ -58,7 +57,7 @@ class CacheRuntime:
         name: str,
         options: CacheOptions,
         store: CacheStore,
-        memory: MemoryTier | SharedTier | None,
+        memory: SharedTier | None,
         *,
         collapse: bool = True,
         collapse_timeout: float = 5.0,
@@ -126,11 +125,10 @@ class CacheRuntime:
         return removed
 
     async def purge_local(self, keys: list[str], prefix: str, tag: str) -> int:
-        """A purge another worker made: only a memory tier of this worker's own holds
-        copies (the shared memory tier was purged by that worker, for all)."""
-        if self.memory is None or isinstance(self.memory, SharedTier):
-            return 0
-        return await _remove(self.memory, keys, prefix, tag)
+        """A purge another worker made and the master relayed: nothing left to do here,
+        since every tier (memory included, shared.py) is shared and that worker purged
+        it for all. The relay stays for tiers a worker might hold alone."""
+        return 0
 
     async def restore(
         self, updates: tuple[tuple[Entry, Entry | None], ...], hits: list[Hit]
@@ -170,7 +168,7 @@ class CacheRuntime:
                     "hits": t.hits,
                     "misses": t.misses,
                     "up": t.up,
-                    "shared": t.name != "memory" or isinstance(self.memory, SharedTier),
+                    "shared": True,  # every tier is shared by the workers
                 }
                 for t in tiers
             ],

@@ -78,7 +78,7 @@ def answer(
         extra += ((b"Cache-Status", status_member),)
     if entry.status == 200 and _has_preconditions(request_headers):
         if not_modified(request_headers, entry):
-            return CachedAnswer(304, _not_modified_fields(entry) + extra, None)
+            return CachedAnswer(304, not_modified_fields(entry) + extra, None)
         if method == b"GET":
             ranged = _range_answer(request_headers, entry, extra)
             if ranged is not None:
@@ -146,7 +146,7 @@ def not_modified(request_headers: Fields, entry: Entry) -> bool:
     return modified <= since
 
 
-def _not_modified_fields(entry: Entry) -> FieldTuple:
+def not_modified_fields(entry: Entry) -> FieldTuple:
     has_etag = entry.etag is not None
     return tuple(
         (k, v)
@@ -208,7 +208,7 @@ def parse_range(value: bytes, length: int) -> tuple[int, int] | None | Literal[F
     return ranges[0]
 
 
-def _if_range_holds(request_headers: Fields, entry: Entry) -> bool:
+def if_range_holds(request_headers: Fields, entry: Entry) -> bool:
     """RFC 9110 §13.1.5: the Range applies only if If-Range (when present) matches.
 
     An entity-tag must match the stored one by strong comparison; a date must equal
@@ -230,7 +230,7 @@ def _if_range_holds(request_headers: Fields, entry: Entry) -> bool:
 def _range_answer(request_headers: Fields, entry: Entry, extra: FieldTuple) -> CachedAnswer | None:
     """206 or 416 for a Range request on a stored 200, None to send the whole 200."""
     lines = get_all(request_headers, b"range")
-    if len(lines) != 1 or not _if_range_holds(request_headers, entry):
+    if len(lines) != 1 or not if_range_holds(request_headers, entry):
         return None
     length = entry.content_length
     resolved = parse_range(lines[0], length)

@@ -105,21 +105,21 @@ class SharedTier:
             self._stats.misses += 1
         return hits
 
-    def lookup(self, key: str, now: float) -> Stored | None:
-        """The only stored variant of `key`, for the hot lane (no coroutine, no list);
-        None when there is none, several, or it has outlived its use."""
+    def variants(self, key: str, now: float) -> tuple[Stored, ...]:
+        """The stored variants of `key` still of use at `now`, for the hot lane (no
+        coroutine; the tuple the hot copy holds when all are)."""
         local = self._local.get(key)
         if local is None or self._gens[local.slot] != local.gen:
             local = self._load(key, now)
         stored = local.stored
-        if len(stored) != 1:
-            return None
-        one = stored[0]
-        until = one.until
-        if until is not None and until < now:
-            return None
-        self._count_hit(key, local.slot)
-        return one
+        for one in stored:
+            until = one.until
+            if until is not None and until < now:
+                stored = tuple(s for s in stored if s.until is None or s.until >= now)
+                break
+        if stored:
+            self._count_hit(key, local.slot)
+        return stored
 
     def _count_hit(self, key: str, slot: int) -> None:
         self._stats.hits += 1

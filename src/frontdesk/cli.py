@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     purge.add_argument("--prefix", help="remove every URL starting with this one")
     purge.add_argument("--tag", help="remove every response tagged so (Surrogate-Key, Cache-Tag)")
     purge.add_argument("--cache", help="only this [cache.NAME] (default: all)")
-    from frontdesk.deploy.commands import add_parsers
+    from frontdesk.deploy.cli_args import add_parsers
 
     add_parsers(sub)
     return p
@@ -98,7 +98,7 @@ def _report(exc: ConfigError) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "serve"
-    from frontdesk.deploy.commands import COMMANDS
+    from frontdesk.deploy.cli_args import COMMANDS
 
     if command in COMMANDS:
         from frontdesk.deploy.commands import run

@@ -110,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     sign.add_argument("--expires", default="1h", help='validity, e.g. "10m", "1h" (default 1h)')
     sign.add_argument("--access", help="the [access.NAME] rule (default: the only signed one)")
     sign.add_argument("--client-address", help="bind the URL to this client address")
-    from frontdesk.deploy.commands import add_parsers
+    from frontdesk.deploy.cli_args import add_parsers
 
     add_parsers(sub)
     return p
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "serve"
     if command == "passwd":
         return _passwd(args.file, args.user, args.delete)
-    from frontdesk.deploy.commands import COMMANDS
+    from frontdesk.deploy.cli_args import COMMANDS
 
     if command in COMMANDS:
         from frontdesk.deploy.commands import run

@@ -24,9 +24,7 @@ from .lock import DeployLock
 from .output import Output
 from .releases import ReleaseLog, rollback_target, states
 
-__all__ = ["add_parsers", "COMMANDS", "run"]
-
-COMMANDS = ("deploy", "releases", "rollback", "config", "config:set", "config:unset")
+__all__ = ["run", "init", "list_releases", "rollback", "change_vars"]
 
 _HOOK = """#!/bin/sh
 # Installed by `frontdesk deploy init`: every push to this repository is deployed.
@@ -40,32 +38,6 @@ branch = "{branch}"          # the branch a push deploys
 listen = ["{listen}"]        # where `frontdesk serve --deploy` listens ($PORT overrides the port)
 keep = {keep}                   # releases kept (the live and the previous one always are)
 """
-
-
-def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    deploy = sub.add_parser("deploy", help="git push deploys: make a deploy directory")
-    dsub = deploy.add_subparsers(dest="deploy_command", required=True)
-    init = dsub.add_parser("init", help="make DIR a git repository that deploys every push")
-    init.add_argument("dir", metavar="DIR")
-    init.add_argument("--listen", default="0.0.0.0:8080", help="where to serve (default :8080)")
-    init.add_argument("--branch", default="main", help="the branch pushes deploy (default main)")
-    init.add_argument("--keep", type=int, default=5, help="releases to keep (default 5)")
-    hook = dsub.add_parser("hook", help="(run by git) deploy the push read from stdin")
-    hook.add_argument("dir", metavar="DIR")
-    where = "the deploy directory (default: $FRONTDESK_DEPLOY, or the current directory)"
-    releases = sub.add_parser("releases", help="list the releases of a deploy directory")
-    releases.add_argument("-d", "--deploy", help=where)
-    rollback = sub.add_parser("rollback", help="serve an earlier release again (zero downtime)")
-    rollback.add_argument("release", nargs="?", help="release id (default: the previous one)")
-    rollback.add_argument("-d", "--deploy", help=where)
-    config = sub.add_parser("config", help="list the config vars of a deploy directory")
-    config.add_argument("-d", "--deploy", help=where)
-    config_set = sub.add_parser("config:set", help="set config vars; restarts the app")
-    config_set.add_argument("assignments", nargs="+", metavar="KEY=VALUE")
-    config_set.add_argument("-d", "--deploy", help=where)
-    config_unset = sub.add_parser("config:unset", help="remove config vars; restarts the app")
-    config_unset.add_argument("names", nargs="+", metavar="KEY")
-    config_unset.add_argument("-d", "--deploy", help=where)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,13 +14,23 @@ import tempfile
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    model_validator,
+)
 
 from ..errors import ConfigError, ConfigIssue
 from .admin import Admin
 from .cache import Cache
 from .proxy import Pool, Proxy
 from .static import Static
+from .tls import Listener, Tls
 from .types import (
     MODEL_CONFIG,
     Count,
@@ -57,13 +67,25 @@ def _listen_list(value: object) -> object:
     return (value,) if isinstance(value, str | int) else value
 
 
-def _no_duplicates(addresses: tuple[str, ...]) -> tuple[str, ...]:
+def _no_duplicates(entries: tuple[str | Listener, ...]) -> tuple[str | Listener, ...]:
     seen = set()
-    for address in addresses:
+    for entry in entries:
+        address = entry if isinstance(entry, str) else entry.address
         if address in seen:
             raise ValueError(f"{address!r} is listed twice")
         seen.add(address)
-    return addresses
+    return entries
+
+
+def _listen_kind(value: object) -> str:
+    return "table" if isinstance(value, dict | Listener) else "str"
+
+
+# A listen entry: a plain address string, or a table with TLS options (config/tls.py).
+ListenEntry = Annotated[
+    Annotated[ListenAddress, Tag("str")] | Annotated[Listener, Tag("table")],
+    Discriminator(_listen_kind),
+]
 
 
 def _server_header(value: str) -> str:
@@ -81,14 +103,16 @@ class ServerConfig(BaseModel):
     model_config = MODEL_CONFIG
 
     listen: Annotated[
-        tuple[ListenAddress, ...],
+        tuple[ListenEntry, ...],
         BeforeValidator(_listen_list),
         Field(min_length=1),
         AfterValidator(_no_duplicates),
     ] = ("0.0.0.0:8080",)
     """Addresses to accept connections on: "host:port", "[::1]:port", ":port" (all
-    interfaces) or a bare port. One string is accepted as a one-item list. When $PORT is
-    set (Heroku), it replaces the port of every address. Default ["0.0.0.0:8080"]."""
+    interfaces) or a bare port; or a table { address, tls, redirect_https } (see
+    [tls]), e.g. ["0.0.0.0:80", { address = "0.0.0.0:443", tls = true }]. One string is
+    accepted as a one-item list. When $PORT is set (Heroku), it replaces the port of
+    every address. Default ["0.0.0.0:8080"]."""
 
     workers: Workers = "auto"
     """Worker processes sharing the listening sockets: a number >= 1, or "auto" for one
@@ -298,9 +322,31 @@ class Config(BaseModel):
     caches: dict[str, Cache] = Field(default={}, alias="cache")
     """The ``[cache.NAME]`` tables: HTTP caches that routes name with ``cache = "NAME"``."""
 
+    tls: Tls | None = None
+    """The ``[tls]`` table: certificates for the `tls = true` listeners."""
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> Config:
+        listeners = self.listeners()
+        if any(x.tls for x in listeners):
+            if self.tls is None or not self.tls.has_certificates:
+                raise ValueError(
+                    "a tls listener needs certificates: add [tls] with cert and key, "
+                    "certificates, or acme"
+                )
+        elif any(x.redirect_https for x in listeners):
+            raise ValueError("redirect_https needs a listener with tls = true to redirect to")
+        return self
+
+    def listeners(self) -> list[Listener]:
+        """Every listen entry as a table (a plain string is a plain HTTP listener)."""
+        return [
+            Listener(address=a) if isinstance(a, str) else a for a in self.server.listen
+        ]
+
     def listen_addresses(self) -> list[tuple[str, int]]:
         """(host, port) pairs to bind; host "" means all interfaces, IPv6 without brackets."""
-        return [split_listen(a) for a in self.server.listen]
+        return [split_listen(x.address) for x in self.listeners()]
 
     def resolved_workers(self, cpu_count: int | None = None) -> int:
         """Worker processes to run: `workers`, or the CPU count when it is "auto"."""
@@ -342,10 +388,15 @@ def apply_env(config: Config, environ: Mapping[str, str]) -> Config:
             [ConfigIssue("environment", "PORT", None, f"invalid $PORT {raw!r}: expected 0-65535")]
         )
     port = int(raw)
-    listen = []
-    for host, _ in config.listen_addresses():
+    listen: list[str | Listener] = []
+    seen = set()
+    for entry in config.server.listen:
+        host, _ = split_listen(entry if isinstance(entry, str) else entry.address)
         address = host_port(host, port)
-        if address not in listen:  # "a:80" and "a:81" both become "a:$PORT"
-            listen.append(address)
+        if address not in seen:  # "a:80" and "a:81" both become "a:$PORT"
+            seen.add(address)
+            listen.append(
+                address if isinstance(entry, str) else entry.model_copy(update={"address": address})
+            )
     server = config.server.model_copy(update={"listen": tuple(listen)})
     return config.model_copy(update={"server": server})

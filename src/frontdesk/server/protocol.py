@@ -131,6 +131,8 @@ class HttpProtocol(Connection):
         "tunnel_data",
     )
 
+    https = False  # HttpsProtocol (server/listeners.py) serves a TLS listener
+
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
         self.clock = ctx.clock
@@ -401,7 +403,9 @@ class HttpProtocol(Connection):
             # answer, or an action's own ready bytes (a cached static file).
             if fixed is None:
                 data = action.hot(method, url, path, raw_host, headers, self.clock)
-                if data is not None:
+                # A file body goes out with sendfile(2): not on TLS, where the normal
+                # path reads and writes it through the TLS transport.
+                if data is not None and (isinstance(data, bytes) or not self.https):
                     if isinstance(data, bytes):
                         self._out.append(data)
                     else:
@@ -474,6 +478,8 @@ class HttpProtocol(Connection):
             self.clock.now,
             upgrade,
         )
+        if self.https:
+            req.https = True
         self._req = req
         self._action = action
         if action.streaming:

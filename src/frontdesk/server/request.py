@@ -28,6 +28,7 @@ class Request:
     start: float  # the worker clock's monotonic time when the head was complete
     upgrade: bool = False  # asks to switch protocols, and the action can tunnel it
     scratch: Any = None  # the action's own per-request state (the proxy: its backend)
+    https: bool = False  # arrived on a TLS listener
 
     def header(self, name: bytes) -> bytes | None:
         """First value of a header (name in lower case), or None."""

@@ -30,7 +30,7 @@ from .admin import Admin
 from .cache import Cache
 from .proxy import Pool, Proxy
 from .static import Static
-from .tls import Listener, Tls
+from .tls import Listener, Tls, uncovered
 from .types import (
     MODEL_CONFIG,
     Count,
@@ -336,6 +336,16 @@ class Config(BaseModel):
                 )
         elif any(x.redirect_https for x in listeners):
             raise ValueError("redirect_https needs a listener with tls = true to redirect to")
+        if self.tls is not None and self.tls.acme is not None:
+            hosts = [h for r in self.routes for h in r.match.host]
+            wild = [h for h in uncovered(self.tls, hosts) if "*" in h]
+            if wild:
+                raise ValueError(
+                    f"tls.acme: cannot get a certificate for {wild[0]!r}: wildcard names "
+                    "need the DNS-01 challenge, which frontdesk does not do; list the "
+                    "exact names in the route's host, or add a certificate for it to "
+                    "tls.certificates"
+                )
         return self
 
     def listeners(self) -> list[Listener]:

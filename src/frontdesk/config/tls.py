@@ -118,6 +118,32 @@ def check_pair(cert_path: str, key_path: str) -> None:
         raise ValueError(f"{key_path}: this key does not belong to the certificate {cert_path}")
 
 
+def uncovered(tls: Tls, hosts: list[str]) -> list[str]:
+    """The names of `hosts` (route host names) that no configured certificate covers,
+    in order, once each: what ACME has to get."""
+    exact: set[str] = set()
+    parents: set[str] = set()
+    for cert in [tls.cert, *(c.cert for c in tls.certificates)]:
+        if cert is None:
+            continue
+        for name in cert_names(_read(cert, "certificate")):
+            if name.startswith("*."):
+                parents.add(name[2:])
+            else:
+                exact.add(name)
+    out: list[str] = []
+    for host in hosts:
+        name = host.rstrip(".")
+        covered = (
+            name in exact
+            or (not name.startswith("*.") and name.partition(".")[2] in parents)
+            or (name.startswith("*.") and name[2:] in parents)
+        )
+        if not covered and name not in out:
+            out.append(name)
+    return out
+
+
 class Certificate(BaseModel):
     """A certificate chain and its key; used for the host names the certificate lists."""
 
@@ -177,6 +203,9 @@ class Acme(BaseModel):
 
     renew_before: Duration = 30 * 86400.0
     """Renew a certificate this long before it expires. Default "30d"."""
+
+    check_interval: Annotated[Duration, Field(ge=1)] = 3600.0
+    """How often the master looks for certificates to get or renew. Default "1h"."""
 
     @field_validator("storage")
     @classmethod

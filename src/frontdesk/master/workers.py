@@ -110,7 +110,7 @@ class Master:
         self.pools = PoolStates(config)
         self.health = HealthChecker(self.broadcast, self.checks_passed)
         self.discovery = Discovery(self.broadcast)
-        self.tls = MasterTls(config, self.relay)
+        self.tls = MasterTls(config, self.relay, self.ask_workers)
 
     # ------------------------------------------------------------------ entry points
 

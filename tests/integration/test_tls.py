@@ -232,3 +232,55 @@ def test_bad_key_is_a_config_error_before_start(tmp_path: Path, ca: trustme.CA) 
     assert out.returncode == 2
     assert "tls.certificates[1]" in out.stdout + out.stderr
     assert "other.key: not a usable PEM private key" in out.stdout + out.stderr
+
+
+def https_head(ctx: ssl.SSLContext, port: int, path: str, host: str) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+            tls.sendall(
+                f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+            )
+            data = b""
+            while chunk := tls.recv(4096):
+                data += chunk
+    return data.split(b"\r\n\r\n", 1)[0].decode()
+
+
+def test_hsts_per_host_on_https_only(tmp_path: Path, ca: trustme.CA) -> None:
+    write_pair(ca, tmp_path, "main", "localhost")
+    (tmp_path / "www" / "sub").mkdir(parents=True)
+    port, tls_port = free_port(), free_port()
+    text = f"""\
+[server]
+listen = ["127.0.0.1:{port}", {{ address = "127.0.0.1:{tls_port}", tls = true }}]
+workers = 1
+access_log = "off"
+[tls]
+cert = "main.pem"
+key = "main.key"
+hsts = {{ "secure.test" = "max-age=31536000; includeSubDomains", "*" = "max-age=60" }}
+[[route]]
+match = {{ path = "/static/" }}
+static = {{ root = "www" }}
+[[route]]
+respond = {{ body = "hello\\n" }}
+"""
+    server = start_server(tmp_path, text, port)
+    try:
+        ctx = client_context(ca)
+        head = https_head(ctx, tls_port, "/", "secure.test")
+        assert "\r\nStrict-Transport-Security: max-age=31536000; includeSubDomains\r\n" in head
+        head = https_head(ctx, tls_port, "/", "other.test")
+        assert "\r\nStrict-Transport-Security: max-age=60\r\n" in head
+        # A streamed answer (the static directory redirect) carries it too.
+        head = https_head(ctx, tls_port, "/static/sub", "secure.test")
+        assert head.startswith("HTTP/1.1 301 ")
+        assert "Strict-Transport-Security: max-age=31536000" in head
+        # RFC 6797 §7.2: never over plain HTTP.
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: secure.test\r\nConnection: close\r\n\r\n")
+            plain = s.recv(4096).decode()
+        assert plain.startswith("HTTP/1.1 200 ")
+        assert "Strict-Transport-Security" not in plain
+    finally:
+        server.terminate()

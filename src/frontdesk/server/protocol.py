@@ -138,6 +138,7 @@ class HttpProtocol(Connection):
         self.clock = ctx.clock
         self.limits = ctx.limits
         self.server_line = ctx.server_line
+        self.extra_head = b""
         self.access_log = ctx.access_log if ctx.access_log.enabled else None
         self.routes = ctx.routes
         self.not_found = ctx.not_found

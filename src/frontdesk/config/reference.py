@@ -22,6 +22,8 @@ from frontdesk.config.proxy import (
     Sticky,
 )
 from frontdesk.config.static import Static
+from frontdesk.config.tls import Acme, Certificate, Listener, Tls
+from frontdesk.config.upstream_tls import UpstreamTls
 
 SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("[server]", ServerConfig),
@@ -38,11 +40,16 @@ SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("[pool.NAME] health = { ... }", Health),
     ("[pool.NAME] health = { passive = { ... } }", Passive),
     ("[pool.NAME] sticky = { ... }", Sticky),
+    ("[pool.NAME] tls = { ... }", UpstreamTls),
     ("[cache.NAME]", Cache),
     ("[cache.NAME.disk]", Disk),
     ("[cache.NAME.redis]", Redis),
     ("[cache.NAME.key]", Key),
     ("[admin]", Admin),
+    ("[server] listen = [{ ... }]", Listener),
+    ("[tls]", Tls),
+    ("[tls] certificates = [{ ... }]", Certificate),
+    ("[tls] acme = { ... }", Acme),
 )
 
 

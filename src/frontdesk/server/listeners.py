@@ -28,6 +28,12 @@ class HttpsProtocol(HttpProtocol):
     __slots__ = ()
     https = True
 
+    def eof_received(self) -> bool | None:
+        # TLS has no half-close (the peer's close_notify ends the session): the SSL
+        # transport closes whatever this returns, and warns when it is True.
+        super().eof_received()
+        return None
+
 
 class HstsProtocol(HttpsProtocol):
     """HTTPS with a Strict-Transport-Security field for the hosts `[tls] hsts` names
@@ -46,12 +52,6 @@ class HstsProtocol(HttpsProtocol):
         host = args[6]
         self.extra_head = self.hsts.get(host, self.hsts_default)
         super()._dispatch(*args)
-
-    def eof_received(self) -> bool | None:
-        # TLS has no half-close (the peer's close_notify ends the session): the SSL
-        # transport closes whatever this returns, and warns when it is True.
-        super().eof_received()
-        return None
 
 
 class RoutedProtocol(HttpProtocol):

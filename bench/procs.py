@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Sequence
@@ -95,6 +96,10 @@ def _reap_group(pgid: int) -> None:
         pass
 
 
+TLS_PORTS: set[int] = set()
+"""Ports of servers that speak HTTPS (a TLS scenario's): checks and waits use TLS there."""
+
+
 def http_get(
     port: int, path: str, headers: Sequence[tuple[str, str]] = (), timeout: float = 5.0
 ) -> tuple[int, int]:
@@ -107,7 +112,13 @@ def http_fetch(
     port: int, path: str, headers: Sequence[tuple[str, str]] = (), timeout: float = 5.0
 ) -> tuple[int, int, dict[str, str]]:
     """One GET to 127.0.0.1:port → (status, body length, fields by lower-case name)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn: http.client.HTTPConnection
+    if port in TLS_PORTS:
+        conn = http.client.HTTPSConnection(
+            "127.0.0.1", port, timeout=timeout, context=ssl._create_unverified_context()
+        )
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request("GET", path, headers=dict(headers))
         response = conn.getresponse()

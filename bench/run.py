@@ -251,7 +251,8 @@ def measure(
     server: servers.Server, number: int, scenario: Scenario, opts: Options, script: Path | None
 ) -> Round:
     """Warm up, then one measured wrk run with the server tree's CPU time around it."""
-    url = f"http://127.0.0.1:{server.port}{scenario.request.path}"
+    scheme = "https" if scenario.tls else "http"
+    url = f"{scheme}://127.0.0.1:{server.port}{scenario.request.path}"
     connections = opts.connections or scenario.connections
     _, wrk_cpu = cpus()
     if opts.warmup > 0:
@@ -315,6 +316,8 @@ def run_scenario(scenario: Scenario, opts: Options, run_dir: Path) -> dict[str, 
             extra["upstream_port"] = str(ports[0])
             for i, port in enumerate(ports[1:], 2):
                 extra[f"upstream_port{i}"] = str(port)
+        if scenario.tls:
+            extra.update(make_certificate(run_dir / scenario.name / "tls"))
         for name in scenario_servers(scenario, opts):
             workdir = run_dir / scenario.name / name
             workdir.mkdir(parents=True)
@@ -341,6 +344,37 @@ def run_scenario(scenario: Scenario, opts: Options, run_dir: Path) -> dict[str, 
         "summary": summarise(rounds, [s.name for s in running]),
         "rounds": [asdict(r) for r in rounds],
     }
+
+
+def make_certificate(directory: Path) -> dict[str, str]:
+    """A self-signed ECDSA P-256 certificate for 127.0.0.1, made with openssl."""
+    directory.mkdir(parents=True)
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "30",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return {"cert": str(cert), "key": str(key)}
 
 
 def create_files(scenario: Scenario, workdir: Path) -> None:

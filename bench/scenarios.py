@@ -89,6 +89,9 @@ class Scenario:
     """A second frontdesk config, measured as server "frontdesk-1" in the same
     interleaved rounds (list it in `servers`): the proxy pool scenario's single server,
     so the cost of choosing among three is a ratio from one run."""
+    tls: bool = False
+    """Both servers listen with TLS on a certificate the harness makes ({cert}, {key}:
+    ECDSA P-256, as ACME clients get by default) and wrk speaks https."""
     cache_hits: bool = False
     """Every server must answer from its cache, checked after each warm-up and after
     each measured run by a header (nginx X-Cache-Status, Varnish X-Varnish, frontdesk
@@ -441,6 +444,51 @@ for _suffix, _what, _headers in CACHE_SHAPES:
             cache_hits=True,
         )
     )
+
+# HTTPS: nginx as its TLS guides configure it (a shared session cache, tickets on).
+NGINX_TLS = (
+    """
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:SSL:10m;
+    ssl_session_timeout 1d;
+"""
+    + NGINX_FIXED_1K
+)
+
+FRONTDESK_TLS = f"""
+[server]
+listen = [{{ address = "127.0.0.1:{{port}}", tls = true }}]
+workers = 1
+access_log = "off"
+
+[tls]
+cert = "{{cert}}"
+key = "{{key}}"
+
+[[route]]
+respond = {{ status = 200, body = "{BODY_1K}", headers = {{ "Content-Type" = "text/plain" }} }}
+"""
+
+SCENARIOS += [
+    Scenario(
+        name="tls-fixed-1k",
+        description="fixed-1k over HTTPS (TLS 1.3), keep-alive: the record layer's cost",
+        nginx_server=NGINX_TLS,
+        frontdesk_config=FRONTDESK_TLS,
+        tls=True,
+    ),
+    Scenario(
+        name="tls-handshake",
+        description="fixed-1k over HTTPS with `Connection: close`: one full TLS 1.3 "
+        "handshake per request (wrk keeps no sessions)",
+        nginx_server=NGINX_TLS,
+        frontdesk_config=FRONTDESK_TLS,
+        request=Request(headers=(("Connection", "close"),)),
+        tls=True,
+    ),
+]
 
 BY_NAME: dict[str, Scenario] = {s.name: s for s in SCENARIOS}
 

@@ -36,7 +36,7 @@ http {{
 {http}
 
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port}{listen_ssl};
 {server}
     }}
 }}
@@ -93,6 +93,7 @@ def nginx_conf_text(
     return NGINX_CONF.format(
         workdir=workdir,
         port=port,
+        listen_ssl=" ssl" if "cert" in values else "",
         server=render(server, values),
         http=render(http, values),
     )
@@ -166,9 +167,12 @@ def start(
     cpu: int | None,
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
+    tls: bool = False,
 ) -> Server:
     """Launch (pinned to `cpu` unless None) and wait until the port answers HTTP."""
     log = workdir / f"{name}.log"
+    if tls:
+        procs.TLS_PORTS.add(port)
     proc = procs.launch(argv if cpu is None else procs.pinned(cpu, argv), log, cwd, env)
     server = Server(name, port, proc, log)
     try:
@@ -185,7 +189,7 @@ def start_nginx(
     port = procs.free_port()
     conf = workdir / "nginx.conf"
     conf.write_text(nginx_conf(scenario, port, workdir, extra))
-    return start("nginx", nginx_argv(conf, workdir), port, workdir, cpu)
+    return start("nginx", nginx_argv(conf, workdir), port, workdir, cpu, tls=scenario.tls)
 
 
 FLOOR = Path(__file__).resolve().with_name("floor.py")
@@ -216,4 +220,4 @@ def start_frontdesk(
     conf = workdir / "frontdesk.toml"
     text = scenario.frontdesk_reference if name == "frontdesk-1" else scenario.frontdesk_config
     conf.write_text(render(text, values))
-    return start(name, frontdesk_argv(command, conf), port, workdir, cpu)
+    return start(name, frontdesk_argv(command, conf), port, workdir, cpu, tls=scenario.tls)

@@ -28,7 +28,8 @@ from frontdesk.log import setup_error_log
 from frontdesk.master.channel import LineBuffer, Message, encode
 from frontdesk.pipeline import build_context
 from frontdesk.server.context import WorkerContext
-from frontdesk.server.protocol import HttpProtocol
+from frontdesk.server.listeners import factories
+from frontdesk.tls.runtime import WorkerTls
 
 TICK = 0.5  # seconds between deadline sweeps, Date refreshes and access-log flushes
 DRAIN_IDLE_GRACE = 1.0  # reload: an idle keep-alive connection is closed after this
@@ -49,6 +50,8 @@ class Worker:
         # What the channel had brought after the config message (_read_config).
         self._early = early or ([], LineBuffer())
         self.ctx: WorkerContext = build_context(config)
+        self.tls = WorkerTls(config)  # certificates, ticket key, ACME challenges
+        self.factories = factories(config, self.ctx, self.tls.challenge)
         for name, state in (pools or {}).items():  # the master's state, sent with the config
             self._pool_state(name, state)
         self.servers: list[asyncio.AbstractServer] = []
@@ -90,9 +93,13 @@ class Worker:
         if ctx.closing:
             return
         backlog = self.config.server.backlog
-        for listener in self._listen:
+        for sock, (listener, factory) in zip(self._listen, self.factories, strict=True):
             server = await loop.create_server(
-                lambda: HttpProtocol(ctx), sock=listener.dup(), backlog=backlog
+                factory,
+                sock=sock.dup(),
+                backlog=backlog,
+                ssl=self.tls.context if listener.tls else None,
+                ssl_handshake_timeout=self.config.server.header_timeout if listener.tls else None,
             )
             self.servers.append(server)
 
@@ -134,6 +141,10 @@ class Worker:
             pool = self.ctx.upstream_pools.get(str(msg.get("pool")))
             n = pool.in_flight_to(str(msg.get("member"))) if pool is not None else 0
             self.send({"type": "in_flight", "id": msg.get("id"), "in_flight": n})
+        elif kind in ("tls", "challenge"):
+            answer = self.tls.on_message(msg)
+            if "id" in msg:
+                self.send({"type": kind, "id": msg["id"], **answer})
 
     def _pool_state(self, name: str, state: Any) -> None:
         pool = self.ctx.upstream_pools.get(name)
@@ -261,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     first, pending, buffer = _read_config(channel)
     config = Config.model_validate(first["config"])
     worker = Worker(config, fds, channel, first.get("pools"), (pending, buffer))
+    worker.tls.on_message(first.get("tls") or {})  # ticket key, certificates obtained
     uvloop.run(worker.run())
     return 0
 

@@ -103,7 +103,7 @@ def _issue(error: Any, text: str, filename: str) -> ConfigIssue:
 
 def _is_tag(part: str) -> bool:
     # pydantic inserts union member / function tags such as "int" or "function-after[...]"
-    return "[" in part or part in {"int", "str", "float", "literal"}
+    return "[" in part or part in {"int", "str", "float", "literal", "table"}
 
 
 def _message(error: Any, loc: Path) -> str:

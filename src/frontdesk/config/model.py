@@ -19,7 +19,9 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -32,6 +34,7 @@ from .apps import APP_NAME, App
 from .cache import Cache
 from .proxy import Health, Pool, Proxy
 from .static import Static
+from .tls import Listener, Tls, uncovered
 from .types import (
     MODEL_CONFIG,
     Count,
@@ -68,13 +71,25 @@ def _listen_list(value: object) -> object:
     return (value,) if isinstance(value, str | int) else value
 
 
-def _no_duplicates(addresses: tuple[str, ...]) -> tuple[str, ...]:
+def _no_duplicates(entries: tuple[str | Listener, ...]) -> tuple[str | Listener, ...]:
     seen = set()
-    for address in addresses:
+    for entry in entries:
+        address = entry if isinstance(entry, str) else entry.address
         if address in seen:
             raise ValueError(f"{address!r} is listed twice")
         seen.add(address)
-    return addresses
+    return entries
+
+
+def _listen_kind(value: object) -> str:
+    return "table" if isinstance(value, dict | Listener) else "str"
+
+
+# A listen entry: a plain address string, or a table with TLS options (config/tls.py).
+ListenEntry = Annotated[
+    Annotated[ListenAddress, Tag("str")] | Annotated[Listener, Tag("table")],
+    Discriminator(_listen_kind),
+]
 
 
 def _server_header(value: str) -> str:
@@ -92,14 +107,16 @@ class ServerConfig(BaseModel):
     model_config = MODEL_CONFIG
 
     listen: Annotated[
-        tuple[ListenAddress, ...],
+        tuple[ListenEntry, ...],
         BeforeValidator(_listen_list),
         Field(min_length=1),
         AfterValidator(_no_duplicates),
     ] = ("0.0.0.0:8080",)
     """Addresses to accept connections on: "host:port", "[::1]:port", ":port" (all
-    interfaces) or a bare port. One string is accepted as a one-item list. When $PORT is
-    set (Heroku), it replaces the port of every address. Default ["0.0.0.0:8080"]."""
+    interfaces) or a bare port; or a table { address, tls, redirect_https } (see
+    [tls]), e.g. ["0.0.0.0:80", { address = "0.0.0.0:443", tls = true }]. One string is
+    accepted as a one-item list. When $PORT is set (Heroku), it replaces the port of
+    every address. Default ["0.0.0.0:8080"]."""
 
     workers: Workers = "auto"
     """Worker processes sharing the listening sockets: a number >= 1, or "auto" for one
@@ -382,9 +399,41 @@ class Config(BaseModel):
         rule = self.access_rules.get(name)
         return rule if rule is not None else self.auth_rules[name]
 
+    tls: Tls | None = None
+    """The ``[tls]`` table: certificates for the `tls = true` listeners."""
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> Config:
+        listeners = self.listeners()
+        if any(x.tls for x in listeners):
+            if self.tls is None or not self.tls.has_certificates:
+                raise ValueError(
+                    "a tls listener needs certificates: add [tls] with cert and key, "
+                    "certificates, or acme"
+                )
+        elif any(x.redirect_https for x in listeners):
+            raise ValueError("redirect_https needs a listener with tls = true to redirect to")
+        if self.tls is not None and self.tls.acme is not None:
+            hosts = [h for r in self.routes for h in r.match.host]
+            wild = [h for h in uncovered(self.tls, hosts) if "*" in h]
+            if wild:
+                raise ValueError(
+                    f"tls.acme: cannot get a certificate for {wild[0]!r}: wildcard names "
+                    "need the DNS-01 challenge, which frontdesk does not do; list the "
+                    "exact names in the route's host, or add a certificate for it to "
+                    "tls.certificates"
+                )
+        return self
+
+    def listeners(self) -> list[Listener]:
+        """Every listen entry as a table (a plain string is a plain HTTP listener)."""
+        return [
+            Listener(address=a) if isinstance(a, str) else a for a in self.server.listen
+        ]
+
     def listen_addresses(self) -> list[tuple[str, int]]:
         """(host, port) pairs to bind; host "" means all interfaces, IPv6 without brackets."""
-        return [split_listen(a) for a in self.server.listen]
+        return [split_listen(x.address) for x in self.listeners()]
 
     def resolved_workers(self, cpu_count: int | None = None) -> int:
         """Worker processes to run: `workers`, or the CPU count when it is "auto"."""
@@ -426,10 +475,15 @@ def apply_env(config: Config, environ: Mapping[str, str]) -> Config:
             [ConfigIssue("environment", "PORT", None, f"invalid $PORT {raw!r}: expected 0-65535")]
         )
     port = int(raw)
-    listen = []
-    for host, _ in config.listen_addresses():
+    listen: list[str | Listener] = []
+    seen = set()
+    for entry in config.server.listen:
+        host, _ = split_listen(entry if isinstance(entry, str) else entry.address)
         address = host_port(host, port)
-        if address not in listen:  # "a:80" and "a:81" both become "a:$PORT"
-            listen.append(address)
+        if address not in seen:  # "a:80" and "a:81" both become "a:$PORT"
+            seen.add(address)
+            listen.append(
+                address if isinstance(entry, str) else entry.model_copy(update={"address": address})
+            )
     server = config.server.model_copy(update={"listen": tuple(listen)})
     return config.model_copy(update={"server": server})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, PrivateAttr, model_validator
 
@@ -19,6 +19,7 @@ from .types import (
     check_field_value,
     check_regex,
 )
+from .upstream_tls import UpstreamTls, https_servers
 
 __all__ = [
     "Proxy",
@@ -461,6 +462,16 @@ class Pool(BaseModel):
     """An app instance leaving this pool (a rolling restart, a reload, a stop) gets no
     new requests, and is stopped once those in flight to it are done, or after this
     long. Default "30s"."""
+
+    tls: UpstreamTls | None = None
+    """Speak TLS to the servers: { ca, verify, server_name, cert, key } (see below);
+    servers written "https://host:port" turn it on with the defaults (the system's
+    trust store, SNI and name check from the address). Default: plain HTTP."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _https(cls, data: Any) -> Any:
+        return https_servers(data)
 
     @property
     def balanced(self) -> bool:

@@ -24,6 +24,8 @@ from frontdesk.config.proxy import (
     Sticky,
 )
 from frontdesk.config.static import Static
+from frontdesk.config.tls import Acme, Certificate, Listener, Tls
+from frontdesk.config.upstream_tls import UpstreamTls
 
 SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("[server]", ServerConfig),
@@ -41,6 +43,7 @@ SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("[pool.NAME] health = { ... }", Health),
     ("[pool.NAME] health = { passive = { ... } }", Passive),
     ("[pool.NAME] sticky = { ... }", Sticky),
+    ("[pool.NAME] tls = { ... }", UpstreamTls),
     ("[app.NAME]", App),
     ("[cache.NAME]", Cache),
     ("[cache.NAME.disk]", Disk),
@@ -50,6 +53,10 @@ SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("[access.NAME] signed = { ... }", Signed),
     ("[access.NAME] forward = { ... }", ForwardAuth),
     ("[admin]", Admin),
+    ("[server] listen = [{ ... }]", Listener),
+    ("[tls]", Tls),
+    ("[tls] certificates = [{ ... }]", Certificate),
+    ("[tls] acme = { ... }", Acme),
 )
 
 

@@ -117,6 +117,10 @@ class RouteTable(Generic[T]):
     def __len__(self) -> int:
         return len(self._entries)
 
+    def entries(self) -> tuple[tuple[Matcher, T], ...]:
+        """The (matcher, action) pairs in order (to build a table with more in front)."""
+        return self._entries
+
     def match(self, method: bytes, host: str, path: str, headers: Headers) -> T | None:
         if self._catch_all is not None:
             return self._catch_all

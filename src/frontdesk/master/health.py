@@ -22,6 +22,7 @@ server at the same time); master/periodic.py runs the rounds.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable
@@ -31,10 +32,12 @@ import httptools
 
 from frontdesk.balance import Change, response_passes
 from frontdesk.config.proxy import Health, split_upstream
+from frontdesk.config.upstream_tls import UpstreamTls
 from frontdesk.log import error_log
 from frontdesk.master.periodic import PoolJob
 from frontdesk.master.pools import MasterPool
 from frontdesk.proxy.upstream import host_header
+from frontdesk.tls.client import client_context, server_hostname
 
 BODY_LIMIT = 64 * 1024  # of a check's body, kept for `expect_body`; the rest is read and dropped
 
@@ -80,9 +83,18 @@ def check_request(method: str, path: str, host: bytes) -> bytes:
     )
 
 
-async def _exchange(address: tuple[str, int] | str, request: bytes, head_only: bool) -> _Answer:
+async def _exchange(
+    address: tuple[str, int] | str, request: bytes, head_only: bool, tls: UpstreamTls | None
+) -> _Answer:
     if isinstance(address, str):
         reader, writer = await asyncio.open_unix_connection(address)
+    elif tls is not None:  # the pool speaks TLS: so does its check (cert verified too)
+        reader, writer = await asyncio.open_connection(
+            address[0],
+            address[1],
+            ssl=_client_context(tls),
+            server_hostname=server_hostname(tls, address[0]),
+        )
     else:
         reader, writer = await asyncio.open_connection(address[0], address[1])
     answer = _Answer()
@@ -104,13 +116,27 @@ async def _exchange(address: tuple[str, int] | str, request: bytes, head_only: b
     return answer
 
 
-async def probe(address: tuple[str, int] | str, host: bytes, health: Health) -> Verdict:
+_contexts: dict[UpstreamTls, ssl.SSLContext] = {}
+
+
+def _client_context(tls: UpstreamTls) -> ssl.SSLContext:
+    context = _contexts.get(tls)
+    if context is None:
+        if len(_contexts) > 64:
+            _contexts.clear()  # configs of reloads gone by
+        context = _contexts[tls] = client_context(tls)
+    return context
+
+
+async def probe(
+    address: tuple[str, int] | str, host: bytes, health: Health, tls: UpstreamTls | None = None
+) -> Verdict:
     """One active check of one server."""
     assert health.path is not None
     request = check_request(health.method, health.path, host)
     try:
         answer = await asyncio.wait_for(
-            _exchange(address, request, health.method == "HEAD"), health.timeout
+            _exchange(address, request, health.method == "HEAD", tls), health.timeout
         )
     except TimeoutError:
         return Verdict(False, f"no answer in {health.timeout:g}s")
@@ -118,6 +144,8 @@ async def probe(address: tuple[str, int] | str, host: bytes, health: Health) -> 
         return Verdict(False, "invalid response")
     except _ClosedEarly:
         return Verdict(False, "closed before a response")
+    except ssl.SSLError as exc:
+        return Verdict(False, f"TLS handshake failed: {exc.reason or exc}")
     except OSError as exc:
         return Verdict(False, f"connect failed: {exc.strerror or exc}")
     status = answer.status
@@ -161,7 +189,8 @@ class HealthChecker(PoolJob):
         members = [m.id for m in pool.balance.members]
         began = time.monotonic()
         addresses = [split_upstream(m) for m in members]
-        verdicts = await asyncio.gather(*(probe(a, host_header(a), health) for a in addresses))
+        tls = pool.config.tls
+        verdicts = await asyncio.gather(*(probe(a, host_header(a), health, tls) for a in addresses))
         now = time.monotonic()
         changed = False
         current = {m.id for m in pool.balance.members}

@@ -46,6 +46,7 @@ from frontdesk.master.pool_admin import add_pool_routes
 from frontdesk.master.pools import MasterPool, PoolStates
 from frontdesk.master.purge import add_purge_routes
 from frontdesk.master.status import add_status_routes
+from frontdesk.master.tls import MasterTls
 
 READY_TIMEOUT = 30.0
 _RESTART_BACKOFF_MAX = 30.0
@@ -118,6 +119,7 @@ class Master:
         self.reload_errors: list[str] = []  # why the last reload failed, for the admin API
         self._reloading = asyncio.Lock()
         self._reload_task: asyncio.Task[bool] | None = None
+        self.tls = MasterTls(config, self.relay, self.ask_workers)
 
     # ------------------------------------------------------------------ entry points
 
@@ -296,10 +298,12 @@ class Master:
     def _start_jobs(self) -> None:
         self.health.start(self.pools)
         self.discovery.start(self.pools)
+        self.tls.start(self.config)
 
     def _stop_jobs(self) -> None:
         self.health.stop()
         self.discovery.stop()
+        self.tls.stop()
 
     def broadcast(self, pool: MasterPool) -> None:
         """Send `pool`'s state to every worker (one without that pool ignores it)."""
@@ -392,6 +396,7 @@ class Master:
                 "type": "config",
                 "config": config.model_dump(mode="json", by_alias=True),
                 "pools": pools.wire(),  # the state it starts from (see the module doc)
+                "tls": self.tls.wire(),  # the shared ticket key, certificates obtained
             }
         )
         self._track(w, reader)

@@ -101,6 +101,7 @@ class ProxyAction(Action):
         self._upstream_policies: dict[Backend, RequestPolicy] = {}
         self._targets: dict[bytes, bytes] = {}
         self._hops: dict[str, Hop] = {}
+        self._hops_tls: dict[str, Hop] = {}  # requests that came over TLS (proto https)
         self._forwarding: dict[tuple[str, bytes, bytes, bytes, str], bytes] = {}
         # X-Request-ID: a random per-worker prefix and a counter; unique without
         # reading the random source for every request.
@@ -133,12 +134,14 @@ class ProxyAction(Action):
         req.request_id = rid
         return rid
 
-    def _hop(self, peer: str) -> Hop:
-        hop = Hop(peer, is_trusted(peer, self.trusted) if self.trusted else False)
-        if len(self._hops) >= _CACHE_SIZE:
-            self._hops.clear()
+    def _hop(self, peer: str, https: bool) -> Hop:
+        trusted = is_trusted(peer, self.trusted) if self.trusted else False
+        hop = Hop(peer, trusted, b"https" if https else b"http")
+        hops = self._hops_tls if https else self._hops
+        if len(hops) >= _CACHE_SIZE:
+            hops.clear()
             self._forwarding.clear()  # bounded with the hops it is keyed on
-        self._hops[peer] = hop
+        hops[peer] = hop
         return hop
 
     def _upstream_policy(self, backend: Backend) -> RequestPolicy:
@@ -152,9 +155,9 @@ class ProxyAction(Action):
         target = self._targets.get(req.target)
         if target is None:
             target = self._target(req)
-        hop = self._hops.get(req.peer)
+        hop = (self._hops_tls if req.https else self._hops).get(req.peer)
         if hop is None:
-            hop = self._hop(req.peer)
+            hop = self._hop(req.peer, req.https)
         policy = self.policy
         if self.host_from_upstream:
             policy = self._upstream_policies.get(backend) or self._upstream_policy(backend)

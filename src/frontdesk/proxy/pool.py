@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from collections.abc import Sequence
 from time import monotonic
 from typing import TYPE_CHECKING, Any
@@ -77,6 +78,11 @@ class UpstreamPool:
         self._window_end = 0.0  # when the idle cap's window of busy peaks ends (sweep)
         if self._single is None:
             self._build_balance(config)
+        self.ssl: ssl.SSLContext | None = None  # TLS to the servers (pool `tls`)
+        if config.tls is not None:
+            from frontdesk.tls.client import client_context
+
+            self.ssl = client_context(config.tls)
 
     def _build_balance(self, config: PoolConfig) -> None:
         passive = config.health.passive
@@ -374,6 +380,17 @@ class UpstreamPool:
         try:
             if isinstance(address, str):
                 coro = loop.create_unix_connection(factory, address)
+            elif self.ssl is not None and config.tls is not None:
+                from frontdesk.tls.client import server_hostname
+
+                coro = loop.create_connection(
+                    factory,
+                    address[0],
+                    address[1],
+                    ssl=self.ssl,
+                    server_hostname=server_hostname(config.tls, address[0]),
+                    ssl_handshake_timeout=config.connect_timeout,
+                )
             else:
                 coro = loop.create_connection(factory, address[0], address[1])
             transport, conn = await asyncio.wait_for(coro, config.connect_timeout)
@@ -382,6 +399,11 @@ class UpstreamPool:
             backend.fails += 1
             self._wake_one()
             raise UpstreamTimeout("connect timeout") from None
+        except ssl.SSLError as exc:  # an OSError too: the certificate, the handshake
+            backend.open -= 1
+            backend.fails += 1
+            self._wake_one()
+            raise UpstreamConnectError(f"TLS handshake failed: {exc.reason or exc}") from None
         except OSError as exc:
             backend.open -= 1
             backend.fails += 1

@@ -58,6 +58,7 @@ class Connection(asyncio.Protocol):
         "clock",
         "limits",
         "server_line",
+        "extra_head",
         "transport",
         "parser",
         "peer",
@@ -103,6 +104,7 @@ class Connection(asyncio.Protocol):
     clock: Clock
     limits: Limits
     server_line: bytes
+    extra_head: bytes  # header lines of the connection's own (HSTS on TLS), or b""
     transport: Any
     parser: Any
     peer: str
@@ -331,9 +333,9 @@ class Connection(asyncio.Protocol):
         head_only = req.method == b"HEAD"
         if req.keep_alive and not resp.close and req.version == "1.1":
             if head_only:
-                self.write(resp.with_connection(date_line, b"", True))
+                data = resp.with_connection(date_line, b"", True)
             else:
-                self.write(resp.rendered(date_line))
+                data = resp.rendered(date_line)
         else:
             if resp.close or not req.keep_alive:
                 req.keep_alive = False
@@ -341,7 +343,11 @@ class Connection(asyncio.Protocol):
                 self._close_after = True
             else:
                 conn = CONN_KEEP_ALIVE  # an HTTP/1.0 client that asked for it
-            self.write(resp.with_connection(date_line, conn, head_only))
+            data = resp.with_connection(date_line, conn, head_only)
+        if self.extra_head:  # fields of the connection's own (HSTS on TLS): after the status
+            end = data.index(b"\r\n") + 2
+            data = data[:end] + self.extra_head + data[end:]
+        self.write(data)
         if self.access_log is not None:
             self.ctx.log_request(req, resp.status, 0 if head_only else len(resp.body))
         else:

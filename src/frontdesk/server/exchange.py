@@ -204,6 +204,9 @@ class ResponseWriter:
             parts.append(b"Transfer-Encoding: chunked\r\n")
         else:
             req.keep_alive = False
+        extra = self.conn.extra_head  # fields of the connection's own (HSTS on TLS)
+        if extra:
+            parts.append(extra)
         if not req.keep_alive:
             parts.append(CONN_CLOSE)
         elif req.version == "1.0":

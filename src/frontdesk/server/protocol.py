@@ -150,11 +150,14 @@ class HttpProtocol(Connection):
         "tunnel_data",
     )
 
+    https = False  # HttpsProtocol (server/listeners.py) serves a TLS listener
+
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
         self.clock = ctx.clock
         self.limits = ctx.limits
         self.server_line = ctx.server_line
+        self.extra_head = b""
         self.access_log = ctx.access_log if ctx.access_log.enabled else None
         self.routes = ctx.routes
         self.not_found = ctx.not_found
@@ -425,7 +428,9 @@ class HttpProtocol(Connection):
             # answer, or an action's own ready bytes (a cached static file).
             if fixed is None:
                 data = action.hot(method, url, path, raw_host, headers, self.clock)
-                if data is not None:
+                # A file body goes out with sendfile(2): not on TLS, where the normal
+                # path reads and writes it through the TLS transport.
+                if data is not None and (isinstance(data, bytes) or not self.https):
                     if isinstance(data, bytes):
                         self._out.append(data)
                     else:
@@ -505,6 +510,8 @@ class HttpProtocol(Connection):
             route=action.label,  # by name: other branches add fields after `scratch`
             began=monotonic(),
         )
+        if self.https:
+            req.https = True
         self._req = req
         self._action = action
         if action.streaming:

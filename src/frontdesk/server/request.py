@@ -37,6 +37,7 @@ class Request:
     cache_status: str = ""  # the Cache-Status member (cache)
     user: str = ""  # who an access rule authenticated (Basic auth), for rate limits and logs
     cleared: bool = False  # the route's guards have let this request through already
+    https: bool = False  # arrived on a TLS listener
 
     def header(self, name: bytes) -> bytes | None:
         """First value of a header (name in lower case), or None."""

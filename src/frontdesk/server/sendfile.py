@@ -49,7 +49,8 @@ async def send_file(
     if out.head_only or count <= 0:
         return
     conn = out.connection
-    if use_sendfile and conn.transport.get_extra_info("socket") is not None:
+    # Over TLS the bytes must pass through the TLS transport: never sendfile(2).
+    if use_sendfile and not conn.https and conn.transport.get_extra_info("socket") is not None:
         await _sendfile(conn, fd, offset, count, out)
     else:
         await _read_write(out, fd, offset, count)

@@ -24,11 +24,11 @@ from typing import Any
 import uvloop
 
 from frontdesk.config.model import Config
+from frontdesk.listeners import factories
 from frontdesk.log import setup_error_log
 from frontdesk.master.channel import LineBuffer, Message, encode
 from frontdesk.pipeline import build_context
 from frontdesk.server.context import WorkerContext
-from frontdesk.server.listeners import factories
 from frontdesk.tls.runtime import WorkerTls
 
 TICK = 0.5  # seconds between deadline sweeps, Date refreshes and access-log flushes

@@ -21,6 +21,8 @@ CACHE_IO = {
     "runtime.py",
     "reply.py",
     "purge.py",
+    "board.py",
+    "shared.py",
 }
 PURE = (
     sorted((SRC / "http").glob("*.py"))

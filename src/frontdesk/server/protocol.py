@@ -150,7 +150,7 @@ class HttpProtocol(Connection):
         "tunnel_data",
     )
 
-    https = False  # HttpsProtocol (server/listeners.py) serves a TLS listener
+    https = False  # HttpsProtocol (frontdesk/listeners.py) serves a TLS listener
 
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx

@@ -135,7 +135,9 @@ async def test_hits_protect_an_entry_from_eviction(tmp_path: Path) -> None:
 async def test_an_expired_entry_is_dropped_when_found(tmp_path: Path) -> None:
     m = SharedTier(tmp_path, 1 << 20, clock=lambda: T0 + 1000)
     try:
-        assert await put(m, entry(max_age=60), b"old")
+        # must-revalidate: no stale use, and no validator to freshen it (an entry that
+        # may be served stale is kept for an unreachable origin, RFC 9111 §4.2.4).
+        assert await put(m, entry(max_age=60, must_revalidate=True), b"old")
         assert await m.get(A) == []
         assert m.stats().entries == 0
     finally:

@@ -1,7 +1,7 @@
 """The HTTP cache conformance suite (cache-tests.fyi) against a reverse-proxy cache.
 
     .venv/bin/python bench/cache_conformance.py [--cache nginx|varnish|frontdesk ...]
-                                                [--id TEST_ID] [--out FILE]
+                                                [--workers N ...] [--id TEST_ID] [--out FILE]
 
 Runs Mark Nottingham's `http-cache-tests` (npm) the way cache-tests.fyi runs it for
 reverse proxies: its origin server on 127.0.0.1, the cache under test in front of it,
@@ -17,6 +17,9 @@ How results are counted (the same way as the published table's "134 of 160"):
             browser-only required tests are never run against a proxy, so 157 is the
             most a reverse proxy can pass
   all       every test the cli runs (355), `check` ones included, passed when `true`
+
+frontdesk is run once per `--workers` count (default 1 and 2) and the counts are printed
+side by side: one cache whatever the number of workers means the same count.
 """
 
 from __future__ import annotations
@@ -78,7 +81,7 @@ console.log(JSON.stringify(out))
 FRONTDESK_CONFIG = """\
 [server]
 listen = ["127.0.0.1:{port}"]
-workers = 1
+workers = {workers}
 access_log = "{workdir}/access.log"
 
 [[route]]
@@ -193,14 +196,16 @@ def start_varnish(workdir: Path, origin: int) -> servers.Server:
 
 
 def start_frontdesk(
-    workdir: Path, origin: int, command: str, settings: list[str]
+    workdir: Path, origin: int, command: str, settings: list[str], workers: int
 ) -> servers.Server:
     """`settings` are extra `key = value` lines of [cache.main] (--cache-set)."""
     port = procs.free_port()
     conf = workdir / "frontdesk.toml"
     lines = "".join(f"{line}\n" for line in settings)
     conf.write_text(
-        FRONTDESK_CONFIG.format(port=port, origin=origin, workdir=workdir, settings=lines)
+        FRONTDESK_CONFIG.format(
+            port=port, origin=origin, workdir=workdir, settings=lines, workers=workers
+        )
     )
     argv = servers.frontdesk_argv(command, conf)
     return servers.start("frontdesk", argv, port, workdir, cpu=None)
@@ -281,6 +286,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="cache under test (repeatable; default: frontdesk)",
     )
     parser.add_argument(
+        "--workers",
+        action="append",
+        type=int,
+        metavar="N",
+        help="run frontdesk with `workers = N` (repeatable; default: 1 and 2)",
+    )
+    parser.add_argument(
         "--id", default="", help="run this one test and print its requests and responses"
     )
     parser.add_argument(
@@ -302,14 +314,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run_one(
-    cache: str, args: argparse.Namespace, work: Path, tests: list[Test]
+    cache: str, args: argparse.Namespace, work: Path, tests: list[Test], workers: int = 1
 ) -> dict[str, Any] | None:
-    workdir = work / cache
+    """One run of the suite; frontdesk with `workers` worker processes."""
+    label = f"{cache} (workers = {workers})" if cache == "frontdesk" else cache
+    workdir = work / (f"{cache}-{workers}" if cache == "frontdesk" else cache)
     workdir.mkdir(parents=True)
     starters: dict[str, Callable[[Path, int], servers.Server]] = {
         "nginx": start_nginx,
         "varnish": start_varnish,
-        "frontdesk": lambda w, o: start_frontdesk(w, o, args.frontdesk_cmd, args.cache_set),
+        "frontdesk": lambda w, o: start_frontdesk(
+            w, o, args.frontdesk_cmd, args.cache_set, workers
+        ),
     }
     running: list[servers.Server] = []
     try:
@@ -327,9 +343,10 @@ def run_one(
         return None
     results: dict[str, Any] = json.loads(output)
     summary = summarise(tests, results)
-    print(report(cache, summary), flush=True)
+    print(report(label, summary), flush=True)
     return {
         "cache": cache,
+        "workers": workers if cache == "frontdesk" else None,
         "version": servers.version(cache),
         "required_passed": summary.required_passed,
         "required": summary.required,
@@ -354,9 +371,11 @@ def main(argv: list[str] | None = None) -> int:
     documents = []
     try:
         for cache in caches:
-            document = run_one(cache, args, work, tests)
-            if document is not None:
-                documents.append(document)
+            counts = (args.workers or [1, 2]) if cache == "frontdesk" and not args.id else [1]
+            for workers in counts:
+                document = run_one(cache, args, work, tests, workers)
+                if document is not None:
+                    documents.append(document)
     except (RuntimeError, subprocess.SubprocessError) as error:
         print(f"\nconformance run failed: {error}\n(configs and logs in {work})", file=sys.stderr)
         return 1
@@ -365,7 +384,11 @@ def main(argv: list[str] | None = None) -> int:
         out: Path = args.out or BENCH / "results" / f"conformance-{stamp}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"package": f"{PACKAGE}@{VERSION}", "runs": documents}) + "\n")
-        print("\n" + "\n".join(_table_row(d) for d in documents))
+        print(f"\nsuite: {PACKAGE}@{VERSION} (cache-tests.fyi), reverse-proxy mode")
+        print("\n".join(_table_row(d) for d in documents))
+        side = _side_by_side(documents)
+        if side:
+            print(side)
         print(f"\nresults: {out}")
     if not args.keep_work:
         shutil.rmtree(work, ignore_errors=True)
@@ -373,11 +396,29 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _table_row(document: dict[str, Any]) -> str:
+    workers = document.get("workers")
+    shape = f", workers = {workers}" if workers is not None else ""
     return (
-        f"{document['cache']} ({document['version']}): required "
+        f"{document['cache']} ({document['version']}{shape}): required "
         f"{document['required_passed']}/{document['required']}, "
         f"all {document['passed']}/{document['total']}"
     )
+
+
+def _side_by_side(documents: list[dict[str, Any]]) -> str:
+    """frontdesk's counts per worker count on one line, and whether they agree (the
+    same required tests pass, not merely as many)."""
+    runs = [d for d in documents if d["cache"] == "frontdesk"]
+    if len(runs) < 2:
+        return ""
+    cells = "  |  ".join(
+        f"workers = {d['workers']}: required {d['required_passed']}/{d['required']}, "
+        f"all {d['passed']}/{d['total']}"
+        for d in runs
+    )
+    same = len({tuple(sorted(d["failed_required"])) for d in runs}) == 1
+    verdict = "the same required tests pass" if same else "DIFFERENT required tests pass"
+    return f"\nfrontdesk side by side: {cells}  ->  {verdict}"
 
 
 if __name__ == "__main__":

@@ -46,6 +46,9 @@ class Options:
     connections: int | None
     out: Path
     frontdesk_cmd: str
+    baseline_cmd: str | None
+    """Another frontdesk (`--baseline-cmd`), measured as "frontdesk-base" in the same
+    rounds wherever frontdesk is: before and after a change, from one run."""
     keep_work: bool
     servers: tuple[str, ...]
     """Only these of each scenario's servers (default: all it names)."""
@@ -103,6 +106,13 @@ def parse_args(argv: list[str] | None = None) -> Options:
     )
     servers.add_frontdesk_cmd(parser)
     parser.add_argument(
+        "--baseline-cmd",
+        metavar="CMD",
+        help="also measure this frontdesk command (as --frontdesk-cmd) as server "
+        "frontdesk-base, e.g. another checkout: 'env PYTHONPATH=/tmp/main/src python -m "
+        "frontdesk serve -c {config}'",
+    )
+    parser.add_argument(
         "--server",
         action="append",
         choices=ALL_SERVERS,
@@ -123,6 +133,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         connections=args.connections,
         out=args.out or BENCH / "results" / f"{stamp}.json",
         frontdesk_cmd=args.frontdesk_cmd,
+        baseline_cmd=args.baseline_cmd,
         keep_work=args.keep_work,
         servers=tuple(args.server or ALL_SERVERS),
         work=BENCH / ".work" / f"{stamp}-{os.getpid()}",
@@ -144,11 +155,14 @@ def used_servers(opts: Options) -> set[str]:
 def scenario_servers(scenario: Scenario, opts: Options) -> list[str]:
     # frontdesk-1 (a scenario's reference config) and the httptools floors come with
     # frontdesk: they are measured to explain its figures.
-    return [
+    names = [
         name
         for name in scenario.servers
         if ("frontdesk" if name.startswith("floor") else name.split("-")[0]) in opts.servers
     ]
+    if opts.baseline_cmd and "frontdesk" in names:
+        names.insert(names.index("frontdesk"), "frontdesk-base")
+    return names
 
 
 def machine(opts: Options) -> dict[str, str]:
@@ -190,10 +204,21 @@ def cpus() -> tuple[int, int]:
 # ---------------------------------------------------------------- measuring
 
 
+def server_request(request: Request, server: servers.Server) -> Request:
+    """The request as sent to `server`: with its own validators of the path (a plain GET
+    first) when the request revalidates (scenarios.Request)."""
+    if not request.needs_validators:
+        return request
+    _, _, fields = procs.http_fetch(server.port, request.path)
+    return request.with_validators(fields.get("etag", ""), fields.get("last-modified", ""))
+
+
 def check(scenario: Scenario, running: list[servers.Server]) -> None:
     """Both servers must answer the check request with the same status and body length."""
-    request = scenario.check_request
-    answers = {s.name: procs.http_get(s.port, request.path, request.headers) for s in running}
+    answers = {}
+    for s in running:
+        request = server_request(scenario.check_request, s)
+        answers[s.name] = procs.http_get(s.port, request.path, request.headers)
     if len(set(answers.values())) != 1:
         raise RuntimeError(f"{scenario.name}: servers disagree (status, body length): {answers}")
     status, _ = next(iter(answers.values()))
@@ -214,7 +239,7 @@ def check_hit(scenario: Scenario, server: servers.Server, when: str) -> None:
     """A cache scenario measures hits only: the measured request must come from the cache."""
     if not scenario.cache_hits:
         return
-    request = scenario.request
+    request = server_request(scenario.request, server)
     status, _, fields = procs.http_fetch(server.port, request.path, request.headers)
     if not servers.is_cache_hit(server.name, fields):
         raise RuntimeError(
@@ -249,14 +274,17 @@ def measure(
 
 
 def interleaved(
-    running: list[servers.Server], scenario: Scenario, opts: Options, script: Path | None
+    running: list[servers.Server],
+    scenario: Scenario,
+    opts: Options,
+    scripts: dict[str, Path | None],
 ) -> list[Round]:
     """Round i runs the servers in order, round i+1 in reverse (cancels drift)."""
     rounds: list[Round] = []
     for number in range(1, opts.rounds + 1):
         order = running if number % 2 else running[::-1]
         for server in order:
-            result = measure(server, number, scenario, opts, script)
+            result = measure(server, number, scenario, opts, scripts[server.name])
             print(
                 f"  round {number} {server.name:9} {result.requests_per_s:10.0f} req/s  "
                 f"p99 {result.p99_ms:6.2f} ms  cpu {result.cpu_us_per_request:5.1f} us/req  "
@@ -295,8 +323,13 @@ def run_scenario(scenario: Scenario, opts: Options, run_dir: Path) -> dict[str, 
             values = {**extra, "shm": str(scratch[-1])}
             running.append(_start(name, scenario, workdir, server_cpu, opts, values))
         check(scenario, running)
-        script = write_script(scenario.request, run_dir / scenario.name)
-        rounds = interleaved(running, scenario, opts, script)
+        scripts = {
+            s.name: write_script(
+                server_request(scenario.request, s), run_dir / scenario.name / s.name
+            )
+            for s in running
+        }
+        rounds = interleaved(running, scenario, opts, scripts)
     finally:
         for server in running + helpers:
             procs.stop(server.proc)
@@ -331,7 +364,8 @@ def _start(
         return servers.start_varnish(workdir, cpu, extra)
     if name.startswith("floor"):
         return servers.start_floor(scenario, workdir, cpu, scan=name == "floor-scan")
-    return servers.start_frontdesk(scenario, workdir, cpu, opts.frontdesk_cmd, extra, name)
+    command = opts.baseline_cmd if name == "frontdesk-base" else opts.frontdesk_cmd
+    return servers.start_frontdesk(scenario, workdir, cpu, command or "", extra, name)
 
 
 # ---------------------------------------------------------------- reporting

@@ -26,13 +26,16 @@ class WrkResult:
 
 
 def lua_script(request: Request) -> str | None:
-    """A wrk script adding the request's extra header fields (the path goes in the URL)."""
-    if not request.headers:
+    """A wrk script setting the request's method and extra header fields (the path goes
+    in the URL)."""
+    if not request.headers and request.method == "GET":
         return None
-    return "".join(
+    lines = [f"wrk.method = {_lua_string(request.method)}\n"]
+    lines += (
         f"wrk.headers[{_lua_string(name)}] = {_lua_string(value)}\n"
         for name, value in request.headers
     )
+    return "".join(lines)
 
 
 def _lua_string(text: str) -> str:

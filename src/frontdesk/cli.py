@@ -11,6 +11,9 @@ frontdesk pool drain|disable|enable POOL SERVER [-c FILE]
                                           take a server out of a pool, or put it back
 frontdesk purge [-c FILE] [URL ...] [--prefix URL] [--tag TAG] [--cache NAME]
                                           remove cached responses in every worker and tier
+frontdesk passwd FILE USER [--delete]     set a user's password in an htpasswd file (bcrypt)
+frontdesk sign URL -c FILE [--expires 1h] [--access NAME] [--client-address IP]
+                                          a signed, expiring URL for a `signed` access rule
 frontdesk deploy init DIR                 a git repository whose pushes deploy (deploy/)
 frontdesk serve --deploy DIR              serve the live release of DIR
 frontdesk releases | rollback [ID] | config | config:set K=V | config:unset K  [-d DIR]
@@ -60,6 +63,24 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="show the running server's workers and figures")
     status.add_argument("-c", "--config", help="TOML config file (default: embedded config)")
     status.add_argument("--json", action="store_true", help="print the admin API's JSON")
+    status.add_argument(
+        "--watch", nargs="?", type=float, const=2.0, metavar="SECONDS",
+        help="redraw in place every SECONDS (default 2) until Ctrl-C",
+    )  # fmt: skip
+    explain = sub.add_parser(
+        "explain",
+        help="say what the server would do with a request, without sending it",
+        description="Which route matches and why (and why each earlier one did not), the "
+        "access rules and rate limits that apply, the cache key and what the cache would "
+        "do, and the pool and balancing policy a proxied request would use.",
+    )
+    explain.add_argument("request", help="'METHOD URL', e.g. 'GET https://example.com/path'")
+    explain.add_argument(
+        "-H", "--header", action="append", default=[], metavar="'Name: value'",
+        help="a request header (repeatable)",
+    )  # fmt: skip
+    explain.add_argument("-c", "--config", help="TOML config file (default: embedded config)")
+    explain.add_argument("--json", action="store_true", help="print JSON")
     pool = sub.add_parser(
         "pool",
         help="drain, disable or enable a server of a pool in the running server",
@@ -76,6 +97,19 @@ def _parser() -> argparse.ArgumentParser:
     purge.add_argument("--prefix", help="remove every URL starting with this one")
     purge.add_argument("--tag", help="remove every response tagged so (Surrogate-Key, Cache-Tag)")
     purge.add_argument("--cache", help="only this [cache.NAME] (default: all)")
+    passwd = sub.add_parser(
+        "passwd",
+        help="add or update a user in an htpasswd file (prompts; reads stdin when piped)",
+    )
+    passwd.add_argument("file", help="the htpasswd file (created if missing)")
+    passwd.add_argument("user")
+    passwd.add_argument("--delete", action="store_true", help="remove the user instead")
+    sign = sub.add_parser("sign", help="print a signed, expiring URL")
+    sign.add_argument("url", help="the URL or path to sign, e.g. /downloads/report.pdf")
+    sign.add_argument("-c", "--config", required=True, help="TOML config file (for the keys)")
+    sign.add_argument("--expires", default="1h", help='validity, e.g. "10m", "1h" (default 1h)')
+    sign.add_argument("--access", help="the [access.NAME] rule (default: the only signed one)")
+    sign.add_argument("--client-address", help="bind the URL to this client address")
     from frontdesk.deploy.cli_args import add_parsers
 
     add_parsers(sub)
@@ -98,6 +132,8 @@ def _report(exc: ConfigError) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "serve"
+    if command == "passwd":
+        return _passwd(args.file, args.user, args.delete)
     from frontdesk.deploy.cli_args import COMMANDS
 
     if command in COMMANDS:
@@ -115,7 +151,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{path}: ok ({len(config.routes)} routes)")
         return 0
     if command == "status":
+        if args.watch is not None:
+            return _watch(config, args.watch, args.json)
         return _status(config, args.json)
+    if command == "explain":
+        return _explain(config, args.request, args.header, args.json)
     if command == "pool":
         return _pool(config, args.action, args.pool, args.server)
     if command == "purge":
@@ -126,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         return _reload(config)
     if command == "stop":
         return _signal_master(config, signal.SIGTERM)
+    if command == "sign":
+        return _sign(config, args)
     if args.workers is not None:
         if args.workers < 1:
             print("--workers must be at least 1", file=sys.stderr)
@@ -134,6 +176,58 @@ def main(argv: list[str] | None = None) -> int:
             update={"server": config.server.model_copy(update={"workers": args.workers})}
         )
     return _serve(config, path)
+
+
+def _passwd(path: str, user: str, delete: bool) -> int:
+    import getpass
+
+    from frontdesk.access.passwd import PasswdError, delete_user, set_password
+
+    try:
+        if delete:
+            delete_user(path, user)
+            print(f"{path}: removed {user}")
+            return 0
+        if sys.stdin.isatty():
+            password = getpass.getpass(f"password for {user}: ")
+            if getpass.getpass("again: ") != password:
+                print("the passwords differ; nothing changed", file=sys.stderr)
+                return 1
+        else:
+            password = sys.stdin.readline().rstrip("\r\n")
+        new = set_password(path, user, password.encode("utf-8"))
+    except PasswdError as exc:
+        print(f"frontdesk passwd: {exc}", file=sys.stderr)
+        return 1
+    print(f"{path}: {'added' if new else 'updated'} {user}")
+    return 0
+
+
+def _sign(config: Config, args: argparse.Namespace) -> int:
+    from frontdesk.access.signed import sign_url
+    from frontdesk.config.units import parse_duration
+
+    rules = {**config.auth_rules, **config.access_rules}
+    signed = {name: r.signed for name, r in rules.items() if r.signed is not None}
+    name = args.access
+    if name is None and len(signed) == 1:
+        name = next(iter(signed))
+    if name not in signed:
+        which = ", ".join(sorted(signed)) or "none"
+        print(f"frontdesk sign: name one --access rule with `signed` ({which})", file=sys.stderr)
+        return 1
+    try:
+        seconds = float(parse_duration(args.expires))
+    except ValueError as exc:
+        print(f"frontdesk sign: --expires: {exc}", file=sys.stderr)
+        return 1
+    rule = signed[name]
+    address = args.client_address
+    if rule.client_address and not address:
+        print(f"frontdesk sign: [access.{name}] binds URLs to --client-address", file=sys.stderr)
+        return 1
+    print(sign_url(args.url, rule.keys[0], seconds, client_address=address))
+    return 0
 
 
 def _signal_master(config: Config, sig: signal.Signals) -> int:
@@ -209,7 +303,7 @@ def _admin(
         print("the admin API is off in this config (admin.listen)", file=sys.stderr)
         return None
     try:
-        return call(address, method, path, body, timeout)
+        return call(address, method, path, body, timeout, token=config.admin.token)
     except OSError as exc:
         where = address if isinstance(address, str) else f"{address[0]}:{address[1]}"
         print(f"no running frontdesk answers at {where}: {exc}", file=sys.stderr)
@@ -267,6 +361,38 @@ def _status(config: Config, as_json: bool) -> int:
     if payload is None:
         return 1
     print(json.dumps(payload, indent=2) if as_json else format_status(payload))
+    return 0
+
+
+def _watch(config: Config, every: float, as_json: bool) -> int:
+    """`status --watch`: redraw in place until Ctrl-C (the screen cleared each time)."""
+    import time
+
+    if every <= 0:
+        print("--watch needs a positive number of seconds", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        while True:
+            sys.stdout.write("\x1b[H\x1b[2J")  # cursor home, clear: redrawn in place
+            code = _status(config, as_json)
+            sys.stdout.flush()
+            if code:
+                return code
+            time.sleep(every)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _explain(config: Config, request: str, headers: list[str], as_json: bool) -> int:
+    from frontdesk.admin.explain import ExplainError, explain, parse_request, render_text
+
+    try:
+        req = parse_request(request, headers)
+    except ExplainError as exc:
+        print(f"explain: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    found = explain(config, req)
+    print(json.dumps(found.to_json(), indent=2) if as_json else render_text(found))
     return 0
 
 

@@ -11,7 +11,8 @@ stdout once it listens.
 
 A whole backend can be made to misbehave, for the load-balancing tests: the request
 `/_mode?set=MODE` (sent to the backend directly) switches every later request, whatever
-its path, to MODE: "ok" (as described), "fail" (answer 500) or "hang" (never answer).
+its path, to MODE: "ok" (as described), "fail" (answer 500), "hang" (never answer) or
+"close" (close the connection without an answer).
 `/_health?set=STATE` does the same for `/healthz` alone (the active checks' path):
 "ok" (200 "ok"), "fail" (503), "sick" (200 "sick") or "hang".
 
@@ -175,6 +176,8 @@ async def handle(reader, writer, req: Req, conn_id: int, n: int) -> bool:
         status, body = {"fail": (503, b"failing"), "sick": (200, b"sick")}.get(HEALTH, (200, b"ok"))
         await respond(writer, req, status, body)
         return True
+    if MODE == "close":
+        return False  # close every connection without an answer (an origin going down)
     if MODE == "fail":
         await respond(writer, req, 500, b"failing")
         return True
@@ -246,6 +249,32 @@ async def handle(reader, writer, req: Req, conn_id: int, n: int) -> bool:
         writer.write(head(200, [("Connection", "close")]) + b"until-close")
         await writer.drain()
         return False
+    if path.startswith("/early-hints"):
+        # RFC 8297: a 103 (hop-by-hop fields to be removed), then the final response.
+        writer.write(
+            head(
+                103,
+                [("Link", "</style.css>; rel=preload"), ("Connection", "X-Hop"), ("X-Hop", "1")],
+            )
+        )
+        await respond(
+            writer,
+            req,
+            200,
+            f"hinted #{STATS[f'GET {path}']}".encode(),
+            [("Cache-Control", "max-age=60")],
+        )
+        return True
+    if path.startswith("/bad-status/"):
+        # A status outside 100..599 (RFC 9110 §15), with a response that would be cached.
+        writer.write(
+            head(
+                int(path.split("/")[2]), [("Content-Length", "2"), ("Cache-Control", "max-age=60")]
+            )
+            + b"ok"
+        )
+        await writer.drain()
+        return True
     if path.startswith("/status/"):
         await respond(writer, req, int(path.split("/")[2]), b"status body")
         return True

@@ -1,11 +1,11 @@
 """Purges reach every worker: `frontdesk purge` (URL, --prefix, --tag), the PURGE method
-and §4.4 invalidations, with two workers that each hold their own memory copy."""
+and §4.4 invalidations, with two workers sharing one memory tier (each with a hot copy
+of its own, which must not outlive the purge)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import time
 from urllib.parse import quote
 
 import pytest
@@ -28,15 +28,11 @@ def srv(module_server, origin, tmp_path_factory):
 
 
 def fill(srv, u: str, path: str) -> set[bytes]:
-    """Ask until both workers hold the URL (the origin saw it twice): their bodies."""
-    bodies: set[bytes] = set()
-    deadline = time.monotonic() + 20
-    while seen(srv, path) < 2:
-        assert time.monotonic() < deadline, "the second worker never took a request"
-        bodies.add(srv.get(u)[1])
-    for _ in range(20):
-        bodies.add(srv.get(u)[1])
-    assert len(bodies) == 2, bodies  # one copy per worker, each served from its memory
+    """Store the URL and serve it on new connections (both workers, so both hold a hot
+    copy): the one body they all give."""
+    bodies = {srv.get(u)[1] for _ in range(20)}
+    assert len(bodies) == 1, bodies  # one cache: stored once, a hit in both workers
+    assert seen(srv, path) == 1
     return bodies
 
 
@@ -80,7 +76,6 @@ def test_purge_method_reaches_the_other_worker(srv):
     old = fill(srv, u, "/c/p-method")
     r, _ = srv.get(u, method="PURGE")
     assert r.status == 200
-    time.sleep(0.3)  # the master relays it to the other worker
     assert not after(srv, u) & old
 
 
@@ -89,7 +84,6 @@ def test_invalidation_reaches_the_other_worker(srv):
     old = fill(srv, u, "/c/p-post")
     r, _ = srv.get(u, method="DELETE")
     assert r.status == 200
-    time.sleep(0.3)
     assert not after(srv, u) & old
 
 
@@ -110,6 +104,6 @@ def test_status_shows_the_cache_over_both_workers(srv):
     (cache,) = json.loads(result.stdout)["caches"]
     assert cache["cache"] == "main" and cache["hits"] >= 20 and cache["misses"] >= 2
     (memory,) = cache["tiers"]
-    assert memory["name"] == "memory" and memory["entries"] >= 2  # a copy in each worker
+    assert memory["name"] == "memory" and memory["entries"] >= 1
     text = srv.cli("status").stdout
     assert "cache main:" in text and "hit)" in text

@@ -44,6 +44,14 @@ static = {{ root = "{root}", fallback = "index.html" }}
 [[route]]
 match = {{ path = "/raw/" }}
 static = {{ root = "{root}", precompressed = [], compress = false, etag = "hash" }}
+
+[[route]]
+match = {{ path = "/nocc/" }}
+static = {{ root = "{root}", cache_control = "" }}
+
+[[route]]
+match = {{ path = "/short/" }}
+static = {{ root = "{root}", default_cache_control = "no-cache" }}
 """
 
 
@@ -187,7 +195,22 @@ def test_cache_control_per_route_and_glob(site):
         "public, max-age=31536000, immutable"
     )
     assert get(site, "/static/page.html").header("cache-control") == "no-cache"
-    assert get(site, "/listed/hello.txt").header("cache-control") is None
+
+
+def test_static_defaults_caches_understand(site):
+    """Issue 17: without cache_control, a content-hashed name is immutable for a year
+    and any other file gets the short default; an explicit cache_control (even "")
+    replaces both."""
+    assert get(site, "/listed/hello.txt").header("cache-control") == "public, max-age=60"
+    assert get(site, "/listed/app.3f2a9c1b.js").header("cache-control") == (
+        "public, max-age=31536000, immutable"
+    )
+    assert get(site, "/short/hello.txt").header("cache-control") == "no-cache"
+    assert get(site, "/short/app.3f2a9c1b.js").header("cache-control") == (
+        "public, max-age=31536000, immutable"
+    )
+    assert get(site, "/nocc/hello.txt").header("cache-control") is None
+    assert get(site, "/nocc/app.3f2a9c1b.js").header("cache-control") is None
 
 
 # -------------------------------------------------------- conditional requests

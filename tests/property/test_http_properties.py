@@ -59,3 +59,31 @@ def test_prefix_match_is_startswith(prefix: str, path: str) -> None:
 @given(st.integers(min_value=0, max_value=2**33))
 def test_http_date_round_trip(epoch: int) -> None:
     assert parse_http_date(format_http_date(epoch)) == epoch
+
+
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@given(st.integers(min_value=0, max_value=2**33))
+def test_http_date_three_forms_agree(epoch: int) -> None:
+    """RFC 9110 §5.6.7: the same instant in each of the three forms parses the same."""
+    import time
+
+    t = time.gmtime(epoch)
+    imf = format_http_date(epoch)
+    asctime = time.strftime("%a %b ", t) + f"{t.tm_mday:2d}" + time.strftime(" %H:%M:%S %Y", t)
+    assert parse_http_date(imf) == epoch
+    assert parse_http_date(asctime) == epoch
+    if 1969 <= t.tm_year <= 2068:  # the two-digit years this module pivots
+        rfc850 = f"{_DAY_NAMES[t.tm_wday]}, " + time.strftime("%d-%b-%y %H:%M:%S GMT", t)
+        assert parse_http_date(rfc850) == epoch
+
+
+@given(
+    st.integers(min_value=0, max_value=2**33),
+    st.sampled_from([(" GMT", " UTC"), (", ", " "), (" ", "  "), (":", "."), (" GMT", "")]),
+)
+def test_http_date_any_deviation_is_not_a_date(epoch: int, change: tuple[str, str]) -> None:
+    """A well-formed IMF-fixdate with one separator or the zone altered is no date."""
+    old, new = change
+    assert parse_http_date(format_http_date(epoch).replace(old, new, 1)) is None

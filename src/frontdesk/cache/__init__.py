@@ -24,7 +24,10 @@ Storage (docs/cache.md, "Storage: the tiers"):
 - store.py       CacheStore Protocol, Hit, Body, BodyWriter, TierStats (pure)
 - record.py      the versioned byte form of an Entry (pure)
 - s3fifo.py      S3-FIFO eviction bounded in bytes (pure)
-- memory.py      MemoryTier: this worker's memory
+- memory.py      MemoryTier: one process's memory; Stored, what a hit writes, prepared
+- shared.py      SharedTier: the memory tier of every worker, a hot copy in each
+- lmdb_store.py  its entries in LMDB, bounded by S3-FIFO over LMDB queues
+- board.py       its per-key generations and hit counts, mapped by every worker
 - disk.py        DiskTier: files shared by the workers of a machine
 - redis_tier.py  RedisTier: shared by instances
 - tiered.py      TieredStore: tiers stacked, fastest first

@@ -29,7 +29,7 @@ from .invalidation import invalidated_keys
 from .keys import make_key, strip_query
 from .messages import CacheRequest, OriginResponse
 from .policy import Action as Do
-from .policy import Decision, decide
+from .policy import Decision, decide, stale_detail
 from .reply import render_hit, write_range, write_stored
 from .status import Fwd
 from .store import Hit
@@ -340,6 +340,9 @@ class CachedProxy(Action):
         )
         try:
             await self.proxy.stream(sent, None, fetch)
+            # For the access log: the copy went to the origin (server/request.py).
+            req.upstream, req.upstream_ttfb = sent.upstream, sent.upstream_ttfb
+            req.request_id = sent.request_id
             fetch.finished()
             if fetch.mode == HOLD:
                 await self._held(miss, decision, hits, fetch)
@@ -371,11 +374,12 @@ class CachedProxy(Action):
             member = decision.status_member(options, fwd_status=304)
             self._answer(out, decision, served, data, now, member)
             return
-        # stale-if-error (RFC 5861 §4) or a disconnected validation (§4.3.3)
+        # stale-if-error (RFC 5861 §4) or a disconnected validation (§4.3.3, §4.2.4)
         assert decision.entry is not None
         hit = _hit_for(hits, decision.entry)
+        fwd_status = fetch.status if fetch.fields else None
         member = decision.status_member(
-            options, fwd_status=fetch.status if fetch.fields else None, detail="stale-if-error"
+            options, fwd_status=fwd_status, detail=stale_detail(decision, now, fwd_status)
         )
         await self._answer_hit(out, decision, hit, now, member)
 

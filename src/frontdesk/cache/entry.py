@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..http.dates import parse_http_date
-from .directives import CacheControl, parse_cache_control
+from .directives import CacheControl
 from .fields import FieldTuple, get_all, get_first, parse_etag
 from .freshness import age_value, corrected_initial_age, current_age, freshness_lifetime
 from .options import CacheOptions
+from .targeted import response_directives
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,7 @@ class Entry:
     tags: tuple[str, ...] = ()
     served: FieldTuple = ()  # `headers` without Age: what a hit sends (serve.py)
     invalid: bool = False  # §4.4 "mark them as invalid": validate before any reuse
+    cc_field: bytes = b"cache-control"  # where `cc` was read: a targeted field (RFC 9213)
     ref: object = None  # the store's handle on the body; never read by the policy
 
     def age(self, now: float) -> float:
@@ -57,17 +59,26 @@ class Entry:
         """The time after which this entry can answer nothing, or None.
 
         An entry with a validator stays useful (a 304 can freshen it, §4.3.4) for as
-        long as the store keeps it. One without can only be served while fresh or within
-        its stale-while-revalidate / stale-if-error windows (RFC 5861), unless §4.2.4
-        forbids stale use; clients' max-stale is not counted.
+        long as the store keeps it. So does one that may be served stale: besides the
+        stale-while-revalidate / stale-if-error windows (RFC 5861), a cache whose origin
+        cannot be reached may serve it at any age (§4.2.4, policy.stale_on_error). One
+        whose directives forbid stale use (§4.2.4) is useful while fresh only.
         """
         if self.etag is not None or self.last_modified is not None:
             return None
+        if not self.cc.forbids_stale:
+            return None
+        return self.response_time + self.lifetime - self.initial_age
+
+    def never_reusable(self) -> bool:
+        """No freshness lifetime (max-age=0, an Expires not after Date), no validator and
+        no stale window: nothing but a disconnected origin could ever let it answer, and
+        such responses are not kept (storage.on_response). Its age is not counted: Age
+        never refuses storage (§5.1)."""
+        if self.lifetime > 0 or self.etag is not None or self.last_modified is not None:
+            return False
         cc = self.cc
-        grace = 0
-        if not cc.forbids_stale:
-            grace = max(cc.stale_while_revalidate or 0, cc.stale_if_error or 0)
-        return self.response_time + self.lifetime - self.initial_age + grace
+        return cc.forbids_stale or not (cc.stale_while_revalidate or cc.stale_if_error)
 
     @property
     def variant(self) -> tuple[tuple[bytes, ...] | None, tuple[bytes | None, ...]]:
@@ -91,7 +102,10 @@ def build_entry(
     ref: object = None,
 ) -> Entry:
     """Read the stored header fields once and compute the entry's ages and lifetime."""
-    cc = parse_cache_control(get_all(headers, b"cache-control"))
+    cc, targeted = response_directives(headers, options.targeted_fields)
+    cc_field = b"cache-control"
+    if targeted:
+        cc_field = next(n for n in options.targeted_fields if get_all(headers, n))
     date_raw = get_first(headers, b"date")
     parsed_date = parse_http_date(date_raw.decode("latin-1")) if date_raw is not None else None
     # RFC 9110 §6.6.1: without a (valid) Date the recipient uses the time received.
@@ -106,15 +120,11 @@ def build_entry(
         cc,
         status,
         date,
-        get_all(headers, b"expires"),
+        () if targeted else get_all(headers, b"expires"),  # RFC 9213 §2.1
         float(lm) if lm is not None else None,
         options,
     )
     age = age_value(get_all(headers, b"age"))
-    if age is None:
-        # An unusable Age (freshness.age_value): stale on arrival, RFC 9111 §4.2.1; its
-        # age is then what Date and the exchange's times say (§4.2.3, age_value 0).
-        lifetime, heuristic, age = 0.0, False, 0
     return Entry(
         key=key,
         method=method,
@@ -135,4 +145,5 @@ def build_entry(
         tags=tags,
         served=served,
         ref=ref,
+        cc_field=cc_field,
     )

@@ -139,6 +139,7 @@ class Fetch(ResponseWriter):
             self.mode = SWALLOW
             return
         member = decision.status_member(options, fwd_status=status, stored=stored.store)
+        out.request.cache_status = member.decode("latin-1")  # for the access log
         entry = stored.entry
         asked = out.request.headers
         if (
@@ -159,6 +160,12 @@ class Fetch(ResponseWriter):
             status, block + b"Cache-Status: " + member + b"\r\n", has_length, has_date
         )
 
+    def interim(self, status: int, block: bytes) -> None:
+        """A 1xx from the origin: passed to the client, never stored (RFC 9111 §3: only
+        a final response is)."""
+        if self.out is not None:
+            self.out.interim(status, block)
+
     def start(
         self, status: int, headers: list[tuple[bytes, bytes]], content_length: int | None = None
     ) -> None:
@@ -174,6 +181,7 @@ class Fetch(ResponseWriter):
             self.mode = SWALLOW
             return
         member = self.decision.status_member(self.runtime.options, fwd_status=status)
+        self.out.request.cache_status = member.decode("latin-1")  # for the access log
         self.out.start(status, [*headers, (b"Cache-Status", member)], content_length)
 
     def _validating(self) -> bool:

@@ -108,26 +108,26 @@ def current_age(initial_age: float, response_time: float, now: float) -> float:
     return initial_age + resident_time if resident_time > 0 else initial_age
 
 
-def age_value(values: Sequence[bytes]) -> int | None:
-    """The Age field's delta-seconds (§5.1): 0 when absent, None when unusable.
+def age_value(values: Sequence[bytes]) -> int:
+    """The Age field's delta-seconds (§5.1), or 0 when absent or unusable.
 
-    §5.1: "Age = delta-seconds" (§1.2.2: "1*DIGIT"). A value that is not one such
-    number (a list, several lines, a sign, a fraction, a parameter) is None: the caller
-    takes the response as stale. §5.1 suggests using the first member of a list, but
-    §4.2.1 encourages caches "to consider responses that have invalid freshness
-    information ... to be stale", and an Age that says two things is such information:
-    the first member may be the younger one (`Age: 0, 7200`), so trusting it could serve
-    a response an upstream cache knows to be old. Revalidating is always allowed.
+    §5.1: "Age = delta-seconds" (§1.2.2: "1*DIGIT"), and "if a cache receives a value
+    larger than the largest positive integer it can represent, or if any of its age
+    calculations overflows, it MUST transmit an Age header field with a value of
+    2147483648". Age is a singleton field, but a list or repeated field is read as
+    RFC 9110 §5.5 allows for a field received as a list: its first member (`Age: 0,
+    7200` → 0). Any other value (`abc`, `-7200`, `7200.0`, a parameter) is ignored, as
+    if the field were absent: it says nothing usable, and it never stops a response
+    being stored or used (Apache httpd reads it the same way). The apparent age from
+    Date still counts (§4.2.3).
     """
     if not values:
         return 0
-    if len(values) > 1:
-        return None
-    text = values[0].strip(b" \t")
-    if text.isdigit() and text.isascii():
+    first = values[0].split(b",", 1)[0].strip(b" \t")
+    if first.isdigit() and first.isascii():
         # §1.2.2: a value too large to represent "MUST" be taken as 2^31.
-        return DELTA_MAX if len(text) > 10 else min(int(text), DELTA_MAX)
-    return None
+        return DELTA_MAX if len(first) > 10 else min(int(first), DELTA_MAX)
+    return 0
 
 
 def format_age(age: float) -> bytes:

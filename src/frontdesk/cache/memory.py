@@ -58,6 +58,15 @@ class Stored:
         return len(p.body) + len(p.head) + len(self.entry.key) + ENTRY_OVERHEAD
 
 
+def make_stored(entry: Entry, body: bytes) -> Stored:
+    """What a hit needs of `entry` and its body, prepared once."""
+    if entry.content_length != len(body):
+        entry = replace(entry, content_length=len(body))
+    prepared = Prepared(serialise_fields(entry.served), body)
+    entry = replace(entry, ref=prepared)
+    return Stored(entry, prepared, Hit(entry, BytesBody(body)), entry.useful_until())
+
+
 class MemoryTier:
     """A CacheStore in this process's memory."""
 
@@ -133,11 +142,8 @@ class MemoryTier:
         if len(body) > self.max_object_size:
             self._stats.too_large += 1
             return False
-        if entry.content_length != len(body):
-            entry = replace(entry, content_length=len(body))
-        prepared = Prepared(serialise_fields(entry.served), body)
-        entry = replace(entry, ref=prepared)
-        stored = Stored(entry, prepared, Hit(entry, BytesBody(body)), entry.useful_until())
+        stored = make_stored(entry, body)
+        entry = stored.entry
         slot: Slot = (entry.key, entry.method, entry.variant)
         evicted = self._policy.insert(slot, stored.charge)
         self._slots[slot] = stored

@@ -88,5 +88,9 @@ class CacheOptions:
     name: str = "frontdesk"
     """The cache's identifier in Cache-Status (RFC 9211 §2)."""
 
+    targeted_fields: tuple[bytes, ...] = (b"cdn-cache-control",)
+    """RFC 9213 target list (lower case), first match wins over Cache-Control and
+    Expires (targeted.py)."""
+
 
 DEFAULT = CacheOptions()

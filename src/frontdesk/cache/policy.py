@@ -40,6 +40,7 @@ __all__ = [
     "Decision",
     "decide",
     "stale_on_error",
+    "stale_detail",
     "may_serve_stale",
     # the storage side, re-exported so that the shell needs one import
     "on_response",
@@ -295,14 +296,20 @@ def _validate(
 def stale_on_error(decision: Decision, now: float, status: int | None) -> bool:
     """After VALIDATE, may `decision.entry` answer although the origin failed?
 
-    `status` is the origin's status, or None when no response came (refused,
-    reset, timed out). RFC 9111 §4.3.3: with a 5xx "the cache can either forward the
+    `status` is the origin's status, or None when no response came (refused, reset,
+    closed, timed out). RFC 9111 §4.3.3: with a 5xx "the cache can either forward the
     response to the requesting client or act as if the server failed to respond. In the
     latter case, the cache can send a previously stored response, subject to its
     constraints on doing so (see Section 4.2.4)". RFC 5861 §4: stale-if-error "indicates
     that when an error is encountered, a cached stale response MAY be used to satisfy
     the request" up to the given staleness; as a request directive the client states its
-    own limit. Never when §4.2.4 forbids stale responses (must-revalidate,
+    own limit.
+
+    With no response at all the cache is disconnected: §4.2.4 "A cache MUST NOT generate
+    a stale response unless it is disconnected or doing so is explicitly permitted by
+    the client or origin server", so the stale response answers whatever its age
+    (`disconnected`), rather than a 502. A 5xx is an answer: only stale-if-error allows
+    the stale response then. Never when §4.2.4 forbids stale responses (must-revalidate,
     proxy-revalidate, s-maxage, no-cache): §5.2.2.2 "if a cache is disconnected, the
     cache MUST generate an error response rather than reuse the stale response".
     """
@@ -316,6 +323,23 @@ def stale_on_error(decision: Decision, now: float, status: int | None) -> bool:
         return True  # still fresh: a fresh stored response may always be used
     if not may_serve_stale(entry.cc):
         return False
-    staleness = -ttl
-    allowances = (entry.cc.stale_if_error, decision.request_cc.stale_if_error)
+    return status is None or within_stale_if_error(decision, -ttl)
+
+
+def within_stale_if_error(decision: Decision, staleness: float) -> bool:
+    """Whether stale-if-error (RFC 5861 §4), the response's or the request's, covers
+    this much staleness."""
+    assert decision.entry is not None
+    allowances = (decision.entry.cc.stale_if_error, decision.request_cc.stale_if_error)
     return any(a is not None and staleness <= a for a in allowances)
+
+
+def stale_detail(decision: Decision, now: float, status: int | None) -> str:
+    """The Cache-Status detail (RFC 9211 §2.8) of a response stale_on_error() let
+    answer: "stale-if-error" when that directive allowed it (or it was still fresh),
+    "disconnected" when only the origin's silence did (§4.2.4)."""
+    assert decision.entry is not None
+    ttl = decision.entry.ttl(now)
+    if status is None and ttl <= 0 and not within_stale_if_error(decision, -ttl):
+        return "disconnected"
+    return "stale-if-error"

@@ -6,8 +6,9 @@ with a version number rather than pickle: it cannot run code, and a reader that 
 not know a version treats the record as a miss instead of guessing.
 
 Header bytes are stored as latin-1 strings (every byte maps to one code point, so the
-round trip is exact). `cc` is not stored: it is parse_cache_control of the stored
-Cache-Control fields, recomputed on load. `ref` is the reading tier's own business.
+round trip is exact). `cc` is not stored: it is recomputed on load from the stored
+field it was read from (Cache-Control, or the targeted field named by `cc_field`).
+`ref` is the reading tier's own business.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .directives import parse_cache_control
 from .entry import Entry
 from .fields import FieldTuple, get_all
 from .store import Variant
+from .targeted import targeted_directives
 
 VERSION = 1
 
@@ -63,6 +65,8 @@ def dump_entry(entry: Entry) -> bytes:
         "served": _fields(entry.served),
         "invalid": entry.invalid,
     }
+    if entry.cc_field != b"cache-control":
+        record["cc_field"] = _b(entry.cc_field)  # a targeted field (RFC 9213)
     return json.dumps(record, separators=(",", ":")).encode()
 
 
@@ -74,12 +78,19 @@ def load_entry(data: bytes, ref: object = None) -> Entry:
             raise RecordError("not a version-1 cache record")
         headers = _unfields(r["headers"])
         vary = r["vary"]
+        cc_field = str(r.get("cc_field", "cache-control")).encode("latin-1")
+        cc = None
+        if cc_field != b"cache-control":
+            cc = targeted_directives(get_all(headers, cc_field))
+        if cc is None:
+            cc_field = b"cache-control"
+            cc = parse_cache_control(get_all(headers, cc_field))
         return Entry(
             key=str(r["key"]),
             method=r["method"].encode("latin-1"),
             status=int(r["status"]),
             headers=headers,
-            cc=parse_cache_control(get_all(headers, b"cache-control")),
+            cc=cc,
             vary=None if vary is None else tuple(n.encode("latin-1") for n in vary),
             vary_values=tuple(None if v is None else v.encode("latin-1") for v in r["vary_values"]),
             request_time=float(r["request_time"]),
@@ -95,6 +106,7 @@ def load_entry(data: bytes, ref: object = None) -> Entry:
             served=_unfields(r["served"]),
             invalid=bool(r["invalid"]),
             ref=ref,
+            cc_field=cc_field,
         )
     except RecordError:
         raise

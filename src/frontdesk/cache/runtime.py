@@ -18,7 +18,9 @@ from frontdesk.log import error_log
 
 from .memory import MemoryTier
 from .options import CacheOptions, KeyOptions
+from .shared import SharedTier, cache_dir
 from .store import CacheStore, Hit, read_body
+from .targeted import CDN_CACHE_CONTROL
 from .tiered import TieredStore
 
 if TYPE_CHECKING:
@@ -56,7 +58,7 @@ class CacheRuntime:
         name: str,
         options: CacheOptions,
         store: CacheStore,
-        memory: MemoryTier | None,
+        memory: MemoryTier | SharedTier | None,
         *,
         collapse: bool = True,
         collapse_timeout: float = 5.0,
@@ -124,8 +126,9 @@ class CacheRuntime:
         return removed
 
     async def purge_local(self, keys: list[str], prefix: str, tag: str) -> int:
-        """A purge another worker made: only this worker's memory holds copies of its own."""
-        if self.memory is None:
+        """A purge another worker made: only a memory tier of this worker's own holds
+        copies (the shared memory tier was purged by that worker, for all)."""
+        if self.memory is None or isinstance(self.memory, SharedTier):
             return 0
         return await _remove(self.memory, keys, prefix, tag)
 
@@ -167,6 +170,7 @@ class CacheRuntime:
                     "hits": t.hits,
                     "misses": t.misses,
                     "up": t.up,
+                    "shared": t.name != "memory" or isinstance(self.memory, SharedTier),
                 }
                 for t in tiers
             ],
@@ -202,16 +206,22 @@ def cache_options(name: str, cfg: Cache, hosts: frozenset[str]) -> CacheOptions:
         max_object_size=cfg.max_object_size,
         key=KeyOptions(sort_query=cfg.key.sort_query, ignore_params=cfg.key.ignore_params),
         name=cfg.status_name,
+        targeted_fields=(
+            (cfg.targeted_field.lower().encode("ascii"), CDN_CACHE_CONTROL)
+            if cfg.targeted_field
+            else (CDN_CACHE_CONTROL,)
+        ),
     )
 
 
 def build_cache(name: str, cfg: Cache, hosts: frozenset[str] = frozenset()) -> CacheRuntime:
-    """The tiers of one [cache.NAME], fastest first (memory → disk → redis)."""
+    """The tiers of one [cache.NAME], fastest first (memory → disk → redis). The memory
+    tier is shared by the server's workers (shared.py)."""
     tiers: list[CacheStore] = []
     limit = cfg.max_object_size
     memory = None
     if cfg.memory:
-        memory = MemoryTier(cfg.memory, min(limit, max(1, cfg.memory // 8)))
+        memory = SharedTier(cache_dir(name), cfg.memory, min(limit, max(1, cfg.memory // 8)))
         tiers.append(memory)
     if cfg.disk is not None:
         from .disk import DiskTier

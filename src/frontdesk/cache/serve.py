@@ -71,9 +71,11 @@ def answer(
     response with a value equal to the stored response's current_age". `status_member`
     (our Cache-Status member, status.py) is appended when given.
     """
-    extra: FieldTuple = ((b"age", format_age(entry.age(now))),)
+    # The names are spelled as every other answer of frontdesk spells them (the hot
+    # lane's render_hit, the proxy, static files): one spelling whichever lane answers.
+    extra: FieldTuple = ((b"Age", format_age(entry.age(now))),)
     if status_member is not None:
-        extra += ((b"cache-status", status_member),)
+        extra += ((b"Cache-Status", status_member),)
     if entry.status == 200 and _has_preconditions(request_headers):
         if not_modified(request_headers, entry):
             return CachedAnswer(304, _not_modified_fields(entry) + extra, None)
@@ -85,7 +87,7 @@ def answer(
     body = (0, length) if method == b"GET" and length else None
     if entry.status in _NO_CONTENT_LENGTH:
         return CachedAnswer(entry.status, entry.served + extra, body)
-    framing = ((b"content-length", b"%d" % length),)
+    framing = ((b"Content-Length", b"%d" % length),)
     return CachedAnswer(entry.status, entry.served + extra + framing, body)
 
 
@@ -239,14 +241,14 @@ def _range_answer(request_headers: Fields, entry: Entry, extra: FieldTuple) -> C
         # RFC 9110 §15.5.17: "a server generating a 416 response to a byte-range request
         # SHOULD generate a Content-Range header field specifying the current length".
         fields = (
-            (b"content-range", b"bytes */%d" % length),
-            (b"content-length", b"0"),
+            (b"Content-Range", b"bytes */%d" % length),
+            (b"Content-Length", b"0"),
         )
         return CachedAnswer(416, base + extra + fields, None)
     start, end = resolved
     # RFC 9110 §14.4: Content-Range = range-unit SP ( range-resp / unsatisfied-range )
     fields = (
-        (b"content-range", b"bytes %d-%d/%d" % (start, end - 1, length)),
-        (b"content-length", b"%d" % (end - start)),
+        (b"Content-Range", b"bytes %d-%d/%d" % (start, end - 1, length)),
+        (b"Content-Length", b"%d" % (end - start)),
     )
     return CachedAnswer(206, base + extra + fields, (start, end))

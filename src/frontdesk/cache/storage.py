@@ -23,8 +23,9 @@ https://www.rfc-editor.org/rfc/rfc9111#section-3
 This cache adds refusals of its own (storing is never required): request no-store
 (§5.2.1.5), Set-Cookie (CacheOptions.store_set_cookie), Vary: * (it can never match,
 §4.1), incomplete bodies (§3.3), 206 (partial content is not combined, §3.4, so it is
-never stored as if complete), responses stale on arrival that could be neither
-validated nor served stale, hosts not configured, and oversized bodies.
+never stored as if complete), responses with no freshness lifetime that could be
+neither validated nor served stale (never because of their Age), hosts not
+configured, and oversized bodies.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from .keys import VARY_STAR, primary_key, vary_names, vary_values
 from .messages import CacheRequest, OriginResponse
 from .options import CacheOptions
 from .tags import parse_tags, strip_tags
+from .targeted import response_directives
 
 STORABLE_METHODS = frozenset({b"GET", b"HEAD"})
 
@@ -148,7 +150,9 @@ def on_response(
     if status == 206:
         return refuse(StoreReason.PARTIAL)
     headers = response.headers
-    cc = parse_cache_control(get_all(headers, b"cache-control"))
+    # RFC 9213 §2.1: a targeted field (CDN-Cache-Control) replaces Cache-Control and
+    # Expires for this cache.
+    cc, targeted = response_directives(headers, options.targeted_fields)
     understood = status in options.understood_statuses
     if cc.must_understand and not understood:
         # §5.2.2.3: must-understand "limits caching of the response to a cache that
@@ -193,7 +197,7 @@ def on_response(
         cc.public
         or cc.max_age is not None
         or cc.s_maxage is not None
-        or has(headers, b"expires")
+        or (not targeted and has(headers, b"expires"))
         or status in options.heuristic_statuses
         or cc.invalid_freshness  # max-age present but unreadable: stored stale (§4.2.1)
     ):
@@ -218,9 +222,9 @@ def on_response(
         tags=parse_tags(headers, options.tag_fields),
     )
     ttl = entry.lifetime - entry.initial_age
-    until = entry.useful_until()
-    if until is not None and until <= entry.response_time:
-        # Stale on arrival, no validator, no stale window: nothing could ever reuse it.
+    if entry.never_reusable():
+        # The response's age is left out on purpose: Age never refuses storage (RFC
+        # 9111 §5.1; a client's max-stale may still accept an aged response).
         return StoreDecision(StoreReason.NO_REUSE, None, client_headers, ttl, stripped)
     return StoreDecision(StoreReason.STORED, entry, client_headers, ttl, stripped)
 
@@ -236,7 +240,7 @@ def excluded_fields(headers: Fields, options: CacheOptions) -> frozenset[bytes]:
     names.update(options.tag_fields)
     for value in get_all(headers, b"connection"):
         names.update(field_names(value))
-    cc = parse_cache_control(get_all(headers, b"cache-control"))
+    cc = response_directives(headers, options.targeted_fields)[0]
     # §5.2.2.7: "If a qualified private response directive is present, with one or more
     # field names, then only the identified header fields are limited to a single user:
     # a shared cache MUST NOT store the listed header fields if they are present in the

@@ -44,6 +44,14 @@ def _params(value: object) -> object:
     return tuple(value) if isinstance(value, list) else value
 
 
+def _targeted_field(value: str) -> str:
+    if not _TOKEN.fullmatch(value):
+        raise ValueError(f"expected a header field name, got {value!r}")
+    if value.lower() in ("cache-control", "cdn-cache-control", "expires"):
+        raise ValueError(f"{value} is already read; name a field of this cache's own")
+    return value
+
+
 def _cache_status_name(value: str) -> str:
     if not value or any(not (0x20 < ord(c) < 0x7F) for c in value):
         raise ValueError("must be printable ASCII without spaces")
@@ -120,8 +128,9 @@ class Cache(BaseModel):
     model_config = MODEL_CONFIG
 
     memory: Size = 64 * 1024 * 1024
-    """Bytes of responses kept in each worker's memory (S3-FIFO); 0 for no memory tier.
-    Default "64MB"."""
+    """Bytes of responses kept in memory for the whole server (S3-FIFO), one store that
+    every worker reads (shared memory, docs/cache.md); each worker also keeps a hot copy
+    of what it serves, up to a quarter of this. 0 for no memory tier. Default "64MB"."""
 
     max_object_size: Annotated[Size, Field(gt=0)] = 8 * 1024 * 1024
     """Larger response bodies pass through uncached. Default "8MB"."""
@@ -171,6 +180,13 @@ class Cache(BaseModel):
     status_name: Annotated[str, AfterValidator(_cache_status_name)] = "frontdesk"
     """This cache's name in the Cache-Status response field (RFC 9211). Default
     "frontdesk"."""
+
+    targeted_field: Annotated[str, AfterValidator(_targeted_field)] | None = None
+    """A response header field of this cache's own, e.g. "Frontdesk-Cache-Control",
+    that takes precedence over CDN-Cache-Control, which takes precedence over
+    Cache-Control and Expires (RFC 9213 targeted cache control: the first of them with a
+    valid Structured Field Dictionary value decides, in either direction). Default none:
+    CDN-Cache-Control, then Cache-Control."""
 
     @model_validator(mode="after")
     def _some_tier(self) -> Cache:

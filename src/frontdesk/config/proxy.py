@@ -428,8 +428,11 @@ class Pool(BaseModel):
     long is closed. Default "1h"."""
 
     keepalive: Annotated[int, Field(ge=0)] = 32
-    """Idle connections kept open per backend server, per worker, for reuse; 0 opens a
-    new connection for every request. Default 32."""
+    """Idle connections kept open per backend server, per worker, for reuse, at least:
+    more are kept while the load needs them (as many as were busy at once in the last
+    one or two `keepalive_timeout` periods), so steady load never closes a connection
+    only to open another; those no longer needed close after `keepalive_timeout`.
+    0 opens a new connection for every request. Default 32."""
 
     keepalive_timeout: Annotated[Duration, Field(gt=0)] = 4.0
     """An idle kept-alive connection is closed after this long. Keep it below the

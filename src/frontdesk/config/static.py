@@ -114,12 +114,25 @@ class Static(BaseModel):
     """Extra extension → media type mappings, over Python's `mimetypes` table, e.g.
     { ".webmanifest" = "application/manifest+json" }. Default none."""
 
-    cache_control: Annotated[str, AfterValidator(_header_value)] = ""
+    cache_control: Annotated[str, AfterValidator(_header_value)] | None = None
     """Cache-Control sent with every file of this route, e.g. "public, max-age=3600";
-    "" for none. Default ""."""
+    "" for none. Set, it replaces both defaults below. Default: unset, so a file whose
+    name carries a content hash gets "public, max-age=31536000, immutable" and any other
+    file `default_cache_control`. A content hash is a dot-separated segment of 8 or more
+    lower-case hex digits, at least one of them a letter a-f, that is neither the first
+    segment nor the last: app.3f2a9c1e.js, main.0a1b2c3d4e5f.min.css (the names
+    webpack, Vite's hex mode, Django's ManifestStaticFilesStorage and WhiteNoise
+    write); not app.js, report.20240101.pdf (no letter: a date) or deadbeef.js."""
+
+    default_cache_control: Annotated[str, AfterValidator(_header_value)] = "public, max-age=60"
+    """Cache-Control of a file without a content hash in its name, when `cache_control`
+    is unset: short, so that a changed file reaches browsers and caches within a minute
+    while they still reuse it meanwhile (rather than guess a heuristic lifetime). ""
+    for none. Default "public, max-age=60"."""
 
     cache_rules: Annotated[dict[str, str], AfterValidator(_rules)] = {}
-    """Cache-Control per glob pattern, first match wins over `cache_control`, e.g.
+    """Cache-Control per glob pattern, first match wins over `cache_control` and the
+    defaults, e.g.
     { "*.[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f].*" =
     "public, max-age=31536000, immutable", "*.html" = "no-cache" }. A pattern with "/"
     matches the path under root, one without matches the file name; "*" does not

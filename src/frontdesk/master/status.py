@@ -17,18 +17,21 @@ if TYPE_CHECKING:
 def add_status_routes(admin: AdminServer, master: Master) -> None:
     async def index(req: AdminRequest) -> tuple[int, Any]:
         endpoints = ["GET /status", "POST /pools/{pool}/{drain|disable|enable}"]
-        apps = ["GET /apps", "POST /apps/{name}/restart", "POST /reload"]
-        return 200, {"endpoints": [*endpoints, "POST /cache/purge", *apps]}
-
-    async def status(req: AdminRequest) -> tuple[int, Any]:
-        return 200, await status_payload(master)
+        endpoints += ["POST /cache/purge", "GET /pools", "GET /caches", "GET /routes"]
+        endpoints += ["GET /config", "GET /apps", "POST /apps/{name}/restart", "POST /reload"]
+        endpoints += ["GET /metrics", "GET /ui"]
+        return 200, {"endpoints": [*endpoints, "GET /openapi.json"]}
 
     admin.route("GET", "/", index)
-    admin.route("GET", "/status", status)
 
 
 async def status_payload(master: Master) -> dict[str, Any]:
-    workers = await master.worker_stats()
+    from frontdesk.admin.api import traffic
+    from frontdesk.admin.metrics import merge
+
+    # "metrics": the worker's stats and its counters (admin/metrics.py), in one answer.
+    workers = await master.ask_workers({"type": "metrics"})
+    counters = merge([w.pop("metrics", None) or {} for w in workers])  # type: ignore[misc]
     totals = {
         key: sum(int(w.get(key, 0)) for w in workers)  # type: ignore[call-overload]
         for key in ("connections", "requests", "rss_bytes")
@@ -44,13 +47,15 @@ async def status_payload(master: Master) -> dict[str, Any]:
         "totals": totals,
         "pools": merge_pools(workers),
         "caches": merge_caches(workers),
+        "traffic": traffic(counters),
+        "counters": counters,
         "apps": master.apps.rows(),  # master/app_admin.py documents a row
     }
 
 
 def merge_caches(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each cache over all workers: lookups summed; the memory tier summed (one per
-    worker), a shared tier (disk, redis) as the largest view of it."""
+    """Each cache over all workers: lookups summed; a tier of each worker's own summed,
+    a shared tier (memory, disk, redis) as the largest view of it."""
     caches: dict[str, dict[str, Any]] = {}
     for w in workers:
         for name, c in w.get("caches", {}).items():
@@ -61,10 +66,14 @@ def merge_caches(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 cache[k] += c[k]
             for t in c["tiers"]:
                 row = cache["tiers"].setdefault(
-                    t["name"], {"name": t["name"], "entries": 0, "bytes": 0, "up": True}
+                    t["name"],
+                    {"name": t["name"], "entries": 0, "bytes": 0, "hits": 0, "misses": 0}
+                    | {"up": True},
                 )
+                row["hits"] += t.get("hits", 0)
+                row["misses"] += t.get("misses", 0)
                 for k in ("entries", "bytes"):
-                    own = t["name"] == "memory"  # each worker's own; others are shared
+                    own = not t.get("shared", t["name"] != "memory")  # each worker's own
                     row[k] = row[k] + t[k] if own else max(row[k], t[k])
                 row["up"] = row["up"] and t["up"]
     return [c | {"tiers": list(c["tiers"].values())} for c in caches.values()]
@@ -84,11 +93,15 @@ def merge_pools(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 row = servers.setdefault(
                     s["server"],
                     {"server": s["server"], "weight": s["weight"], "states": {}}
-                    | {k: 0 for k in ("in_flight", "open", "idle")},
+                    | {k: 0 for k in ("in_flight", "open", "idle", "ejections")}
+                    | {"latency_ewma": 0.0},
                 )
                 row["states"][s["state"]] = row["states"].get(s["state"], 0) + 1
                 for k in ("in_flight", "open", "idle"):
                     row[k] += s[k]
+                # Each worker has its own estimate and passive state: the worst shown.
+                row["latency_ewma"] = max(row["latency_ewma"], s.get("latency_ewma", 0.0))
+                row["ejections"] = max(row["ejections"], s.get("ejections", 0))
     return [p | {"servers": list(p["servers"].values())} for p in pools.values()]
 
 
@@ -125,6 +138,7 @@ def format_status(p: dict[str, Any]) -> str:
         f"generation {p['generation']}",
         f"config: {p['config']}",
         f"listening on: {', '.join(p['listen'])}",
+        *format_traffic(p.get("traffic")),
         "",
     ]
     rows = [("worker", "pid", "gen", "state", "up", "conns", "requests", "rss")]
@@ -179,12 +193,28 @@ def format_status(p: dict[str, Any]) -> str:
             f"cache {cache['cache']}: {cache['hits']} hits, {cache['misses']} misses "
             f"({ratio} hit), {cache['collapsed']} collapsed",
         ]
-        tiers: list[tuple[str, ...]] = [("tier", "entries", "size", "state")]
+        tiers: list[tuple[str, ...]] = [("tier", "entries", "size", "hit", "state")]
         for t in cache["tiers"]:
             state = "up" if t["up"] else "down"
-            tiers.append((t["name"], str(t["entries"]), _megabytes(t["bytes"]), state))
+            looked = t.get("hits", 0) + t.get("misses", 0)
+            hit = f"{100 * t['hits'] / looked:.1f}%" if looked else "-"
+            tiers.append((t["name"], str(t["entries"]), _megabytes(t["bytes"]), hit, state))
         lines += _table(tiers)
     return "\n".join(lines)
+
+
+def format_traffic(t: dict[str, Any] | None) -> list[str]:
+    """One line: requests since start by status class, latency percentiles over them."""
+    if not t:
+        return []
+    from frontdesk.admin.metrics import quantile
+
+    classes = "  ".join(f"{k} {v}" for k, v in t["by_class"].items() if v)
+    p50, p99 = (quantile(t["latency_buckets"], q) for q in (0.5, 0.99))
+    latency = "" if p50 is None or p99 is None else (
+        f"  p50 {p50 * 1000:.1f} ms  p99 {p99 * 1000:.1f} ms"
+    )  # fmt: skip
+    return [f"traffic: {t['requests']} requests  {classes}{latency}".rstrip()]
 
 
 def format_apps(apps: list[dict[str, Any]]) -> list[str]:

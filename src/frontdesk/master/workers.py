@@ -1,7 +1,7 @@
 """The master process: binds the listening sockets, runs and supervises the workers.
 
 Signals only enqueue (TERM/INT → shutdown, HUP → reload); one loop acts on them.
-Workers are fresh interpreters (`python -m frontdesk.server.worker`), not forks: the
+Workers are fresh interpreters (`python -m frontdesk.worker`), not forks: the
 master runs an event loop of its own (active health checks, the admin API), and
 forking a process with a running loop is unsafe. The listening sockets are
 bound once here and inherited, so a reload hands them from the old workers to the
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import signal
 import socket
 import sys
@@ -30,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from frontdesk.admin.api import add_observability_routes
 from frontdesk.config.model import Config
 from frontdesk.errors import ConfigError, FrontdeskError
 from frontdesk.log import error_log
@@ -120,6 +122,18 @@ class Master:
     # ------------------------------------------------------------------ entry points
 
     async def run(self) -> int:
+        # The memory tier of every cache is shared by the workers (cache/shared.py):
+        # its directory lives as long as this master, across reloads.
+        from frontdesk.cache.shared import ENV_DIR, remove_server_dir, server_dir
+
+        shared = server_dir()
+        os.environ[ENV_DIR] = str(shared)  # inherited by every worker spawned
+        try:
+            return await self._run()
+        finally:
+            remove_server_dir(shared)
+
+    async def _run(self) -> int:
         loop = asyncio.get_running_loop()
         for sig, event in (
             (signal.SIGTERM, "stop"),
@@ -220,8 +234,9 @@ class Master:
         address = self.config.admin_address()
         if address is None:
             return
-        admin = AdminServer()
+        admin = AdminServer(self.config.admin.token)
         add_status_routes(admin, self)
+        add_observability_routes(admin, self)
         add_purge_routes(admin, self)
         add_pool_routes(admin, self)
         add_app_routes(admin, self)
@@ -359,7 +374,7 @@ class Master:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "frontdesk.server.worker",
+            "frontdesk.worker",
             "--channel",
             str(child.fileno()),
             "--listen",

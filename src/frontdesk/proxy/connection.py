@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 import httptools
@@ -86,6 +87,8 @@ class UpstreamConnection(asyncio.Protocol):
         "status",
         "extra_head",
         "started_at",
+        "sent_at",
+        "head_at",
         "_complete",
         "_head_left",
         "_headers",
@@ -127,6 +130,10 @@ class UpstreamConnection(asyncio.Protocol):
         self.status = 0  # of the exchange's final response, once its head is in
         self.extra_head = b""  # header lines added to the response (a sticky Set-Cookie)
         self.started_at = 0.0  # when the exchange began, for the balancer's latency
+        # For metrics and the access log: monotonic() when the request head went out
+        # and when the response head was in (0.0: not yet).
+        self.sent_at = 0.0
+        self.head_at = 0.0
         self._complete = False  # the response ended inside the current feed_data()
         self._head_left: int | None = MAX_HEAD  # None once the final head is in
         self._headers: list[tuple[bytes, bytes]] = []
@@ -153,6 +160,8 @@ class UpstreamConnection(asyncio.Protocol):
         `streams_body`: a body follows (the caller writes it, then calls `sent()`)."""
         self.out = out
         self.client = client
+        self.sent_at = monotonic()
+        self.head_at = 0.0
         if isinstance(done, asyncio.Future):
             self.done = done
             self.notify = None
@@ -432,13 +441,23 @@ class UpstreamConnection(asyncio.Protocol):
         status = parser.get_status_code()
         headers = self._headers
         self._headers = []  # trailers, if any, arrive in a list of their own
+        if not 100 <= status <= 599:
+            # RFC 9110 §15: "Values outside the range 100..599 are invalid." llhttp
+            # takes any three digits; such a response is never passed on (nor stored).
+            raise UpstreamProtocolError(f"invalid status code {status}", sent=True)
         if status < 200 and status != 101:
-            # RFC 9110 §15.2: interim responses. A 100 lets the request body go;
-            # others (103 Early Hints) are not forwarded.
+            # RFC 9110 §15.2: interim responses. A 100 lets the request body go (the
+            # client gets its own 100 when its body is asked for: server/exchange.py);
+            # others (103 Early Hints, RFC 8297) are forwarded, hop-by-hop fields
+            # removed, to a client that can take them.
             self._interim = True
             waiter = self.continue_waiter
-            if status == 100 and waiter is not None and not waiter.done():
-                waiter.set_result(None)
+            if status == 100:
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+            elif self.out is not None:
+                block = response_head(headers, parser.get_http_version(), self.via)[0]
+                self.out.interim(status, block)
             return
         self._head_left = None
         waiter = self.continue_waiter
@@ -457,6 +476,7 @@ class UpstreamConnection(asyncio.Protocol):
         version = parser.get_http_version()
         block, length, has_date = response_head(headers, version, self.via, upgrade=status == 101)
         self.status = status
+        self.head_at = monotonic()
         if self.extra_head:
             block += self.extra_head
         out.start_forwarded(status, block, length is not None, has_date, headers, version)

@@ -121,6 +121,18 @@ class ProxyAction(Action):
         target = self._targets.get(req.target)
         return target if target is not None else self._target(req)
 
+    def _request_id(self, req: Request) -> bytes:
+        """The request's id, sent to the backend as X-Request-ID and written in the
+        access log: the client's own when it is one of `trusted_proxies` (a balancer in
+        front that made it), otherwise made here."""
+        rid = b""
+        if self.trusted and is_trusted(req.peer, self.trusted):
+            rid = req.header(b"x-request-id") or b""
+        if not rid:
+            rid = b"%s-%x" % (self._id_prefix, next(self._ids))
+        req.request_id = rid
+        return rid
+
     def _hop(self, peer: str) -> Hop:
         hop = Hop(peer, is_trusted(peer, self.trusted) if self.trusted else False)
         if len(self._hops) >= _CACHE_SIZE:
@@ -179,9 +191,8 @@ class ProxyAction(Action):
             # stream() connects to the backend chosen here (and sets its cookie).
             req.scratch = (backend, pool.cookie_line)
             return None
-        request_id = b"%s-%x" % (self._id_prefix, next(self._ids))
         conn.begin(
-            self._head(req, backend, request_id),
+            self._head(req, backend, req.request_id or self._request_id(req)),
             out,
             out.conn,
             self._done,
@@ -198,6 +209,7 @@ class ProxyAction(Action):
         out = conn.out
         backend = conn.backend
         backend.in_flight -= 1
+        _account(req, conn, backend, exc)
         pool = self.pool
         balance = pool.balance
         if balance is not None:
@@ -231,7 +243,7 @@ class ProxyAction(Action):
 
     async def stream(self, req: Request, body: BodyReader | None, out: ResponseWriter) -> None:
         pool = self.pool
-        request_id = b"%s-%x" % (self._id_prefix, next(self._ids))
+        request_id = req.request_id or self._request_id(req)
         retries = pool.config.retries
         tried: list[Backend] = []
         fresh_once = req.method in IDEMPOTENT and body is None
@@ -261,6 +273,8 @@ class ProxyAction(Action):
                 conn, reused = await pool.acquire(backend, fresh=fresh)
             except UpstreamError as exc:
                 pool.ended(backend, started, outcome_of(exc))
+                backend.stats.failed()  # metrics and the access log: no connection
+                req.upstream = backend.label
                 # Nothing was sent: any request may go to another backend, if the
                 # pool has one not tried yet and its retry budget allows.
                 tried.append(backend)
@@ -303,6 +317,7 @@ class ProxyAction(Action):
                 return
             finally:
                 backend.in_flight -= 1
+                _account(req, conn, backend, outcome)
                 if outcome is None:
                     pool.ended_status(backend, started, conn.status)
                 else:
@@ -393,12 +408,15 @@ class ProxyAction(Action):
 
     def _answer(self, req: Request, out: ResponseWriter, exc: UpstreamError, where: str) -> None:
         error_log.warning(
-            "proxy to pool %r (%s) failed for %s %r: %s",
+            "proxy to pool %r (%s) failed for %s %r (request %s): %s; answered %d — %s",
             self.pool.name,
             where,
             req.method.decode("latin-1"),
             req.path,
+            req.request_id.decode("latin-1") or "-",
             exc.detail,
+            exc.status,
+            _HINTS.get(exc.status, "see the backend's log"),
         )
         if out.started:
             out.abort()  # the client sees the response end early
@@ -428,3 +446,26 @@ def outcome_of(exc: UpstreamError) -> Outcome:
 
 
 _REASONS = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+
+
+def _account(
+    req: Request | None, conn: UpstreamConnection, backend: Backend, failed: object
+) -> None:
+    """One exchange with `backend` in its metrics and on `req` for the access log: the
+    answer's status class and time to the response head, or a failure (no head)."""
+    head_at = conn.head_at
+    if failed is None or head_at:
+        backend.stats.answered(conn.status, head_at - conn.sent_at if head_at else 0.0)
+    else:
+        backend.stats.failed()
+    if req is not None:
+        req.upstream = backend.label
+        req.upstream_ttfb = head_at - conn.sent_at if head_at else -1.0
+
+
+# What to do about a failed exchange, by the status the client got (the error log).
+_HINTS = {
+    502: "is the server running and listening at that address? see its log",
+    503: "every connection to the pool is busy: raise max_connections or add servers",
+    504: "the server is too slow: look at its log, or raise the pool's timeouts",
+}

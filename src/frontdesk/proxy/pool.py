@@ -1,10 +1,14 @@
 """A worker's connections to one pool's backends: keep-alive reuse, caps, connecting.
 
 Idle connections wait in a per-backend LIFO (the most recently used goes first, so
-the others can time out), at most `keepalive` of them; a backend's open connections
-are capped by `max_connections`. A pooled connection the backend has closed is
-noticed before use (its transport is closing, or EOF already arrived) and dropped.
-Timeouts are deadlines swept by the worker's tick (`sweep`), not a timer per request.
+the others can time out). How many may wait follows the load: at least `keepalive`,
+and as many as were busy at once lately (the peak of this window and the one before,
+a window being `keepalive_timeout` long), so that steady load never closes a
+connection it will reopen a moment later; those the load no longer needs expire after
+`keepalive_timeout` idle. A backend's open connections are capped by `max_connections`.
+A pooled connection the backend has closed is noticed before use (its transport is
+closing, or EOF already arrived) and dropped. Timeouts are deadlines swept by the
+worker's tick (`sweep`), not a timer per request.
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ class UpstreamPool:
         self._requests = 0  # first attempts not yet handed to the budget
         self.connections: set[UpstreamConnection] = set()  # every open one, for sweep()
         self._waiters: list[asyncio.Future[None]] = []  # requests waiting for a free slot
+        self._window_end = 0.0  # when the idle cap's window of busy peaks ends (sweep)
         if self._single is None:
             self._build_balance(config)
 
@@ -153,6 +158,10 @@ class UpstreamPool:
                     "in_flight": b.in_flight,
                     "open": b.open,
                     "idle": len(b.idle),
+                    # Seconds (peak EWMA of response times, fading while idle); the
+                    # passive ejections in a row (balance/health.py Outlier).
+                    "latency_ewma": 0.0 if m is None else m.latency_estimate(now),
+                    "ejections": 0 if m is None else m.outlier.ejections,
                 }
             )
         policy = "single" if self.balance is None else self.config.balance
@@ -184,9 +193,11 @@ class UpstreamPool:
             if not self._panicking:
                 self._panicking = True  # logged once per episode, not per request
                 error_log.error(
-                    "pool %r: every server is out (ejected or down); panic mode: "
-                    "requests go to them anyway",
+                    "pool %r: every server is out (ejected or down); requests go to %s "
+                    "anyway (panic mode) — check the servers' logs, and `frontdesk status` "
+                    "for their states",
                     self.name,
+                    choice.member.id,
                 )
         elif self._panicking:
             self._panicking = False
@@ -267,7 +278,8 @@ class UpstreamPool:
     def _ejected(self, backend: Backend, event: Event, now: float, outcome: Outcome) -> None:
         if event.change is Change.EJECTED:
             error_log.error(
-                "pool %r: server %s ejected for %.0f s after failures (%s)",
+                "pool %r: server %s ejected for %.0f s after failures (last: %s); its "
+                "requests go to the other servers — check that server's own log",
                 self.name,
                 backend.label,
                 (event.until or now) - now,
@@ -285,7 +297,11 @@ class UpstreamPool:
         self._count_requests(now)
         if self.budget.try_retry(now):
             return True
-        error_log.warning("pool %r: retry budget exhausted, not retrying", self.name)
+        error_log.warning(
+            "pool %r: retry budget exhausted, not retrying: retries are over retry_budget "
+            "of the requests, so the servers are failing — see the errors above",
+            self.name,
+        )
         return False
 
     # ---------------------------------------------------------------- connections
@@ -411,8 +427,13 @@ class UpstreamPool:
         ):
             conn.idle(config.keepalive_timeout)
             idle = backend.idle
+            busy = backend.open - len(idle)  # this one included
+            if busy > backend.busy_peak:
+                backend.busy_peak = busy
             idle.append(conn)
-            if len(idle) > config.keepalive:
+            if len(idle) > config.keepalive and len(idle) > max(
+                backend.busy_peak, backend.busy_before
+            ):
                 idle.popleft().close()  # the longest idle goes
             if self._waiters:
                 self._wake_one()
@@ -437,6 +458,13 @@ class UpstreamPool:
                     )
         for conn in [c for c in self.connections if c.deadline <= late]:
             conn.on_deadline()
+        if late >= self._window_end:
+            # A new window of the idle cap: the peak of busy connections restarts, and
+            # the last one's is remembered (a load that just dipped keeps its pool).
+            self._window_end = late + self.config.keepalive_timeout
+            for b in self.backends:
+                b.busy_before = b.busy_peak
+                b.busy_peak = b.open - len(b.idle)
 
     def close_all(self) -> None:
         for conn in list(self.connections):

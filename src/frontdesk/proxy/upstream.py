@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from frontdesk.admin.metrics import UpstreamSeries
 from frontdesk.config.types import host_port
 
 if TYPE_CHECKING:
@@ -32,6 +33,9 @@ class Backend:
         "in_flight",
         "fails",
         "member",
+        "stats",
+        "busy_peak",
+        "busy_before",
     )
 
     def __init__(self, address: tuple[str, int] | str, label: str) -> None:
@@ -42,6 +46,12 @@ class Backend:
         self.open = 0  # connections open (idle, busy or connecting)
         self.in_flight = 0  # requests being forwarded now
         self.fails = 0  # consecutive connect failures
+        # The most connections busy at once in this window of the pool's idle cap, and
+        # in the window before (UpstreamPool.release, UpstreamPool.sweep).
+        self.busy_peak = 0
+        self.busy_before = 0
         # Its entry in the pool's balancer (frontdesk.balance.Member); None in a pool of
         # one server, which has no balancer.
         self.member: Any = None
+        # Answers, failures and latency as this worker saw them (admin/metrics.py).
+        self.stats = UpstreamSeries()

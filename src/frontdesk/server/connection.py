@@ -14,7 +14,12 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
 
 from frontdesk.server.actions import ANSWERED
-from frontdesk.server.exchange import BodyReader, ClientDisconnected, ResponseWriter
+from frontdesk.server.exchange import (
+    BadRequestBody,
+    BodyReader,
+    ClientDisconnected,
+    ResponseWriter,
+)
 from frontdesk.server.request import Queued, Request
 from frontdesk.server.response import CONN_CLOSE, CONN_KEEP_ALIVE, CONTINUE, FixedResponse
 
@@ -170,6 +175,9 @@ class Connection(asyncio.Protocol):
         try:
             await action.stream(req, reader, writer)
             writer.end()
+        except BadRequestBody:
+            self._refuse_body(req, writer)
+            return
         except (ClientDisconnected, asyncio.CancelledError):
             return
         except Exception:
@@ -184,6 +192,24 @@ class Connection(asyncio.Protocol):
             req.keep_alive = False  # the framing of a half-sent response is lost
         self._after_exchange(req, writer, reader)
 
+    def _refuse_body(self, req: Request, writer: ResponseWriter) -> None:
+        """The body the action was reading is malformed (see `_protocol_error`): answer
+        the error now, unless a response has begun, and close. The action has dropped
+        its side already (the proxy aborts the upstream connection: its framing is lost)."""
+        self._active = None
+        resp = self._pending_error
+        self._pending_error = None
+        self._queue.clear()
+        req.keep_alive = False
+        if resp is not None and not writer.started and self.state != CLOSED:
+            head_only = req.method == b"HEAD"
+            self.write(resp.with_connection(self.clock.date_line, CONN_CLOSE, head_only))
+            self.ctx.log_request(req, resp.status, 0 if head_only else len(resp.body))
+        elif writer.started:
+            writer.abort()
+            self.ctx.log_request(req, writer.status, writer.sent)
+        self._linger_close()
+
     def exchange_done(self, req: Request, writer: ResponseWriter) -> None:
         """A task-free exchange (see `_start`) has finished its response."""
         if not writer.ended:
@@ -195,6 +221,8 @@ class Connection(asyncio.Protocol):
     ) -> None:
         if self.access_log is not None:  # None when logging is off: skip the call
             self.ctx.log_request(req, writer.status, writer.sent)
+        else:
+            self.ctx.observe(req, writer.status)
         self._active = None
         ctx = self.ctx
         if ctx.closing and (not req.keep_alive or ctx.idle_grace <= 0):
@@ -318,6 +346,7 @@ class Connection(asyncio.Protocol):
             self.ctx.log_request(req, resp.status, 0 if head_only else len(resp.body))
         else:
             self.served += 1
+            self.ctx.observe(req, resp.status)
 
     def write(self, data: bytes) -> None:
         """Queue bytes for the client; while parsing, batched into one send."""
@@ -378,7 +407,9 @@ class Connection(asyncio.Protocol):
         self._req = None
         self._action = None
         if self._reader is not None:
-            self._reader.abort(ClientDisconnected())
+            # An action reading this body (the proxy) stops at once and the error is
+            # answered then (`_refuse_body`), rather than after the body timeout.
+            self._reader.abort(BadRequestBody(status, reason))
             self._reader = None
         if self._active is not None or self._queue:
             # Earlier pipelined answers are still being produced: the error follows

@@ -1,23 +1,26 @@
-"""Everything a worker's connections share, built once from the config."""
+"""Everything a worker's connections share.
+
+Built once from the config by frontdesk.pipeline (which composes each route's chain
+of features); the server package itself knows only the `Action` interface.
+"""
 
 from __future__ import annotations
 
-import ipaddress
+import itertools
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from frontdesk.http.routing import Matcher, RouteTable
+from frontdesk.admin.metrics import RequestMetrics
+from frontdesk.http.routing import RouteTable
 from frontdesk.log import AccessLog, error_log
-from frontdesk.server.actions import Action, NotFound, Redirect, Respond
+from frontdesk.server.actions import Action, NotFound
 from frontdesk.server.clock import Clock
 from frontdesk.server.response import FixedResponse, error_response
 
 if TYPE_CHECKING:
-    from frontdesk.cache.runtime import CacheRuntime
-    from frontdesk.config.model import Config, Route
-    from frontdesk.proxy.pool import UpstreamPool
     from frontdesk.server.connection import Connection
     from frontdesk.server.protocol import HttpProtocol
     from frontdesk.server.request import Request
@@ -83,10 +86,19 @@ class WorkerContext:
         # the fast lane, whose answers each connection counts (see requests_served).
         self.requests = 0
         self.started = time.time()
-        # The proxy's per-worker connection pools, by [pool.NAME]; swept by the tick.
-        self.upstream_pools: dict[str, UpstreamPool] = {}
-        # The [cache.NAME] caches that routes use, as this worker holds them.
-        self.caches: dict[str, CacheRuntime] = {}
+        # The proxy's per-worker connection pools, by [pool.NAME], and the [cache.NAME]
+        # caches routes use: set by frontdesk.pipeline; opaque here (the server package
+        # never imports a feature), typed where they are used (frontdesk.worker).
+        self.upstream_pools: dict[str, Any] = {}
+        self.caches: dict[str, Any] = {}
+        # Counters by route, method and status class (admin/metrics.py); the master
+        # gathers them over the control channel when /metrics is read.
+        self.metrics = RequestMetrics()
+        self.actions: list[Action] = []  # one per route, in order (their fast-lane counts)
+        # Request ids for the access log of requests the proxy did not forward (it
+        # makes its own): a random prefix and a counter, as the proxy's.
+        self._id_prefix = os.urandom(6).hex().encode("ascii")
+        self._ids = itertools.count(1)
 
     def at_capacity(self) -> None:
         if not self.accept_paused:
@@ -109,12 +121,41 @@ class WorkerContext:
             resp = self._errors[key] = error_response(status, reason, server=self.server_header)
         return resp
 
+    def metrics_snapshot(self) -> dict[str, object]:
+        """The counters for the master (admin/metrics.py), fast-lane answers included."""
+        fast: list[tuple[str, str, int, int]] = []
+        for a in [*self.actions, self.not_found]:
+            status = a.fixed.status if a.fixed is not None else 200
+            fast.append((a.label, "GET", status, a.fast_get))
+            fast.append((a.label, "HEAD", status, a.fast_head))
+        upstream = [
+            (name, b.label, b.stats) for name, p in self.upstream_pools.items() for b in p.backends
+        ]
+        return self.metrics.snapshot(fast, upstream)
+
     def requests_served(self) -> int:
         return self.requests + sum(c.served for c in self.connections)
 
+    def observe(self, req: Request, status: int) -> None:
+        """Count one answer in the metrics (every path but the fast lane)."""
+        self.metrics.observe(req.route, req.method, status, time.monotonic() - req.began)
+
+    def request_id(self, req: Request) -> bytes:
+        rid = req.request_id
+        if not rid:
+            rid = req.request_id = b"%s-%x" % (self._id_prefix, next(self._ids))
+        return rid
+
     def log_request(self, req: Request, status: int, size: int) -> None:
         self.requests += 1
+        elapsed = time.monotonic() - req.began
+        self.metrics.observe(req.route, req.method, status, elapsed)
         log = self.access_log
+        if log.json:
+            log.extra(
+                self.request_id(req), req.route, req.upstream, req.cache_status,
+                req.upstream_ttfb, elapsed,
+            )  # fmt: skip
         if log.enabled:
             log.record(
                 req.peer,
@@ -130,12 +171,16 @@ class WorkerContext:
 
     def log_error_request(self, conn: Connection, status: int, target: bytes, size: int) -> None:
         self.requests += 1
+        try:
+            method = conn.parser.get_method() or b"-"
+        except Exception:  # the parser may not have got as far as the method
+            method = b"-"
+        self.metrics.observe("-", method, status, 0.0)
         log = self.access_log
         if log.enabled:
-            try:
-                method = conn.parser.get_method() or b"-"
-            except Exception:  # the parser may not have got as far as the method
-                method = b"-"
+            if log.json:
+                rid = b"%s-%x" % (self._id_prefix, next(self._ids))
+                log.extra(rid, "-", "", "", -1.0, 0.0)
             log.record(
                 conn.peer,
                 self.clock.log_time,
@@ -150,138 +195,3 @@ class WorkerContext:
 
     def log_exception(self, req: Request) -> None:
         error_log.exception("action failed on %s %r", req.method.decode(), req.path)
-
-
-def build_context(config: Config) -> WorkerContext:
-    s = config.server
-    limits = Limits(
-        max_uri_size=s.max_uri_size,
-        max_header_size=s.max_header_size,
-        max_headers=s.max_headers,
-        max_body_size=s.max_body_size,
-        max_connections=s.max_connections,
-        header_timeout=s.header_timeout,
-        body_timeout=s.body_timeout,
-        keepalive_timeout=s.keepalive_timeout,
-        write_timeout=s.write_timeout,
-    )
-    clock = Clock()
-    pools = build_pools(config, clock)
-    caches = build_caches(config)
-    table = RouteTable(
-        [
-            (build_matcher(r), build_action(r, s.server_header, config, pools, caches))
-            for r in config.routes
-        ]
-    )
-    access_log = AccessLog(s.access_log, s.access_log_format)
-    ctx = WorkerContext(table, limits, s.server_header, access_log, clock)
-    ctx.upstream_pools = pools
-    ctx.caches = caches
-    return ctx
-
-
-def build_caches(config: Config) -> dict[str, CacheRuntime]:
-    """One CacheRuntime per [cache.NAME] that a route uses. Its responses are stored only
-    for the hosts its routes match (any host when one of them matches every host)."""
-    if not config.caches:
-        return {}
-    from frontdesk.cache.runtime import build_cache
-
-    hosts: dict[str, set[str] | None] = {}
-    for r in config.routes:
-        if r.cache is None:
-            continue
-        names = _as_tuple(r.match.host)
-        seen = hosts.setdefault(r.cache, set())
-        if not names or any("*" in n for n in names):
-            hosts[r.cache] = None  # any host (a wildcard: the matcher guards it)
-        elif seen is not None:
-            seen.update(n.lower().rstrip(".") for n in names)
-    return {
-        name: build_cache(name, config.caches[name], frozenset(allowed or ()))
-        for name, allowed in hosts.items()
-    }
-
-
-def build_pools(config: Config, clock: Clock) -> dict[str, UpstreamPool]:
-    """One UpstreamPool per [pool.NAME] that a route uses (per worker: not shared)."""
-    from frontdesk.proxy.pool import UpstreamPool
-    from frontdesk.proxy.starting import load_page
-
-    via = _via(config.server.server_header)
-    used = {r.proxy.pool for r in config.routes if r.proxy is not None}
-    pools = {
-        name: UpstreamPool(name, pool, clock, via)
-        for name, pool in config.pools.items()
-        if name in used
-    }
-    page = load_page(config.server.starting_page)
-    for p in pools.values():
-        p.starting_page = page
-    return pools
-
-
-def _via(server_header: str) -> bytes:
-    # RFC 9110 §7.6.3: received-by is a pseudonym when the host is not to be named;
-    # the first word of the Server header, as a token.
-    word = server_header.split("/")[0].split()[0] if server_header.strip() else "frontdesk"
-    return word.encode("latin-1")
-
-
-def _as_tuple(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    return tuple(value)
-
-
-def build_matcher(route: Route) -> Matcher:
-    m = route.match
-    if m is None:
-        return Matcher()
-    headers = m.header or {}
-    return Matcher.build(
-        hosts=_as_tuple(m.host),
-        prefix=m.path,
-        exact=m.exact,
-        regex=m.regex,
-        methods=_as_tuple(m.method),
-        headers=list(headers.items()),
-    )
-
-
-def build_action(
-    route: Route,
-    server: str,
-    config: Config | None = None,
-    pools: dict[str, UpstreamPool] | None = None,
-    caches: dict[str, CacheRuntime] | None = None,
-) -> Action:
-    if route.proxy is not None and config is not None and pools is not None:
-        from frontdesk.proxy.handler import ProxyAction
-
-        trusted = tuple(ipaddress.ip_network(n) for n in config.server.trusted_proxies)
-        pool = pools[route.proxy.pool]
-        action: Action = ProxyAction(route.proxy, pool, trusted, pool.via)
-        if route.cache is not None and caches is not None:
-            from frontdesk.cache.action import CachedProxy
-
-            action = CachedProxy(action, caches[route.cache])  # type: ignore[arg-type]
-    elif route.respond is not None:
-        r = route.respond
-        resp = FixedResponse.build(
-            r.status, list(r.headers.items()), r.body.encode(), server=server
-        )
-        action = Respond(resp)
-    elif route.redirect is not None:
-        action = Redirect(route.redirect.status, route.redirect.to, server)
-    elif route.static is not None:
-        from frontdesk.static.action import StaticFiles  # brotli only when used
-
-        action = StaticFiles(route.static, route.match.path, server)
-    else:  # the config validator guarantees exactly one action per route
-        raise ValueError("route has no action")
-    action.name = route.name or ""
-    return action

@@ -27,6 +27,12 @@ class ClientDisconnected(Exception):
     """The client went away before the exchange finished."""
 
 
+class BadRequestBody(ClientDisconnected):
+    """The request body turned out malformed (chunk framing, trailers, size) while an
+    action was reading it: the connection answers the error and closes; the action's
+    work on the request is abandoned as if the client had gone."""
+
+
 class BodyReader:
     """The request body as it arrives, chunk by chunk (`async for chunk in body`)."""
 
@@ -174,6 +180,13 @@ class ResponseWriter:
             self.conn.write(b"".join(parts))
             return
         self._start(status, parts, has_length)
+
+    def interim(self, status: int, block: bytes) -> None:
+        """Send an interim (1xx) response before the final one (the proxy: a backend's
+        103 Early Hints). RFC 9110 §15.2: "A server MUST NOT send a 1xx response to an
+        HTTP/1.0 client"; an interim response has no body and no framing."""
+        if not self.started and self._req.version == "1.1":
+            self.conn.write(status_line(status) + block + b"\r\n")
 
     def _start(self, status: int, parts: list[bytes], has_length: bool) -> None:
         if self.started:

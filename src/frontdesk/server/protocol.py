@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 import httptools
@@ -103,6 +104,24 @@ def _remember(cache: dict[bytes, Any], key: bytes, value: Any) -> None:
     if len(cache) >= _CACHE_SIZE:
         cache.clear()
     cache[key] = value
+
+
+def _authority(url: bytes) -> bytes:
+    """The authority of an absolute-form target (http://authority/path?query)."""
+    rest = url.partition(b"://")[2]
+    end = len(rest)
+    for stop in (b"/", b"?"):
+        i = rest.find(stop)
+        if 0 <= i < end:
+            end = i
+    return rest[:end]
+
+
+def _with_host(headers: list[tuple[bytes, bytes]], authority: bytes) -> list[tuple[bytes, bytes]]:
+    """The fields with Host replaced by `authority` (added when the request had none)."""
+    fields = [(n, v) for n, v in headers if n.lower() != b"host"]
+    fields.append((b"Host", authority))
+    return fields
 
 
 class _Stop(Exception):
@@ -369,7 +388,7 @@ class HttpProtocol(Connection):
         if hosts == 1:
             host = self.host_cache.get(raw_host)  # type: ignore[arg-type]
             if host is None:
-                host = self._parse_host(raw_host)  # type: ignore[arg-type]
+                host = self._parse_host(raw_host, url, version)  # type: ignore[arg-type]
         elif hosts > 1:
             raise ProtocolError(400, "more than one Host header")  # RFC 9112 §3.2
         elif version == "1.1":
@@ -384,7 +403,12 @@ class HttpProtocol(Connection):
             target = self._parse_target(url, method)
         path, query, target_host = target
         if target_host is not None:
-            host = target_host  # RFC 9112 §3.2.2: absolute-form wins over Host
+            # RFC 9112 §3.2.2: absolute-form wins over Host, for routing and for what
+            # is forwarded ("A proxy that forwards such a request MUST generate a new
+            # Host field value based on the received request-target").
+            host = target_host
+            raw_host = _authority(url)
+            headers = _with_host(headers, raw_host)
         action = self.catch_all or self.routes.match(method, host, path, headers) or self.not_found
         fixed = action.fixed
         if (
@@ -408,6 +432,10 @@ class HttpProtocol(Connection):
                         answer_with_file(self, *data)
                     self._answered = True
                     self.served += 1
+                    if method == b"HEAD":
+                        action.fast_head += 1
+                    else:
+                        action.fast_get += 1
                     return
             elif method != b"HEAD":
                 date_line = self.clock.date_line
@@ -417,6 +445,7 @@ class HttpProtocol(Connection):
                     self._out.append(fixed.rendered(date_line))
                 self._answered = True
                 self.served += 1
+                action.fast_get += 1
                 return
         self._dispatch(method, url, path, query, version, headers, host, has_body, action)
 
@@ -473,6 +502,9 @@ class HttpProtocol(Connection):
             has_body,
             self.clock.now,
             upgrade,
+            None,
+            action.label,
+            monotonic(),
         )
         self._req = req
         self._action = action
@@ -539,10 +571,18 @@ class HttpProtocol(Connection):
         self._content_length = content_length  # checked against the route's limit
         return content_length > 0
 
-    def _parse_host(self, raw: bytes) -> str:
+    def _parse_host(self, raw: bytes, url: bytes, version: str) -> str:
         host = parse_host(raw)
         if host is None:
             raise ProtocolError(400, "invalid Host header")
+        if not host:
+            # An empty Host is for a target URI without an authority (RFC 9110 §7.2);
+            # an http(s) URI has one, so an HTTP/1.1 request in origin-form (or
+            # asterisk-form) with an empty Host has an invalid field value: 400
+            # (RFC 9112 §3.2). Not remembered, so that each one is checked here.
+            if version == "1.1" and (url[:1] == b"/" or url == b"*"):
+                raise ProtocolError(400, "empty Host header")
+            return host
         _remember(self.host_cache, raw, host)
         return host
 

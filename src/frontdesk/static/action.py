@@ -61,6 +61,31 @@ _NOT_HOT = frozenset(
     }
 )
 _TEXT = b"text/plain; charset=utf-8"
+_MEMO_ANSWERS = 64  # rendered conditional/range answers kept per cached file
+_NO_AE = b"\n"  # the key's mark for "no Accept-Encoding" (never in a field value)
+
+
+def answer_key(method: bytes, headers: list[tuple[bytes, bytes]]) -> tuple[bytes, ...] | None:
+    """The key of a conditional or range request's answer in `Resource.answers`, as
+    hot() builds it inline; None for a plain request or a repeated Accept-Encoding
+    (whose lines respond() joins, RFC 9110 §5.3)."""
+    ae = None
+    key: list[bytes] | None = None
+    for name, value in headers:
+        lname = name.lower()
+        if lname == b"accept-encoding":
+            if ae is not None:
+                return None
+            ae = value
+        elif lname in _NOT_HOT:
+            if key is None:
+                key = [method, lname, value]
+            else:
+                key += (lname, value)
+    if key is None:
+        return None
+    key.append(_NO_AE if ae is None else ae)
+    return tuple(key)
 
 
 class StaticFiles(Action):
@@ -80,7 +105,7 @@ class StaticFiles(Action):
             fallback=cfg.fallback,
         )
         self.mime = MimeTable(cfg.types, cfg.default_type, cfg.charset)
-        self.rules = CacheRules(cfg.cache_rules, cfg.cache_control)
+        self.rules = CacheRules(cfg.cache_rules, cfg.cache_control, cfg.default_cache_control)
         self.cfg = cfg
         self.max_in_memory = cfg.memory_cache_max_file if cfg.memory_cache > 0 else 0
         self.budget = cfg.memory_cache
@@ -108,17 +133,38 @@ class StaticFiles(Action):
         res = self.memory.get(path)
         if res is None or clock.now >= res.expires:
             return None
+        # The fields an answer depends on, raw, in the order sent: a plain request is
+        # answered by its Accept-Encoding alone; any other shape by the whole key, a
+        # lookup in the answers respond() rendered for the same fields before.
         ae = None
+        key: list[bytes] | None = None
         for name, value in headers:
             if _HOT_FIRST[name[0]] and len(name) in _HOT_LENGTHS:
                 lname = name.lower()
-                if lname == b"accept-encoding" and ae is None:
+                if lname == b"accept-encoding":
+                    if ae is not None:
+                        return None  # repeated: respond() joins the lines
                     ae = value
-                elif lname in _NOT_HOT or lname == b"accept-encoding":
-                    return None
-        resp = res.responses.get(ae)
-        if resp is None or (method != b"GET" and method != b"HEAD"):
+                elif lname in _NOT_HOT:
+                    if key is None:
+                        key = [method, lname, value]
+                    else:
+                        key += (lname, value)
+        if method != b"GET" and method != b"HEAD":
             return None
+        if key is None:
+            resp = res.responses.get(ae)
+            if resp is None:
+                return None
+        else:
+            key.append(_NO_AE if ae is None else ae)
+            resp = res.answers.get(tuple(key))
+            if resp is None:
+                return None
+            res.used = True
+            if method == b"HEAD":
+                return resp.head + clock.date_line + b"\r\n"
+            return resp.rendered(clock.date_line)
         res.used = True
         date_line = clock.date_line
         if method == b"HEAD":
@@ -148,11 +194,21 @@ class StaticFiles(Action):
                 return None
         res.used = True
         fields = request_fields(req.headers)
-        plain = fields.range is None and not fields.conditions.any
+        # An If-Range without Range changes nothing, but hot() looks such a request up
+        # by its key like any other shape, so it is remembered by key too.
+        cond = fields.conditions
+        plain = fields.range is None and not cond.any and cond.if_range is None
+        key = None
         if plain:
             memo = res.responses.get(fields.accept_encoding)
             if memo is not None:
                 return memo
+        else:
+            key = answer_key(req.method, req.headers)
+            if key is not None:
+                memo = res.answers.get(key)
+                if memo is not None:
+                    return memo
         p = plan(req.method, fields, res, self.max_ranges, self.boundary)
         if isinstance(p, NeedCoding) or (p.variant is not None and p.variant.body is None):
             return None  # to compress first, or bytes to send from disk
@@ -161,6 +217,12 @@ class StaticFiles(Action):
             if len(res.responses) >= _MEMO:
                 res.responses.clear()
             res.responses[fields.accept_encoding] = resp
+        elif key is not None:
+            # The plan is a function of the method, these fields and the file (a
+            # changed file is a new Resource): the same request gets the same bytes.
+            if len(res.answers) >= _MEMO_ANSWERS:
+                res.answers.clear()
+            res.answers[key] = resp
         return resp
 
     async def stream(self, req: Request, body: BodyReader | None, out: ResponseWriter) -> None:

@@ -74,6 +74,10 @@ class Resource:
     charge: int = 0  # bytes counted against the memory cache
     # Rendered 200 answers by the request's raw Accept-Encoding (None: absent).
     responses: dict[bytes | None, FixedResponse] = field(default_factory=dict)
+    # Rendered answers to the other request shapes (conditional, Range, If-Range), by
+    # (method, the raw fields the answer depends on): a browser's revalidation sends the
+    # same If-None-Match each time, a player the same Range. See static/action.py.
+    answers: dict[tuple[bytes, ...], FixedResponse] = field(default_factory=dict)
 
     @property
     def identity(self) -> Variant:

@@ -18,9 +18,12 @@ def entry(
     etag: str | None = None,
     body: int = 10,
     at: float = T0,
+    must_revalidate: bool = False,
 ) -> Entry:
-    """A stored GET response for https://example.com{path}."""
-    headers = h(cache_control=f"max-age={max_age}")
+    """A stored GET response for https://example.com{path}; `must_revalidate`: one that
+    may never be served stale, so without a validator it is useless once expired."""
+    cc = f"max-age={max_age}, must-revalidate" if must_revalidate else f"max-age={max_age}"
+    headers = h(cache_control=cc)
     req_headers = []
     if lang is not None:
         headers.append((b"vary", b"accept-language"))

@@ -123,7 +123,7 @@ async def test_purge_by_tag_and_prefix(tmp_path: Path) -> None:
 
 async def test_expired_entries_without_validator_are_dropped(tmp_path: Path) -> None:
     d = DiskTier(tmp_path, 1 << 30, clock=lambda: T0 + 120)
-    await put(d, entry(max_age=60), b"x")
+    await put(d, entry(max_age=60, must_revalidate=True), b"x")
     assert await d.get(KEY) == [] and entry_files(tmp_path) == []
     await d.close()
 

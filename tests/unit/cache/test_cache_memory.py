@@ -79,7 +79,8 @@ async def test_purge_by_tag_and_prefix() -> None:
 
 async def test_entries_past_their_useful_life_are_dropped_when_found() -> None:
     m = MemoryTier(1 << 20, clock=lambda: T0 + 120)
-    await put(m, entry(max_age=60), b"x")  # no validator: useless after 60 s
+    # no validator, no stale use: useless after 60 s
+    await put(m, entry(max_age=60, must_revalidate=True), b"x")
     await put(m, entry("/v", max_age=60, etag='"v"'), b"y")  # a validator keeps it
     assert await m.get("https://example.com/a") == []
     assert len(await m.get("https://example.com/v")) == 1

@@ -324,8 +324,25 @@ def test_stale_if_error_not_when_revalidation_required_rfc9111_5_2_2_2(cc: str) 
     assert not stale_on_error(d, T0 + 20, 503)
 
 
-def test_no_stale_on_error_without_permission_rfc9111_4_2_4() -> None:
+def test_no_stale_on_a_5xx_without_permission_rfc9111_4_2_4() -> None:
     d = validating("max-age=10", T0 + 20)
+    assert not stale_on_error(d, T0 + 20, 503)
+
+
+def test_stale_when_disconnected_rfc9111_4_2_4() -> None:
+    """No response at all: the cache is disconnected, and §4.2.4 lets it serve stale."""
+    from frontdesk.cache.policy import stale_detail
+
+    d = validating("max-age=10", T0 + 20)
+    assert stale_on_error(d, T0 + 20, None)
+    assert stale_detail(d, T0 + 20, None) == "disconnected"
+    d = validating("max-age=10, stale-if-error=60", T0 + 20)
+    assert stale_detail(d, T0 + 20, None) == "stale-if-error"
+
+
+@pytest.mark.parametrize("cc", ["must-revalidate", "proxy-revalidate", "s-maxage=10", "no-cache"])
+def test_no_stale_when_disconnected_if_forbidden_rfc9111_4_2_4(cc: str) -> None:
+    d = validating(f"max-age=10, {cc}", T0 + 20)
     assert not stale_on_error(d, T0 + 20, None)
 
 
@@ -411,7 +428,7 @@ def test_hit_path_parses_no_stored_header(monkeypatch: pytest.MonkeyPatch) -> No
         raise AssertionError("parsed on the hit path")
 
     monkeypatch.setattr(directives, "_parse", boom)
-    monkeypatch.setattr(entry_mod, "parse_cache_control", boom)
+    monkeypatch.setattr(entry_mod, "response_directives", boom)
     monkeypatch.setattr(entry_mod, "parse_http_date", boom)
     monkeypatch.setattr(serve, "parse_http_date", boom)
     d = run([e], T0 + 5, h(accept_encoding="gzip", user_agent="x"))
@@ -422,13 +439,25 @@ def test_hit_path_parses_no_stored_header(monkeypatch: pytest.MonkeyPatch) -> No
     assert a.status == 200
 
 
-def test_age_above_lifetime_on_arrival_not_kept_without_validator_rfc9111_4_2_3() -> None:
+def test_age_above_lifetime_on_arrival_is_stored_stale_rfc9111_5_1() -> None:
+    """Age never refuses storage: aged past its lifetime, the response is kept (stale);
+    only a client's max-stale can use it, and a fetch replaces it."""
     from cache_helpers import on, response
 
     from frontdesk.cache.storage import StoreReason
 
     d = on(response(headers=h(cache_control="max-age=60", age="120")))
-    assert d.reason is StoreReason.NO_REUSE and d.ttl == -60
+    assert d.reason is StoreReason.STORED and d.ttl == -60
+    assert d.entry is not None and not d.entry.is_fresh(d.entry.response_time)
+
+
+def test_no_lifetime_no_validator_still_refused() -> None:
+    from cache_helpers import on, response
+
+    from frontdesk.cache.storage import StoreReason
+
+    d = on(response(headers=h(cache_control="max-age=0")))
+    assert d.reason is StoreReason.NO_REUSE
 
 
 def test_stale_if_error_status_member_detail_rfc9211_2_8() -> None:

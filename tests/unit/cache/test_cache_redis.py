@@ -42,7 +42,7 @@ async def test_round_trip_and_variants(redis_server: Any) -> None:
 
 async def test_ttl_follows_the_useful_life(redis_server: Any) -> None:
     r = tier(redis_server, max_ttl=3600)
-    await put(r, entry("/short", max_age=60), b"x")
+    await put(r, entry("/short", max_age=60, must_revalidate=True), b"x")
     await put(r, entry("/kept", max_age=60, etag='"v"'), b"y")
     [short] = await r.get("https://example.com/short")
     [kept] = await r.get("https://example.com/kept")
@@ -50,7 +50,7 @@ async def test_ttl_follows_the_useful_life(redis_server: Any) -> None:
     assert 3590 <= await r._redis.ttl(kept.entry.ref) <= 3600  # type: ignore[arg-type]
     # Already useless: not stored at all.
     late = tier(redis_server, clock=lambda: T0 + 1000)
-    assert not await put(late, entry("/late", max_age=60), b"z")
+    assert not await put(late, entry("/late", max_age=60, must_revalidate=True), b"z")
     await r.close()
     await late.close()
 

@@ -303,21 +303,28 @@ def test_entry_with_validator_useful_indefinitely_rfc9111_4_3_4() -> None:
 @pytest.mark.parametrize(
     ("cc", "until"),
     [
-        ("max-age=60", T0 + 60),
-        ("max-age=60, stale-while-revalidate=30", T0 + 90),
-        ("max-age=60, stale-if-error=300, stale-while-revalidate=30", T0 + 360),
+        # May be served stale when the origin is gone (§4.2.4): kept until evicted.
+        ("max-age=60", None),
+        ("max-age=60, stale-while-revalidate=30", None),
+        # Never stale: useless once expired.
         ("max-age=60, must-revalidate, stale-if-error=300", T0 + 60),
         ("s-maxage=60, stale-if-error=300", T0 + 60),
+        ("max-age=60, proxy-revalidate", T0 + 60),
     ],
 )
-def test_entry_without_validator_useful_until_windows_close_rfc5861(cc: str, until: float) -> None:
-    """Fresh until lifetime; then only RFC 5861 windows, unless §4.2.4 forbids stale use."""
+def test_entry_without_validator_useful_until_rfc9111_4_2_4(cc: str, until: float | None) -> None:
     d = on(response(headers=h(cache_control=cc)))
     assert d.entry is not None and d.entry.useful_until() == until
 
 
-def test_stale_on_arrival_past_its_stale_window_not_kept_rfc5861() -> None:
-    d = on(response(headers=h(cache_control="max-age=10, stale-if-error=5", age="20")))
+def test_no_lifetime_and_no_stale_window_not_kept_rfc5861() -> None:
+    d = on(response(headers=h(cache_control="max-age=0")))
     assert d.reason is R.NO_REUSE
-    d = on(response(headers=h(cache_control="max-age=10, stale-if-error=15", age="20")))
+    d = on(response(headers=h(cache_control="max-age=0, stale-if-error=15")))
+    assert d.store
+
+
+def test_aged_past_its_stale_window_is_still_kept_rfc9111_5_1() -> None:
+    """Age never refuses storage (issue 17): the entry is stale, not refused."""
+    d = on(response(headers=h(cache_control="max-age=10, stale-if-error=5", age="20")))
     assert d.store

@@ -1,0 +1,146 @@
+"""One cache whatever the worker count (issue 17, item 1): with two workers, a response
+stored through one is a hit in both, a 304 freshening and a purge are seen by both at
+once, and `memory` bounds the whole server. Every request goes on a new connection, so
+both workers take some (the status of each worker says they did)."""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import quote
+
+import pytest
+from origin_helpers import cached_routes, seen
+
+CACHE = """
+[cache.main]
+memory = "{memory}"
+purge_from = ["127.0.0.1"]
+
+[admin]
+listen = "unix:{sock}"
+"""
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def srv(module_server, origin, tmp_path_factory):
+    sock = tmp_path_factory.mktemp("admin") / "admin.sock"
+    text = CACHE.format(sock=sock, memory="16MB")
+    return module_server(cached_routes(origin.address, text), workers=2)
+
+
+def worker_hits(srv) -> list[int]:
+    """Cache hits so far in each worker."""
+    result = srv.cli("status", "--json")
+    assert result.returncode == 0, result.stderr
+    workers = json.loads(result.stdout)["workers"]
+    assert len(workers) == 2
+    return [int(w["caches"]["main"]["hits"]) for w in workers]
+
+
+def many(srv, u: str, n: int = 40) -> set[bytes]:
+    """The bodies of `n` GETs, each on a new connection (they land on both workers)."""
+    bodies = set()
+    for _ in range(n):
+        r, body = srv.get(u)
+        assert r.status == 200
+        bodies.add(body)
+    return bodies
+
+
+def test_a_response_stored_by_one_worker_is_a_hit_in_both(srv):
+    u = "/c/w-store?cc=" + quote("max-age=600")
+    before = worker_hits(srv)
+    r, first = srv.get(u)  # stored by whichever worker took it
+    assert r.getheader("Cache-Status").endswith("stored")
+    assert many(srv, u) == {first}
+    assert seen(srv, "/c/w-store") == 1  # the origin was asked once, not once per worker
+    after = worker_hits(srv)
+    assert all(a > b for a, b in zip(after, before, strict=True)), (before, after)
+
+
+def test_a_304_freshening_is_seen_by_both(srv):
+    u = "/c/w-fresh?cc=" + quote("max-age=2") + "&etag=" + quote('"v1"')
+    _, first = srv.get(u)
+    time.sleep(2.5)  # stale now: the next request validates
+    r, body = srv.get(u)
+    assert body == first and "fwd=stale" in r.getheader("Cache-Status")
+    assert seen(srv, "/c/w-fresh", "304") == 1
+    for _ in range(20):  # fresh again in both workers: nobody validates again
+        r, body = srv.get(u)
+        assert body == first and "; hit" in r.getheader("Cache-Status")
+        assert int(r.getheader("Age")) < 2
+    assert seen(srv, "/c/w-fresh", "304") == 1
+    assert seen(srv, "/c/w-fresh") == 2
+
+
+def test_a_purge_is_seen_by_both_at_once(srv):
+    u = "/c/w-purge?cc=" + quote("max-age=600")
+    old = many(srv, u, 10)
+    assert len(old) == 1
+    r, _ = srv.get(u, method="PURGE")
+    assert r.status == 200
+    # No pause: the other worker's copy is gone as soon as the PURGE is answered.
+    new = many(srv, u)
+    assert len(new) == 1 and not new & old
+    assert seen(srv, "/c/w-purge") == 2
+
+
+def test_an_invalidation_is_seen_by_both_at_once(srv):
+    u = "/c/w-post?cc=" + quote("max-age=600")
+    old = many(srv, u, 10)
+    r, _ = srv.get(u, method="DELETE")
+    assert r.status == 200
+    new = many(srv, u)
+    assert len(new) == 1 and not new & old
+
+
+def test_memory_bounds_the_whole_server(module_server, origin, tmp_path_factory):
+    sock = tmp_path_factory.mktemp("admin") / "admin.sock"
+    text = CACHE.format(sock=sock, memory="1MB")
+    srv = module_server(cached_routes(origin.address, text), workers=2)
+    size = 100_000
+    for i in range(30):  # 3 MB of storable responses through both workers
+        r, body = srv.get(f"/c/w-big-{i}?size={size}&cc=" + quote("max-age=600"))
+        assert r.status == 200 and len(body) == size
+    result = srv.cli("status", "--json")
+    status = json.loads(result.stdout)
+    (cache,) = status["caches"]
+    (memory,) = cache["tiers"]
+    assert 0 < memory["bytes"] <= 1024 * 1024
+    assert memory["entries"] <= 10
+    # What each worker reports is the same one store, not a copy each.
+    views = [w["caches"]["main"]["tiers"][0] for w in status["workers"]]
+    assert [v["entries"] for v in views] == [memory["entries"]] * 2
+    # The newest responses are hits on every connection, whichever worker stored them.
+    hits = 0
+    for i in range(27, 30):
+        for _ in range(6):
+            r, _ = srv.get(f"/c/w-big-{i}?size={size}&cc=" + quote("max-age=600"))
+            hits += "; hit" in r.getheader("Cache-Status")
+    assert hits == 18
+
+
+def test_hits_spell_field_names_as_every_other_answer(srv):
+    """Issue 17, item 11: Age, Cache-Status, Content-Length (and Content-Range) as the
+    miss and every other answer write them, in every lane a hit can take."""
+    u = "/c/w-names?cc=" + quote("max-age=600") + "&etag=" + quote('"n1"')
+    r, _ = srv.get(u)
+    names = {n for n, _ in r.getheaders()}
+    assert {"Content-Length", "Cache-Status"} <= names
+    conn = srv.http()  # keep-alive: the second request takes the hot lane
+    try:
+        for headers in ({}, {}, {"Range": "bytes=0-3"}, {"If-None-Match": '"n1"'}, {"Pragma": "x"}):
+            conn.request("GET", u, headers=headers)
+            r = conn.getresponse()
+            r.read()
+            names = {n for n, _ in r.getheaders()}
+            assert {"Age", "Cache-Status"} <= names, (headers, names)
+            lower = {n for n in names if n.lower() in {"age", "cache-status", "content-length"}}
+            assert lower <= {"Age", "Cache-Status", "Content-Length"}, (headers, names)
+            if r.status != 304:
+                assert "Content-Length" in names
+    finally:
+        conn.close()

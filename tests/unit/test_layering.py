@@ -13,6 +13,8 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "frontdesk"
 # the shell on the proxy (action, fetch, runtime) does the I/O the policy decides.
 CACHE_IO = {
     "memory.py",
+    "shared.py",
+    "board.py",
     "disk.py",
     "redis_tier.py",
     "tiered.py",

@@ -23,8 +23,6 @@ CACHE_IO = {
     "runtime.py",
     "reply.py",
     "purge.py",
-    "board.py",
-    "shared.py",
 }
 PURE = (
     sorted((SRC / "http").glob("*.py"))

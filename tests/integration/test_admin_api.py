@@ -15,7 +15,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from openapi_core import OpenAPI
@@ -23,8 +23,11 @@ from openapi_core.testing import MockRequest, MockResponse
 from proc_helpers import free_port
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import Backend
 from frontdesk.admin.api import openapi_document
+
+if TYPE_CHECKING:
+    # Only a type: "conftest" names the browser tests' module too when both run.
+    from conftest import Backend
 
 STDLIB_APP = Path(__file__).with_name("apps") / "stdlib_app.py"
 

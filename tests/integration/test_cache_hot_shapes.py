@@ -8,6 +8,7 @@ Cache-Status, the general lane after them."""
 
 from __future__ import annotations
 
+import time
 from urllib.parse import quote
 
 import pytest
@@ -26,13 +27,25 @@ def srv(module_server, origin):
     return module_server(cached_routes(origin.address, CACHE), workers=1, access_log="off")
 
 
+def wait_for_hit(conn, u: str, headers: dict[str, str] | None = None) -> bytes:
+    """GET `u` until the cache answers it: a miss's answer is sent before the store
+    ends, so the request right after it may still be a miss. Returns the body."""
+    for _ in range(100):
+        conn.request("GET", u, headers=headers or {})
+        r = conn.getresponse()
+        body = r.read()
+        if "hit" in (r.getheader("Cache-Status") or ""):
+            return body
+        time.sleep(0.02)
+    raise AssertionError(f"{u} never became a cache hit")
+
+
 def exchange(srv, u: str, method: str, headers: dict[str, str]):
-    """(status, fields in order, body) of the second request on one connection (the
-    first stores or warms the entry)."""
+    """(status, fields in order, body) of a request on a connection whose earlier
+    requests stored the entry and saw it answered from the cache."""
     conn = srv.http()
     try:
-        conn.request("GET", u)
-        conn.getresponse().read()
+        wait_for_hit(conn, u)
         conn.request(method, u, headers=headers)
         r = conn.getresponse()
         return r.status, r.getheaders(), r.read()
@@ -82,8 +95,7 @@ def test_accept_encoding_variants_are_answered_in_the_hot_lane(srv):
     for ae in ("gzip, br", "br", "identity"):
         conn = srv.http()
         try:
-            conn.request("GET", u, headers={"Accept-Encoding": ae})
-            bodies[ae] = conn.getresponse().read()
+            bodies[ae] = wait_for_hit(conn, u, {"Accept-Encoding": ae})
             for same in (ae, ae.replace(", ", ","), ae.upper()):
                 conn.request("GET", u, headers={"Accept-Encoding": same})
                 r = conn.getresponse()

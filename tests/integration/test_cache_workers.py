@@ -105,6 +105,12 @@ def test_memory_bounds_the_whole_server(module_server, origin, tmp_path_factory)
     for i in range(30):  # 3 MB of storable responses through both workers
         r, body = srv.get(f"/c/w-big-{i}?size={size}&cc=" + quote("max-age=600"))
         assert r.status == 200 and len(body) == size
+    # A miss's answer is sent before its store ends: let the last one land first.
+    last = f"/c/w-big-29?size={size}&cc=" + quote("max-age=600")
+    deadline = time.monotonic() + 10
+    while "; hit" not in srv.get(last)[0].getheader("Cache-Status"):
+        assert time.monotonic() < deadline, "the last response was never stored"
+        time.sleep(0.05)
     result = srv.cli("status", "--json")
     status = json.loads(result.stdout)
     (cache,) = status["caches"]

@@ -46,7 +46,12 @@ LICENCE = "cc-by-4.0"
 
 
 class PlannerServer(ThreadingMixIn, HTTPServer):
-    daemon_threads = True
+    """One thread per connection. On SIGTERM it stops accepting, finishes the requests
+    it is working on (with ``Connection: close``) and exits once its connections are
+    closed or idle for ``Handler.timeout``: a stop fails no request."""
+
+    daemon_threads = False
+    block_on_close = True  # server_close() waits for the connections' threads
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], roads: RoadMap, instance: str) -> None:
@@ -54,12 +59,20 @@ class PlannerServer(ThreadingMixIn, HTTPServer):
         self.roads = roads
         self.instance = instance
         self.map_json = _encode(_map_payload(roads))
+        self.stopping = threading.Event()
 
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive with frontdesk's upstream pool
     server: PlannerServer
     server_version = "planner/1"
+    timeout = 5  # an idle keep-alive connection is closed after this (seconds)
+
+    def handle(self) -> None:
+        self.close_connection = True
+        self.handle_one_request()
+        while not self.close_connection and not self.server.stopping.is_set():
+            self.handle_one_request()
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         url = urlsplit(self.path)
@@ -154,6 +167,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", CACHE_CONTROL if cache else "no-store")
         self.send_header("X-Planner-Instance", self.server.instance)
+        if self.server.stopping.is_set():
+            self.send_header("Connection", "close")  # and http.server closes it after
         for name, value in (extra or {}).items():
             self.send_header(name, value)
         self.end_headers()
@@ -201,6 +216,7 @@ def main() -> None:
     server = PlannerServer(("127.0.0.1", port), RoadMap.load(), instance)
 
     def stop(signum: int, frame: object) -> None:
+        server.stopping.set()
         # shutdown() waits for serve_forever to return: call it off the main thread.
         threading.Thread(target=server.shutdown, daemon=True).start()
 
@@ -208,4 +224,5 @@ def main() -> None:
     signal.signal(signal.SIGINT, stop)
     print(f"planning routes on 127.0.0.1:{port}", file=sys.stderr, flush=True)
     server.serve_forever()
-    server.server_close()
+    server.server_close()  # the listening socket first, then the connections' threads
+    print("stopped", file=sys.stderr, flush=True)

@@ -2,7 +2,9 @@
 
 frontdesk serve [-c FILE] [--workers N]   run (no -c: the embedded default config)
 frontdesk check -c FILE                   validate; every error with key path and line
-frontdesk reload -c FILE                  validate, then tell the running master (SIGHUP)
+frontdesk reload -c FILE                  validate, then have the running master load it
+                                          (admin API, waiting for the apps; else SIGHUP)
+frontdesk restart APP [-c FILE]           rolling restart of an [app.NAME]'s instances
 frontdesk stop -c FILE                    graceful stop of the running master (SIGTERM)
 frontdesk status [-c FILE] [--json]       the running server's workers and figures
 frontdesk pool drain|disable|enable POOL SERVER [-c FILE]
@@ -42,6 +44,15 @@ def _parser() -> argparse.ArgumentParser:
     ):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("-c", "--config", required=True, help="TOML config file")
+    restart = sub.add_parser(
+        "restart",
+        help="rolling restart of an app's instances in the running server",
+        description="Start a new instance, wait for its check, put it in the pool, "
+        "drain and stop an old one; one instance at a time. Exits non-zero if a new "
+        "instance is not ready within start_timeout (the old ones keep serving).",
+    )
+    restart.add_argument("app", help="the app's name, as in [app.NAME]")
+    restart.add_argument("-c", "--config", help="TOML config file (default: embedded config)")
     status = sub.add_parser("status", help="show the running server's workers and figures")
     status.add_argument("-c", "--config", help="TOML config file (default: embedded config)")
     status.add_argument("--json", action="store_true", help="print the admin API's JSON")
@@ -94,8 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         return _pool(config, args.action, args.pool, args.server)
     if command == "purge":
         return _purge(config, args)
-    if command in ("reload", "stop"):
-        return _signal_master(config, signal.SIGHUP if command == "reload" else signal.SIGTERM)
+    if command == "restart":
+        return _restart(config, args.app)
+    if command == "reload":
+        return _reload(config)
+    if command == "stop":
+        return _signal_master(config, signal.SIGTERM)
     if args.workers is not None:
         if args.workers < 1:
             print("--workers must be at least 1", file=sys.stderr)
@@ -119,7 +134,58 @@ def _signal_master(config: Config, sig: signal.Signals) -> int:
     return 0
 
 
-def _admin(config: Config, method: str, path: str, body: Any = None) -> tuple[int, Any] | None:
+# A rolling replacement waits for each new instance (up to its start_timeout).
+_LONG_CALL = 3600.0
+
+
+def _reload(config: Config) -> int:
+    """Through the admin API when it answers (the reply says whether the apps' new
+    instances became ready); else SIGHUP, as before the admin API existed."""
+    from frontdesk.master.admin import call
+
+    pid_file = config.pid_file_path()
+    try:
+        with open(pid_file) as f:
+            pid = int(f.read().strip())
+    except (OSError, ValueError) as exc:
+        print(f"no running frontdesk found via {pid_file}: {exc}", file=sys.stderr)
+        return 1
+    address = config.admin_address()
+    try:
+        if address is None:
+            raise OSError("admin API off")
+        code, payload = call(address, "POST", "/reload", {}, timeout=_LONG_CALL)
+    except OSError:
+        return _signal_master(config, signal.SIGHUP)
+    if code == 404:  # a master from before POST /reload
+        return _signal_master(config, signal.SIGHUP)
+    if code != 200:
+        print(f"frontdesk master {pid}: reload failed:", file=sys.stderr)
+        for error in payload.get("errors", [payload.get("error", code)]):
+            print(f"  {error}", file=sys.stderr)
+        return 1
+    print(f"reloaded frontdesk master {pid}: generation {payload['generation']} serving")
+    return 0
+
+
+def _restart(config: Config, app: str) -> int:
+    from urllib.parse import quote
+
+    answer = _admin(config, "POST", f"/apps/{quote(app, safe='')}/restart", {}, _LONG_CALL)
+    if answer is None:
+        return 1
+    code, payload = answer
+    if code != 200:
+        print(f"frontdesk restart {app}: {payload.get('error', code)}", file=sys.stderr)
+        return EXIT_CONFIG if code == 404 else 1
+    pids = ", ".join(f"{i['instance']} pid {i['pid']}" for i in payload["instances"])
+    print(f"app {app} restarted: {pids}")
+    return 0
+
+
+def _admin(
+    config: Config, method: str, path: str, body: Any = None, timeout: float = 10.0
+) -> tuple[int, Any] | None:
     """One admin API call to the running server; None (said on stderr) if none answers."""
     from frontdesk.master.admin import call
 
@@ -128,7 +194,7 @@ def _admin(config: Config, method: str, path: str, body: Any = None) -> tuple[in
         print("the admin API is off in this config (admin.listen)", file=sys.stderr)
         return None
     try:
-        return call(address, method, path, body)
+        return call(address, method, path, body, timeout)
     except OSError as exc:
         where = address if isinstance(address, str) else f"{address[0]}:{address[1]}"
         print(f"no running frontdesk answers at {where}: {exc}", file=sys.stderr)

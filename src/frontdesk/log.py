@@ -102,6 +102,14 @@ class AccessLog:
         if self._pending >= _FLUSH_BYTES:
             self.flush()
 
+    def line(self, text: str) -> None:
+        """A line written as it is (an app's output, master/apps.py), in the same
+        batches, by the same thread, with the same bound as access log lines."""
+        self._lines.append(text)
+        self._pending += len(text) + 1
+        if self._pending >= _FLUSH_BYTES:
+            self.flush()
+
     def flush(self) -> None:
         if not self._lines:
             return

@@ -28,7 +28,7 @@ __all__ = ["load_file", "load_text", "default_config", "format_key"]
 
 # Keys from DESIGN.md that later versions add; say so instead of "unknown key".
 _PLANNED = {
-    (): ("app", "auth"),
+    (): ("auth",),
     ("route",): ("auth",),
 }
 

@@ -14,12 +14,22 @@ import tempfile
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ..errors import ConfigError, ConfigIssue
 from .admin import Admin
+from .apps import APP_NAME, App
 from .cache import Cache
-from .proxy import Pool, Proxy
+from .proxy import Health, Pool, Proxy
 from .static import Static
 from .types import (
     MODEL_CONFIG,
@@ -151,6 +161,22 @@ class ServerConfig(BaseModel):
 
     backlog: Count = 2048
     """Listen backlog: connections the kernel queues before accept(). Default 2048."""
+
+    starting_page: str = ""
+    """An HTML file answered (status 503, with Retry-After) on a `proxy` route whose
+    pool has no ready server yet: an app still starting, or restarting after a crash.
+    Relative to the config file's directory. Default: a short built-in page."""
+
+    @field_validator("starting_page")
+    @classmethod
+    def _starting_page(cls, value: str, info: ValidationInfo) -> str:
+        if not value:
+            return value
+        base = (info.context or {}).get("config_dir") or os.getcwd()
+        path = os.path.normpath(os.path.join(base, os.path.expanduser(value)))
+        if not os.path.isfile(path):
+            raise ValueError(f"file {path!r} does not exist")
+        return path
 
     trusted_proxies: tuple[Network, ...] = ()
     """Addresses or CIDR networks (e.g. ["10.0.0.0/8", "::1"]) of proxies in front of
@@ -297,6 +323,31 @@ class Config(BaseModel):
 
     caches: dict[str, Cache] = Field(default={}, alias="cache")
     """The ``[cache.NAME]`` tables: HTTP caches that routes name with ``cache = "NAME"``."""
+
+    apps: dict[str, App] = Field(default={}, alias="app")
+    """The ``[app.NAME]`` tables: processes frontdesk starts and supervises."""
+
+    @model_validator(mode="after")
+    def _app_names(self) -> Config:
+        for name, app in list(self.apps.items()):
+            if not APP_NAME.fullmatch(name):
+                raise ValueError(f"app name {name!r}: use letters, digits, '-' and '_'")
+            if not app.pool:
+                self.apps[name] = app = app.model_copy(update={"pool": name})
+            pool = self.pools.get(app.pool)
+            if pool is None:
+                # No [pool.NAME] of that name: one with the pool defaults, checked as
+                # the app's instances are (dumped with the config, so a worker has it).
+                self.pools[app.pool] = pool = Pool(health=app.health or Health())
+            pool.mark_app_fed()
+        return self
+
+    def app_pools(self) -> dict[str, list[str]]:
+        """Pool name → the apps whose instances join it."""
+        out: dict[str, list[str]] = {}
+        for name, app in self.apps.items():
+            out.setdefault(app.pool, []).append(name)
+        return out
 
     def listen_addresses(self) -> list[tuple[str, int]]:
         """(host, port) pairs to bind; host "" means all interfaces, IPv6 without brackets."""

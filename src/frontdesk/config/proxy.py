@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, PrivateAttr, model_validator
 
 from frontdesk.balance.keys import KeySource
 
@@ -208,8 +208,7 @@ ServerItem = Annotated[Server, BeforeValidator(_server_item)]
 
 
 def _no_duplicates(servers: tuple[Server, ...]) -> tuple[Server, ...]:
-    if not servers:
-        raise ValueError("must not be empty: list at least one server")
+    # An empty list is for a pool an [app.NAME] fills (config/validate.py checks that).
     addresses = [s.address for s in servers]
     if len(set(addresses)) != len(addresses):
         dup = next(a for a in addresses if addresses.count(a) > 1)
@@ -295,7 +294,8 @@ class Health(BaseModel):
     early, so pools do not check in step). Default "5s"."""
 
     timeout: Annotated[Duration, Field(gt=0)] = 2.0
-    """Active checks: a check with no complete answer in this long fails. Default "2s"."""
+    """Active checks: a check with no complete answer in this long fails; at most
+    `interval`. Default "2s", or `interval` when that is shorter."""
 
     rise: Count = 2
     """Active checks: passes in a row that bring a server that is down up. Default 2."""
@@ -315,9 +315,16 @@ class Health(BaseModel):
 
     @model_validator(mode="after")
     def _timeout_fits(self) -> Health:
-        if self.timeout > self.interval:
-            raise ValueError("timeout must not exceed interval")
-        return self
+        if self.timeout <= self.interval:
+            return self
+        if "timeout" not in self.model_fields_set:
+            # The default must fit the values the user gave: a check every 500ms
+            # times out after 500ms rather than refusing a key nobody wrote.
+            object.__setattr__(self, "timeout", self.interval)
+            return self
+        raise ValueError(
+            f"timeout ({self.timeout:g}s) must not exceed interval ({self.interval:g}s)"
+        )
 
 
 _COOKIE_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 6265 §4.1.1: token
@@ -354,10 +361,15 @@ class Pool(BaseModel):
 
     model_config = MODEL_CONFIG
 
-    servers: Annotated[tuple[ServerItem, ...], AfterValidator(_no_duplicates)]
+    servers: Annotated[tuple[ServerItem, ...], AfterValidator(_no_duplicates)] = ()
     """Backend servers: each "host:port", "[::1]:port" or "unix:/path/to.sock", or a
     table with a weight: { address = "127.0.0.1:9001", weight = 3 }, or a name to
-    resolve: { address = "app.internal:8000", resolve = true }. Required."""
+    resolve: { address = "app.internal:8000", resolve = true }. Required, unless an
+    ``[app.NAME]`` puts its instances in this pool (then they are added to these)."""
+
+    # Set by Config: an [app.NAME] adds its instances to this pool, so its members
+    # change at run time (the master sends them) whatever `servers` lists.
+    _app_fed: bool = PrivateAttr(False)
 
     balance: Literal["p2c", "round_robin", "least_conn", "random", "hash"] = "p2c"
     """How a server is chosen for each request (weights count in every policy): "p2c"
@@ -442,11 +454,20 @@ class Pool(BaseModel):
     """A connection to a backend is closed after carrying this many requests.
     Default 10000."""
 
+    drain_timeout: Annotated[Duration, Field(ge=0)] = 30.0
+    """An app instance leaving this pool (a rolling restart, a reload, a stop) gets no
+    new requests, and is stopped once those in flight to it are done, or after this
+    long. Default "30s"."""
+
     @property
     def balanced(self) -> bool:
         """Whether there can be more than one server to choose from (else no balancer,
         health checks or admin state: nothing to choose)."""
-        return len(self.servers) > 1 or self.servers[0].resolve
+        return len(self.servers) != 1 or self.servers[0].resolve or self._app_fed
+
+    def mark_app_fed(self) -> None:
+        """An [app.NAME] puts its instances in this pool (Config does this)."""
+        self._app_fed = True
 
     @model_validator(mode="after")
     def _hash_with_balance(self) -> Pool:

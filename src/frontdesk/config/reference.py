@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from frontdesk.config.admin import Admin
+from frontdesk.config.apps import App
 from frontdesk.config.cache import Cache, Disk, Key, Redis
 from frontdesk.config.model import Match, Redirect, Respond, Route, ServerConfig
 from frontdesk.config.proxy import (
@@ -38,6 +39,7 @@ SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("[pool.NAME] health = { ... }", Health),
     ("[pool.NAME] health = { passive = { ... } }", Passive),
     ("[pool.NAME] sticky = { ... }", Sticky),
+    ("[app.NAME]", App),
     ("[cache.NAME]", Cache),
     ("[cache.NAME.disk]", Disk),
     ("[cache.NAME.redis]", Redis),

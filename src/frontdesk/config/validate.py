@@ -19,10 +19,22 @@ __all__ = ["cross_check"]
 def cross_check(data: dict[str, Any]) -> list[tuple[Path, str]]:
     """Every cross-table mistake in the parsed file `data`, in file order of the routes."""
     problems: list[tuple[Path, str]] = []
+    fed = _app_pools(data)
+    declared = data.get("pool")
+    for name, pool in (declared if isinstance(declared, dict) else {}).items():
+        if isinstance(pool, dict) and not pool.get("servers") and name not in fed:
+            where = ("pool", name, "servers") if "servers" in pool else ("pool", name)
+            problems.append(
+                (
+                    where,
+                    "must not be empty: list at least one server (or name this pool "
+                    "as the `pool` of an [app.NAME])",
+                )
+            )
     routes = data.get("route")
     if not isinstance(routes, list):
         return problems
-    pools = _names(data, "pool")
+    pools = sorted({*_names(data, "pool"), *fed})
     caches = _names(data, "cache")
     for index, route in enumerate(routes):
         if not isinstance(route, dict):
@@ -46,6 +58,19 @@ def cross_check(data: dict[str, Any]) -> list[tuple[Path, str]]:
                 (("route", index, "cache"), "only a route with `proxy` can use a cache")
             )
     return problems
+
+
+def _app_pools(data: dict[str, Any]) -> set[str]:
+    """The pools that [app.NAME] tables put their instances in (made when missing)."""
+    apps = data.get("app")
+    if not isinstance(apps, dict):
+        return set()
+    out = set()
+    for name, app in apps.items():
+        pool = app.get("pool", name) if isinstance(app, dict) else None
+        if isinstance(pool, str):
+            out.add(pool or name)
+    return out
 
 
 def _names(data: dict[str, Any], table: str) -> list[str]:

@@ -173,6 +173,9 @@ class _AdminProtocol(asyncio.Protocol):
             body=bytes(self.body),
         )
         self.done = True
+        if self.timer is not None:  # the request is in: a slow handler (a rolling
+            self.timer.cancel()  # restart) is not cut off by the request timeout
+            self.timer = None
         task = asyncio.get_running_loop().create_task(self.server.dispatch(req))
         task.add_done_callback(self._dispatched)
 

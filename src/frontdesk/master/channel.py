@@ -8,9 +8,11 @@ members found by DNS), "checked" ({"pool", "since", "passed": [ids]}: the server
 that passed the active checks begun at "since", master/health.py), "stats" (a
 request, with an "id"), "drain" (reload: stop accepting, finish long-lived connections
 within "timeout"), "stop" (shutdown: stop accepting, finish in-flight requests within
-"timeout"). Worker → master: "ready" (listening), "stats" (the answer, with the
-request's "id"). Purges come later; unknown types are ignored so old workers survive
-new masters during a reload.
+"timeout"), "in_flight" ({"pool", "member", "id"}: how many requests are under way to
+one server, asked while an app instance drains). Worker → master: "ready"
+(listening), "stats" and "in_flight" (answers, with the request's "id"). Purges
+come later; unknown types are ignored so old workers survive new masters during a
+reload.
 """
 
 from __future__ import annotations

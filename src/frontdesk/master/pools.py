@@ -31,10 +31,17 @@ class MasterPool:
     """One `[pool.NAME]` as the master sees it."""
 
     def __init__(
-        self, name: str, config: PoolConfig, resolved: dict[str, list[str]] | None = None
+        self,
+        name: str,
+        config: PoolConfig,
+        resolved: dict[str, list[str]] | None = None,
+        app_members: list[str] | None = None,
     ) -> None:
         self.name = name
         self.config = config
+        # The app instances in the pool (master/apps.py adds one once its check passes
+        # and removes it, drained, before stopping it), after the listed servers.
+        self.app_members = list(app_members or [])
         # DNS discovery: a `resolve = true` entry's address -> the member ids (
         # "ip:port") its last successful lookup gave. Until then the name itself is
         # the member (a worker's connect resolves it).
@@ -55,7 +62,22 @@ class MasterPool:
         for s in self.config.servers:
             for member in self.resolved.get(s.address, [s.address]) if s.resolve else [s.address]:
                 specs.setdefault(member, MemberSpec(member, s.weight))
+        for member in self.app_members:
+            specs.setdefault(member, MemberSpec(member))
         return list(specs.values())
+
+    def add_app_member(self, member: str, now: float) -> None:
+        """An app instance passed its first check: in rotation from now on."""
+        if member not in self.app_members:
+            self.app_members.append(member)
+            self.balance.set_members(self.specs(), now)
+
+    def remove_app_member(self, member: str, now: float) -> None:
+        """An app instance leaves (drained, or it exited): workers close their idle
+        connections to it when they get the new state."""
+        if member in self.app_members:
+            self.app_members.remove(member)
+            self.balance.set_members(self.specs(), now)
 
     def set_resolved(self, entry: str, members: list[str], now: float) -> bool:
         """A lookup of `entry` found `members`; True when the pool's members changed."""
@@ -99,8 +121,14 @@ class PoolStates:
     """Every pool of one config, by name."""
 
     def __init__(self, config: Config, previous: dict[str, MasterPool] | None = None) -> None:
+        previous = previous or {}
         self.pools = {
-            name: MasterPool(name, pool, _still_resolved(pool, (previous or {}).get(name)))
+            name: MasterPool(
+                name,
+                pool,
+                _still_resolved(pool, previous.get(name)),
+                previous[name].app_members if name in previous else None,
+            )
             for name, pool in config.pools.items()
         }
 

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 def add_status_routes(admin: AdminServer, master: Master) -> None:
     async def index(req: AdminRequest) -> tuple[int, Any]:
         endpoints = ["GET /status", "POST /pools/{pool}/{drain|disable|enable}"]
-        return 200, {"endpoints": [*endpoints, "POST /cache/purge"]}
+        apps = ["GET /apps", "POST /apps/{name}/restart", "POST /reload"]
+        return 200, {"endpoints": [*endpoints, "POST /cache/purge", *apps]}
 
     async def status(req: AdminRequest) -> tuple[int, Any]:
         return 200, await status_payload(master)
@@ -43,6 +44,7 @@ async def status_payload(master: Master) -> dict[str, Any]:
         "totals": totals,
         "pools": merge_pools(workers),
         "caches": merge_caches(workers),
+        "apps": master.apps.rows(),  # master/app_admin.py documents a row
     }
 
 
@@ -168,6 +170,7 @@ def format_status(p: dict[str, Any]) -> str:
                 )
             )
         lines += _table(table)
+    lines += format_apps(p.get("apps", []))
     for cache in p.get("caches", []):
         lookups = cache["hits"] + cache["misses"]
         ratio = f"{100 * cache['hits'] / lookups:.1f}%" if lookups else "-"
@@ -182,3 +185,17 @@ def format_status(p: dict[str, Any]) -> str:
             tiers.append((t["name"], str(t["entries"]), _megabytes(t["bytes"]), state))
         lines += _table(tiers)
     return "\n".join(lines)
+
+
+def format_apps(apps: list[dict[str, Any]]) -> list[str]:
+    """The app instances' table of `frontdesk status`."""
+    if not apps:
+        return []
+    rows: list[tuple[str, ...]] = [("instance", "pid", "state", "up", "restarts", "port")]
+    for a in apps:
+        where = str(a["port"]) if a.get("port") is not None else str(a.get("address", "-"))
+        pid = str(a["pid"]) if a.get("pid") is not None else "-"
+        rows.append(
+            (a["instance"], pid, a["state"], _duration(a["uptime"]), str(a["restarts"]), where)
+        )
+    return ["", "apps", *_table(rows)]

@@ -34,9 +34,12 @@ from frontdesk.config.model import Config
 from frontdesk.errors import ConfigError, FrontdeskError
 from frontdesk.log import error_log
 from frontdesk.master.admin import AdminServer
+from frontdesk.master.app_admin import add_app_routes
+from frontdesk.master.app_set import Apps
 from frontdesk.master.channel import LineBuffer, Message, encode
 from frontdesk.master.discovery import Discovery
 from frontdesk.master.health import HealthChecker
+from frontdesk.master.orphans import die_with_parent
 from frontdesk.master.pool_admin import add_pool_routes
 from frontdesk.master.pools import MasterPool, PoolStates
 from frontdesk.master.purge import add_purge_routes
@@ -109,6 +112,10 @@ class Master:
         self.pools = PoolStates(config)
         self.health = HealthChecker(self.broadcast, self.checks_passed)
         self.discovery = Discovery(self.broadcast)
+        self.apps = Apps(self)  # [app.NAME] processes (master/apps.py)
+        self.reload_errors: list[str] = []  # why the last reload failed, for the admin API
+        self._reloading = asyncio.Lock()
+        self._reload_task: asyncio.Task[bool] | None = None
 
     # ------------------------------------------------------------------ entry points
 
@@ -132,12 +139,15 @@ class Master:
             ", ".join(f"{h}:{p}" for h, p in self.sockets_addresses()),
             len(self.workers),
         )
+        await self.apps.start(self.config.apps)
         while True:
             event = await self._events.get()
             if event == "stop":
                 break
             if event == "reload":
-                await self.reload()
+                # A task: a rolling replacement of apps takes a while, and worker
+                # deaths must still be handled meanwhile.
+                self._reload_task = asyncio.create_task(self.reload())
             elif event.startswith("died:"):
                 await self._on_death(event)
         await self.shutdown()
@@ -147,6 +157,13 @@ class Master:
         return [s.getsockname()[:2] for s in self.sockets.values()]
 
     async def reload(self) -> bool:
+        """Load the config file again and apply it; False (with `reload_errors`) when
+        it was refused, or an app's new instances did not become ready."""
+        async with self._reloading:
+            self.reload_errors = []
+            return await self._reload()
+
+    async def _reload(self) -> bool:
         if self._reload_config is None:
             error_log.info("reload: no config file (embedded default); nothing to reload")
             return False
@@ -156,19 +173,23 @@ class Master:
             for issue in exc.issues:
                 error_log.error("reload refused: %s", issue)
             error_log.error("reload refused: the running config stays in effect")
+            self.reload_errors = [str(i) for i in exc.issues]
             return False
         try:
             preflight(new)
             self._bind(new)
         except FrontdeskError as exc:
             error_log.error("reload refused: %s", exc)
+            self.reload_errors = [str(exc)]
             return False
         except OSError as exc:
             error_log.error("reload refused: cannot listen: %s", exc)
+            self.reload_errors = [f"cannot listen: {exc}"]
             return False
         old = [w for w in self.workers if w.state != "stopping"]
         if not await self._start_generation(new, self.pools.successor(new)):
             error_log.error("reload refused: new workers did not start; old ones keep serving")
+            self.reload_errors = ["new workers did not start; old ones keep serving"]
             return False
         admin_moved = new.admin_address() != self.config.admin_address()
         self.config = new
@@ -191,7 +212,9 @@ class Master:
         error_log.info(
             "reloaded: generation %d serving, %d old worker(s) draining", self.generation, len(old)
         )
-        return True
+        # The apps last: their new instances join the pools the new workers now have.
+        self.reload_errors = await self.apps.apply(new.apps)
+        return not self.reload_errors
 
     async def _start_admin(self) -> None:
         address = self.config.admin_address()
@@ -201,6 +224,7 @@ class Master:
         add_status_routes(admin, self)
         add_purge_routes(admin, self)
         add_pool_routes(admin, self)
+        add_app_routes(admin, self)
         try:
             await admin.start(address)
         except OSError as exc:
@@ -273,6 +297,8 @@ class Master:
         self.relay({"type": "checked", "pool": pool.name, "since": since, "passed": passed})
 
     async def shutdown(self) -> None:
+        if self._reload_task is not None:
+            self._reload_task.cancel()
         self._stop_jobs()
         if self.admin is not None:
             self.admin.close()
@@ -280,7 +306,9 @@ class Master:
         error_log.info("shutting down: finishing in-flight requests (up to %.0fs)", timeout)
         for s in self.sockets.values():
             s.close()
+        # Workers first (they finish the requests in flight to the apps), then the apps.
         await self._stop_all(self.workers, timeout)
+        await self.apps.stop()
 
     # -------------------------------------------------------------------- internals
 
@@ -338,6 +366,7 @@ class Master:
             ",".join(map(str, fds)),
             pass_fds=(child.fileno(), *fds),
             stdin=asyncio.subprocess.DEVNULL,
+            preexec_fn=die_with_parent,  # no orphans: gone with the master (orphans.py)
         )
         child.close()
         reader, writer = await asyncio.open_unix_connection(sock=parent)

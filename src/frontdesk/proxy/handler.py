@@ -37,6 +37,7 @@ from frontdesk.log import error_log
 from frontdesk.proxy.connection import CLIENT_GONE, TUNNELLING
 from frontdesk.proxy.forward import Hop, RequestPolicy, is_trusted, request_head, trailer_block
 from frontdesk.proxy.rewrite import NO_REWRITE, PathRewrite, upstream_target
+from frontdesk.proxy.starting import HEADERS as STARTING_HEADERS
 from frontdesk.proxy.tunnel import Tunnel
 from frontdesk.server.actions import Action
 
@@ -249,6 +250,9 @@ class ProxyAction(Action):
                 backend = pool.pick(req, tried)
                 cookie = pool.cookie_line
                 if backend is None:
+                    if pool.empty and not out.started:
+                        self._starting(out)
+                        return
                     self._answer(req, out, UpstreamError("no backend available"), "-")
                     return
             started = pool.started(backend, first=first)
@@ -380,6 +384,12 @@ class ProxyAction(Action):
             await done
         finally:
             tunnel.close()
+
+    def _starting(self, out: ResponseWriter) -> None:
+        """503 + Retry-After and the starting page: the pool's app is not ready yet."""
+        page = self.pool.starting_page
+        out.start(503, STARTING_HEADERS, len(page))
+        out.write(page)
 
     def _answer(self, req: Request, out: ResponseWriter, exc: UpstreamError, where: str) -> None:
         error_log.warning(

@@ -32,6 +32,7 @@ from frontdesk.config.proxy import split_upstream
 from frontdesk.errors import UpstreamBusy, UpstreamConnectError, UpstreamTimeout
 from frontdesk.log import error_log
 from frontdesk.proxy.connection import UpstreamConnection
+from frontdesk.proxy.starting import DEFAULT_PAGE
 from frontdesk.proxy.upstream import Backend
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ class UpstreamPool:
         self.clock = clock
         self.via = via
         self.backends = [Backend(split_upstream(s.address), s.address) for s in config.servers]
+        # Answered while the pool has no server at all (an app starting): proxy/starting.py
+        self.starting_page = DEFAULT_PAGE
         # One server: nothing to choose, so no balancer, health or budget is consulted
         # (the common case of a single app process). Ejecting it would only lead to
         # panic picks of the same server. (A name to resolve may become several.)
@@ -122,6 +125,20 @@ class UpstreamPool:
         the tick logs each return."""
         if self.balance is not None:
             self.balance.checks_passed(member_ids, since)
+
+    @property
+    def empty(self) -> bool:
+        """No server at all: an app's pool before its first instance is ready."""
+        return not self.backends
+
+    def in_flight_to(self, member_id: str) -> int:
+        """Attempts under way to one server, counted from the pick (so one still
+        connecting counts too): the master stops a drained app instance at 0."""
+        for b in self.backends:
+            if b.label == member_id:
+                picked = b.member.in_flight if b.member is not None else 0
+                return max(picked, b.in_flight)
+        return 0
 
     def snapshot(self, now: float) -> dict[str, Any]:
         """What `frontdesk status` shows of this pool in this worker."""

@@ -204,14 +204,19 @@ def build_caches(config: Config) -> dict[str, CacheRuntime]:
 def build_pools(config: Config, clock: Clock) -> dict[str, UpstreamPool]:
     """One UpstreamPool per [pool.NAME] that a route uses (per worker: not shared)."""
     from frontdesk.proxy.pool import UpstreamPool
+    from frontdesk.proxy.starting import load_page
 
     via = _via(config.server.server_header)
     used = {r.proxy.pool for r in config.routes if r.proxy is not None}
-    return {
+    pools = {
         name: UpstreamPool(name, pool, clock, via)
         for name, pool in config.pools.items()
         if name in used
     }
+    page = load_page(config.server.starting_page)
+    for p in pools.values():
+        p.starting_page = page
+    return pools
 
 
 def _via(server_header: str) -> bytes:

@@ -126,6 +126,10 @@ class Worker:
                 pool.checks_passed(msg.get("passed", []), float(msg.get("since", 0.0)))
         elif kind == "purge":
             self._later(self._purge(msg))
+        elif kind == "in_flight":  # master/apps.py, draining an app instance
+            pool = self.ctx.upstream_pools.get(str(msg.get("pool")))
+            n = pool.in_flight_to(str(msg.get("member"))) if pool is not None else 0
+            self.send({"type": "in_flight", "id": msg.get("id"), "in_flight": n})
 
     def _pool_state(self, name: str, state: Any) -> None:
         pool = self.ctx.upstream_pools.get(name)

@@ -39,7 +39,8 @@ from typing import Any
 import h11
 
 from frontdesk.config import load_text
-from frontdesk.server.context import WorkerContext, build_context
+from frontdesk.pipeline import build_context
+from frontdesk.server.context import WorkerContext
 from frontdesk.server.protocol import HttpProtocol
 
 CONFIG = """\

@@ -12,7 +12,7 @@ from types import ModuleType
 import pytest
 
 from frontdesk.config import load_text
-from frontdesk.server.context import build_context
+from frontdesk.pipeline import build_context
 from frontdesk.server.protocol import HttpProtocol
 
 

@@ -16,8 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from frontdesk.config import load_text
+from frontdesk.pipeline import build_context
 from frontdesk.server.actions import Action
-from frontdesk.server.context import WorkerContext, build_context
+from frontdesk.server.context import WorkerContext
 from frontdesk.server.exchange import BodyReader, ResponseWriter
 from frontdesk.server.protocol import ORDINARY_FIELDS, HttpProtocol
 from frontdesk.server.request import Request

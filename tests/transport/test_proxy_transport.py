@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from test_protocol import FakeTransport, responses
 
 from frontdesk.config import load_text
+from frontdesk.pipeline import build_context
 from frontdesk.proxy.connection import UpstreamConnection
-from frontdesk.server.context import WorkerContext, build_context
+from frontdesk.server.context import WorkerContext
 from frontdesk.server.protocol import HttpProtocol
 
 CONFIG = """

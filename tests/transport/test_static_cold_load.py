@@ -12,7 +12,7 @@ from test_protocol import connect, responses
 
 import frontdesk.static.action as static_action
 from frontdesk.config import load_text
-from frontdesk.server.context import build_context
+from frontdesk.pipeline import build_context
 
 
 async def test_slow_disk_does_not_block_other_requests(

@@ -54,3 +54,54 @@ def test_pure_modules_exist() -> None:
     assert {"cache/store.py", "cache/s3fifo.py", "cache/record.py"} <= names
     assert {"balance/policies.py", "balance/pool.py", "balance/health.py"} <= names
     assert {"proxy/forward.py", "proxy/rewrite.py"} <= names
+
+
+# The server shell knows only the Action interface (STYLE.md habit 13): it never
+# imports a feature, nor the pipeline that composes them, not even for type hints.
+FEATURES = {"static", "proxy", "cache", "access", "balance", "pipeline", "master", "config"}
+SHELL = sorted((SRC / "server").glob("*.py"))
+
+
+def _frontdesk_imports(path: Path) -> set[str]:
+    """The frontdesk subpackages `path` imports (absolute or relative, anywhere in it)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "frontdesk" and len(parts) > 1:
+                    found.add(parts[1])
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level == 0 and module.startswith("frontdesk."):
+                found.add(module.split(".")[1])
+            elif node.level == 2:  # from ..proxy import x
+                found.add(module.split(".")[0] if module else "")
+                if not module:
+                    found.update(alias.name for alias in node.names)
+    return found
+
+
+@pytest.mark.parametrize("path", SHELL, ids=lambda p: f"server/{p.name}")
+def test_server_shell_imports_no_feature(path: Path) -> None:
+    assert not _frontdesk_imports(path) & FEATURES, f"server/{path.name} imports a feature"
+
+
+def test_layering_check_sees_imports(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from frontdesk.cache.runtime import CacheRuntime\n"
+        "def f():\n    from ..static import action\n    import frontdesk.proxy.pool\n"
+    )
+    assert _frontdesk_imports(bad) == {"cache", "static", "proxy"}
+    assert len(SHELL) > 5
+
+
+def test_pipeline_builds_every_chain() -> None:
+    # Chains are composed in one module above the features; the worker process (not
+    # the shell) calls it.
+    worker = _frontdesk_imports(SRC / "worker.py")
+    assert "pipeline" in worker
+    assembled = _frontdesk_imports(SRC / "pipeline" / "assemble.py")
+    assert "server" in assembled

@@ -86,6 +86,8 @@ def _key_for_url(ctx: WorkerContext, url: str) -> tuple[CacheRuntime, str] | Non
 
     host, port, path, query = split_url(url)
     action = ctx.routes.match(b"GET", host, path, [])
+    while action is not None and not isinstance(action, CachedProxy):
+        action = getattr(action, "inner", None)  # under the route's layers (access rules)
     if not isinstance(action, CachedProxy):
         return None
     raw = urlsplit(url)

@@ -1,7 +1,7 @@
 """The master process: binds the listening sockets, runs and supervises the workers.
 
 Signals only enqueue (TERM/INT → shutdown, HUP → reload); one loop acts on them.
-Workers are fresh interpreters (`python -m frontdesk.server.worker`), not forks: the
+Workers are fresh interpreters (`python -m frontdesk.worker`), not forks: the
 master runs an event loop of its own (active health checks, the admin API), and
 forking a process with a running loop is unsafe. The listening sockets are
 bound once here and inherited, so a reload hands them from the old workers to the
@@ -359,7 +359,7 @@ class Master:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "frontdesk.server.worker",
+            "frontdesk.worker",
             "--channel",
             str(child.fileno()),
             "--listen",

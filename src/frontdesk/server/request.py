@@ -28,6 +28,8 @@ class Request:
     start: float  # the worker clock's monotonic time when the head was complete
     upgrade: bool = False  # asks to switch protocols, and the action can tunnel it
     scratch: Any = None  # the action's own per-request state (the proxy: its backend)
+    user: str = ""  # who an access rule authenticated (Basic auth), for rate limits and logs
+    cleared: bool = False  # the route's guards have let this request through already
 
     def header(self, name: bytes) -> bytes | None:
         """First value of a header (name in lower case), or None."""

@@ -1,6 +1,6 @@
 """A worker process: one uvloop event loop serving the listening sockets it inherited.
 
-Started by the master as `python -m frontdesk.server.worker --channel FD --listen FD,..`.
+Started by the master as `python -m frontdesk.worker --channel FD --listen FD,..`.
 The first control message carries the validated config and the master's state of
 each pool (health, drain, members); the worker answers "ready" once it accepts
 connections. A "pool" message later replaces one pool's state; "checked" lists
@@ -26,7 +26,8 @@ import uvloop
 from frontdesk.config.model import Config
 from frontdesk.log import setup_error_log
 from frontdesk.master.channel import LineBuffer, Message, encode
-from frontdesk.server.context import WorkerContext, build_context
+from frontdesk.pipeline import build_context
+from frontdesk.server.context import WorkerContext
 from frontdesk.server.protocol import HttpProtocol
 
 TICK = 0.5  # seconds between deadline sweeps, Date refreshes and access-log flushes

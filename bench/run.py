@@ -47,6 +47,9 @@ class Options:
     out: Path
     frontdesk_cmd: str
     keep_work: bool
+    baseline_cmd: str
+    """When set, "frontdesk-base" (frontdesk started with this command on the same
+    config) is measured beside "frontdesk" in the same interleaved rounds."""
     servers: tuple[str, ...]
     """Only these of each scenario's servers (default: all it names)."""
     work: Path
@@ -103,6 +106,12 @@ def parse_args(argv: list[str] | None = None) -> Options:
     )
     servers.add_frontdesk_cmd(parser)
     parser.add_argument(
+        "--baseline-cmd",
+        default="",
+        help="also measure frontdesk-base: the same config started with this command "
+        "(e.g. another checkout's python), in the same rounds: a before/after from one run",
+    )
+    parser.add_argument(
         "--server",
         action="append",
         choices=ALL_SERVERS,
@@ -124,6 +133,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         out=args.out or BENCH / "results" / f"{stamp}.json",
         frontdesk_cmd=args.frontdesk_cmd,
         keep_work=args.keep_work,
+        baseline_cmd=args.baseline_cmd,
         servers=tuple(args.server or ALL_SERVERS),
         work=BENCH / ".work" / f"{stamp}-{os.getpid()}",
     )
@@ -144,9 +154,12 @@ def used_servers(opts: Options) -> set[str]:
 def scenario_servers(scenario: Scenario, opts: Options) -> list[str]:
     # frontdesk-1 (a scenario's reference config) and the httptools floors come with
     # frontdesk: they are measured to explain its figures.
+    names = list(scenario.servers)
+    if opts.baseline_cmd and "frontdesk" in names:
+        names.insert(names.index("frontdesk") + 1, "frontdesk-base")
     return [
         name
-        for name in scenario.servers
+        for name in names
         if ("frontdesk" if name.startswith("floor") else name.split("-")[0]) in opts.servers
     ]
 
@@ -331,7 +344,8 @@ def _start(
         return servers.start_varnish(workdir, cpu, extra)
     if name.startswith("floor"):
         return servers.start_floor(scenario, workdir, cpu, scan=name == "floor-scan")
-    return servers.start_frontdesk(scenario, workdir, cpu, opts.frontdesk_cmd, extra, name)
+    command = opts.baseline_cmd if name == "frontdesk-base" else opts.frontdesk_cmd
+    return servers.start_frontdesk(scenario, workdir, cpu, command, extra, name)
 
 
 # ---------------------------------------------------------------- reporting
@@ -387,6 +401,7 @@ def write_json(opts: Options, info: dict[str, str], results: list[dict[str, Any]
         "warmup_s": opts.warmup,
         "connections": opts.connections,
         "frontdesk_cmd": opts.frontdesk_cmd,
+        "baseline_cmd": opts.baseline_cmd,
     }
     document = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -11,6 +11,9 @@ frontdesk pool drain|disable|enable POOL SERVER [-c FILE]
                                           take a server out of a pool, or put it back
 frontdesk purge [-c FILE] [URL ...] [--prefix URL] [--tag TAG] [--cache NAME]
                                           remove cached responses in every worker and tier
+frontdesk passwd FILE USER [--delete]     set a user's password in an htpasswd file (bcrypt)
+frontdesk sign URL -c FILE [--expires 1h] [--access NAME] [--client-address IP]
+                                          a signed, expiring URL for a `signed` access rule
 """
 
 from __future__ import annotations
@@ -72,6 +75,19 @@ def _parser() -> argparse.ArgumentParser:
     purge.add_argument("--prefix", help="remove every URL starting with this one")
     purge.add_argument("--tag", help="remove every response tagged so (Surrogate-Key, Cache-Tag)")
     purge.add_argument("--cache", help="only this [cache.NAME] (default: all)")
+    passwd = sub.add_parser(
+        "passwd",
+        help="add or update a user in an htpasswd file (prompts; reads stdin when piped)",
+    )
+    passwd.add_argument("file", help="the htpasswd file (created if missing)")
+    passwd.add_argument("user")
+    passwd.add_argument("--delete", action="store_true", help="remove the user instead")
+    sign = sub.add_parser("sign", help="print a signed, expiring URL")
+    sign.add_argument("url", help="the URL or path to sign, e.g. /downloads/report.pdf")
+    sign.add_argument("-c", "--config", required=True, help="TOML config file (for the keys)")
+    sign.add_argument("--expires", default="1h", help='validity, e.g. "10m", "1h" (default 1h)')
+    sign.add_argument("--access", help="the [access.NAME] rule (default: the only signed one)")
+    sign.add_argument("--client-address", help="bind the URL to this client address")
     return p
 
 
@@ -91,6 +107,8 @@ def _report(exc: ConfigError) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "serve"
+    if command == "passwd":
+        return _passwd(args.file, args.user, args.delete)
     path = getattr(args, "config", None)
     try:
         config = _load(path)
@@ -111,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         return _reload(config)
     if command == "stop":
         return _signal_master(config, signal.SIGTERM)
+    if command == "sign":
+        return _sign(config, args)
     if args.workers is not None:
         if args.workers < 1:
             print("--workers must be at least 1", file=sys.stderr)
@@ -119,6 +139,58 @@ def main(argv: list[str] | None = None) -> int:
             update={"server": config.server.model_copy(update={"workers": args.workers})}
         )
     return _serve(config, path)
+
+
+def _passwd(path: str, user: str, delete: bool) -> int:
+    import getpass
+
+    from frontdesk.access.passwd import PasswdError, delete_user, set_password
+
+    try:
+        if delete:
+            delete_user(path, user)
+            print(f"{path}: removed {user}")
+            return 0
+        if sys.stdin.isatty():
+            password = getpass.getpass(f"password for {user}: ")
+            if getpass.getpass("again: ") != password:
+                print("the passwords differ; nothing changed", file=sys.stderr)
+                return 1
+        else:
+            password = sys.stdin.readline().rstrip("\r\n")
+        new = set_password(path, user, password.encode("utf-8"))
+    except PasswdError as exc:
+        print(f"frontdesk passwd: {exc}", file=sys.stderr)
+        return 1
+    print(f"{path}: {'added' if new else 'updated'} {user}")
+    return 0
+
+
+def _sign(config: Config, args: argparse.Namespace) -> int:
+    from frontdesk.access.signed import sign_url
+    from frontdesk.config.units import parse_duration
+
+    rules = {**config.auth_rules, **config.access_rules}
+    signed = {name: r.signed for name, r in rules.items() if r.signed is not None}
+    name = args.access
+    if name is None and len(signed) == 1:
+        name = next(iter(signed))
+    if name not in signed:
+        which = ", ".join(sorted(signed)) or "none"
+        print(f"frontdesk sign: name one --access rule with `signed` ({which})", file=sys.stderr)
+        return 1
+    try:
+        seconds = float(parse_duration(args.expires))
+    except ValueError as exc:
+        print(f"frontdesk sign: --expires: {exc}", file=sys.stderr)
+        return 1
+    rule = signed[name]
+    address = args.client_address
+    if rule.client_address and not address:
+        print(f"frontdesk sign: [access.{name}] binds URLs to --client-address", file=sys.stderr)
+        return 1
+    print(sign_url(args.url, rule.keys[0], seconds, client_address=address))
+    return 0
 
 
 def _signal_master(config: Config, sig: signal.Signals) -> int:

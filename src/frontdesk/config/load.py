@@ -27,10 +27,7 @@ from .validate import cross_check
 __all__ = ["load_file", "load_text", "default_config", "format_key"]
 
 # Keys from DESIGN.md that later versions add; say so instead of "unknown key".
-_PLANNED = {
-    (): ("auth",),
-    ("route",): ("auth",),
-}
+_PLANNED: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 _PLANNED_POOL = ("balance", "health")
 

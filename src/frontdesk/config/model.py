@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from ..errors import ConfigError, ConfigIssue
+from .access import Access, RateLimit
 from .admin import Admin
 from .apps import APP_NAME, App
 from .cache import Cache
@@ -287,6 +288,26 @@ class Route(BaseModel):
     """Answer `proxy` requests through the ``[cache.NAME]`` cache of this name (RFC 9111).
     Default: no cache."""
 
+    access: str | None = None
+    """Only requests the ``[access.NAME]`` rule of this name lets through are answered
+    (Basic auth, signed URLs, address lists, forward auth). Default: everyone."""
+
+    auth: str | None = None
+    """The same as `access` (the spelling of the design sketch, ``[auth.NAME]``)."""
+
+    internal: bool = False
+    """Reached only through a backend's X-Accel-Redirect answer on another route; a
+    request for it from a client gets 404. Default false."""
+
+    rate_limit: RateLimit | None = None
+    """Limit requests per client: { rate = "10/s", burst = 20, key = "address" }.
+    Default: no limit."""
+
+    @property
+    def access_name(self) -> str | None:
+        """The access rule this route names, in either spelling."""
+        return self.access or self.auth
+
     @model_validator(mode="after")
     def _one_action(self) -> Route:
         given = [a for a in ACTIONS if getattr(self, a) is not None]
@@ -348,6 +369,18 @@ class Config(BaseModel):
         for name, app in self.apps.items():
             out.setdefault(app.pool, []).append(name)
         return out
+
+    access_rules: dict[str, Access] = Field(default={}, alias="access")
+    """The ``[access.NAME]`` tables: access rules that routes name with
+    ``access = "NAME"``."""
+
+    auth_rules: dict[str, Access] = Field(default={}, alias="auth")
+    """``[auth.NAME]``: the same as ``[access.NAME]`` (the design sketch's spelling)."""
+
+    def access_rule(self, name: str) -> Access:
+        """The [access.NAME] (or [auth.NAME]) table of this name."""
+        rule = self.access_rules.get(name)
+        return rule if rule is not None else self.auth_rules[name]
 
     def listen_addresses(self) -> list[tuple[str, int]]:
         """(host, port) pairs to bind; host "" means all interfaces, IPv6 without brackets."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from frontdesk.config.access import Access, ForwardAuth, RateLimit, Signed
 from frontdesk.config.admin import Admin
 from frontdesk.config.apps import App
 from frontdesk.config.cache import Cache, Disk, Key, Redis
@@ -31,6 +32,7 @@ SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("[[route]] respond = { ... }", Respond),
     ("[[route]] redirect = { ... }", Redirect),
     ("[[route]] static = { ... }", Static),
+    ("[[route]] rate_limit = { ... }", RateLimit),
     ("[[route]] proxy = { ... }", Proxy),
     ("[[route]] proxy = { replace_prefix = { ... } }", PrefixReplace),
     ("[[route]] proxy = { rewrite = { ... } }", Rewrite),
@@ -44,6 +46,9 @@ SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("[cache.NAME.disk]", Disk),
     ("[cache.NAME.redis]", Redis),
     ("[cache.NAME.key]", Key),
+    ("[access.NAME] (or [auth.NAME])", Access),
+    ("[access.NAME] signed = { ... }", Signed),
+    ("[access.NAME] forward = { ... }", ForwardAuth),
     ("[admin]", Admin),
 )
 

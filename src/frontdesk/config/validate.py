@@ -36,9 +36,11 @@ def cross_check(data: dict[str, Any]) -> list[tuple[Path, str]]:
         return problems
     pools = sorted({*_names(data, "pool"), *fed})
     caches = _names(data, "cache")
+    rules = sorted(set(_names(data, "access")) | set(_names(data, "auth")))
     for index, route in enumerate(routes):
         if not isinstance(route, dict):
             continue
+        problems += _access_problems(index, route, rules)
         proxy = route.get("proxy")
         pool = proxy.get("pool") if isinstance(proxy, dict) else None
         if isinstance(pool, str) and pool not in pools:
@@ -71,6 +73,23 @@ def _app_pools(data: dict[str, Any]) -> set[str]:
         if isinstance(pool, str):
             out.add(pool or name)
     return out
+
+
+def _access_problems(index: int, route: dict[str, Any], rules: list[str]) -> list[tuple[Path, str]]:
+    problems: list[tuple[Path, str]] = []
+    given = [k for k in ("access", "auth") if k in route]
+    if len(given) == 2:
+        problems.append(
+            (("route", index, "auth"), "use one of access and auth (they mean the same)")
+        )
+    for key in given:
+        name = route[key]
+        if isinstance(name, str) and name not in rules:
+            hint = _hint(name, rules, f"add an [access.{name}] table", "access rules")
+            problems.append((("route", index, key), f"no access rule {name!r}{hint}"))
+    if route.get("internal") is True and "static" not in route:
+        problems.append((("route", index, "internal"), "only a `static` route can be internal"))
+    return problems
 
 
 def _names(data: dict[str, Any], table: str) -> list[str]:

@@ -54,7 +54,18 @@ def _wrap_cache(route: Route, parts: Parts, action: Action) -> Action:
     return CachedProxy(action, parts.caches[route.cache])  # type: ignore[arg-type]
 
 
-WRAPPERS: list[Wrapper] = [_wrap_cache]
+def _wrap_guard(route: Route, parts: Parts, action: Action) -> Action:
+    # Access rules and the rate limit share one Guard layer: the rate limit is its
+    # last check, so it counts only requests the rules let through.
+    if route.access_name is None and route.rate_limit is None:
+        return action
+    from frontdesk.access.build import route_checks
+    from frontdesk.pipeline.layer import Guard
+
+    return Guard(action, route_checks(route, parts))
+
+
+WRAPPERS: list[Wrapper] = [_wrap_cache, _wrap_guard]
 """Layers, innermost first: a route's action is wrapped by each in turn."""
 
 

@@ -1,6 +1,7 @@
 """Command line: the only place that prints to the user and exits.
 
 frontdesk serve [-c FILE] [--workers N]   run (no -c: the embedded default config)
+frontdesk demo [--port N] [--dir DIR]     a route planner app behind frontdesk, to look at
 frontdesk check -c FILE                   validate; every error with key path and line
 frontdesk reload -c FILE                  validate, then have the running master load it
                                           (admin API, waiting for the apps; else SIGHUP)
@@ -40,6 +41,14 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the server")
     serve.add_argument("-c", "--config", help="TOML config file (default: embedded welcome config)")
     serve.add_argument("--workers", type=int, help="override server.workers")
+    demo = sub.add_parser(
+        "demo",
+        help="run a demo: a route planner app behind frontdesk, in a browser",
+        description="Writes a demo site, app and config to a temporary directory (or "
+        "--dir), runs frontdesk on them and prints the URLs to open. Ctrl-C stops it.",
+    )
+    demo.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
+    demo.add_argument("--dir", help="write the demo here and keep it (default: a temp dir)")
     for name, text in (
         ("check", "validate a config file and report every error"),
         ("reload", "validate the config, then make the running server load it"),
@@ -109,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "serve"
     if command == "passwd":
         return _passwd(args.file, args.user, args.delete)
+    if command == "demo":
+        from frontdesk.demo.run import main as demo
+
+        return demo(args.port, args.dir)
     path = getattr(args, "config", None)
     try:
         config = _load(path)

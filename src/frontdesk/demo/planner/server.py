@@ -117,11 +117,9 @@ class Handler(BaseHTTPRequestHandler):
             "longer_than_percent": round(longer_than(best.km, pairs), 1),
             "pairs": len(pairs),
         }
-        print(
-            f"route {source.label} -> {target.label}: {best.km} km, {took:.0f} ms",
-            file=sys.stderr,
-            flush=True,
-        )
+        # One write per line: print() writes the newline separately, and threads interleave.
+        sys.stderr.write(f"route {source.label} -> {target.label}: {best.km} km, {took:.0f} ms\n")
+        sys.stderr.flush()
         self._send_json(_encode(payload), timing=took)
 
     def _download(self, query: dict[str, str]) -> None:

@@ -4,6 +4,7 @@
 const SVG = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
 let cities = [];          // [label, x, y, population], index = city id
+let known = new Map();    // lower-cased label -> label, to check names before asking
 let log = [];             // the answers so far, newest first
 let slowest = 1;          // the longest answer time seen, for the bars (ms)
 
@@ -23,6 +24,7 @@ async function loadMap() {
   if (!res.ok) throw new Error(`the map did not load (${res.status})`);
   const map = await res.json();
   cities = map.cities;
+  known = new Map(cities.map(([label]) => [label.toLowerCase(), label]));
   const list = $("cities");
   for (const [label] of [...cities].sort((a, b) => a[0].localeCompare(b[0]))) {
     const option = document.createElement("option");
@@ -122,10 +124,21 @@ function formatMs(ms) {
 
 async function plan(event) {
   if (event) event.preventDefault();
-  const from = $("from").value.trim(), to = $("to").value.trim();
-  if (!from || !to) return;
   const error = $("error");
   error.hidden = true;
+  const names = [];
+  for (const input of [$("from"), $("to")]) {
+    const name = known.get(input.value.trim().replace(/\s+/g, " ").toLowerCase());
+    if (!name) {
+      error.textContent = `Unknown city "${input.value.trim()}": pick one from the suggestions.`;
+      error.hidden = false;
+      input.focus();
+      return;
+    }
+    input.value = name;
+    names.push(name);
+  }
+  const [from, to] = names;
   $("go").disabled = true;
   const url = `/api/route?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
   try {

@@ -239,7 +239,9 @@ def _reload(config: Config) -> int:
     try:
         if address is None:
             raise OSError("admin API off")
-        code, payload = call(address, "POST", "/reload", {}, timeout=_LONG_CALL)
+        code, payload = call(
+            address, "POST", "/reload", {}, timeout=_LONG_CALL, token=config.admin.token
+        )
     except OSError:
         return _signal_master(config, signal.SIGHUP)
     if code == 404:  # a master from before POST /reload
@@ -279,7 +281,7 @@ def _admin(
         print("the admin API is off in this config (admin.listen)", file=sys.stderr)
         return None
     try:
-        return call(address, method, path, body, timeout)
+        return call(address, method, path, body, timeout, token=config.admin.token)
     except OSError as exc:
         where = address if isinstance(address, str) else f"{address[0]}:{address[1]}"
         print(f"no running frontdesk answers at {where}: {exc}", file=sys.stderr)

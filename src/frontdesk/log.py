@@ -47,6 +47,8 @@ class AccessLog:
     def __init__(self, destination: str, fmt: str) -> None:
         self.enabled = destination != "off"
         self._json = fmt == "json"
+        self.json = self.enabled and self._json  # the caller then gives extra() first
+        self._extra: dict[str, object] | None = None
         self._lines: list[str] = []
         self._pending = 0
         self.dropped = 0
@@ -64,6 +66,28 @@ class AccessLog:
         self._thread = threading.Thread(target=self._writer, name="access-log", daemon=True)
         self._thread.start()
 
+    def extra(
+        self,
+        request_id: bytes,
+        route: str,
+        upstream: str,
+        cache: str,
+        upstream_ttfb: float,
+        duration: float,
+    ) -> None:
+        """The JSON format's fields beyond the combined ones, for the next record():
+        the request id (as sent to the backend), the route's label, the backend that
+        answered, the Cache-Status member, and timings in milliseconds: time to the
+        backend's first byte (null when nothing was forwarded) and the whole request."""
+        self._extra = {
+            "request_id": request_id.decode("latin-1"),
+            "route": route,
+            "upstream": upstream or None,
+            "cache": cache or None,
+            "upstream_ttfb_ms": round(upstream_ttfb * 1000, 3) if upstream_ttfb >= 0 else None,
+            "duration_ms": round(duration * 1000, 3),
+        }
+
     def record(
         self,
         peer: str,
@@ -77,19 +101,21 @@ class AccessLog:
         user_agent: bytes | None,
     ) -> None:
         if self._json:
-            line = json.dumps(
-                {
-                    "time": log_time,
-                    "remote_addr": peer,
-                    "method": method.decode("ascii", "replace"),
-                    "uri": target.decode("latin-1"),
-                    "protocol": f"HTTP/{version}",
-                    "status": status,
-                    "bytes": size,
-                    "referer": referer.decode("latin-1") if referer else "",
-                    "user_agent": user_agent.decode("latin-1") if user_agent else "",
-                }
-            )
+            fields: dict[str, object] = {
+                "time": log_time,
+                "remote_addr": peer,
+                "method": method.decode("ascii", "replace"),
+                "uri": target.decode("latin-1"),
+                "protocol": f"HTTP/{version}",
+                "status": status,
+                "bytes": size,
+                "referer": referer.decode("latin-1") if referer else "",
+                "user_agent": user_agent.decode("latin-1") if user_agent else "",
+            }
+            if self._extra is not None:
+                fields.update(self._extra)
+                self._extra = None
+            line = json.dumps(fields)
         else:
             # NCSA combined: host ident authuser [time] "request" status bytes "ref" "ua"
             line = (

@@ -119,6 +119,9 @@ class Worker:
             self._request_stop(float(msg.get("timeout", 300.0)), DRAIN_IDLE_GRACE)
         elif kind == "stats":
             self.send({"type": "stats", "id": msg.get("id"), **self.stats()})
+        elif kind == "metrics":
+            metrics = self.ctx.metrics_snapshot()
+            self.send({"type": "metrics", "id": msg.get("id"), **self.stats(), "metrics": metrics})
         elif kind == "pool":
             self._pool_state(str(msg.get("pool")), msg.get("state"))
         elif kind == "checked":

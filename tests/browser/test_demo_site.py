@@ -46,7 +46,7 @@ def test_plan_a_route_then_the_same_one_from_the_cache(
     assert stops >= 10  # the cities along the way, drawn
     points = page.get_attribute("#route polyline", "points")
     assert points is not None and len(points.split()) == stops
-    assert page.locator("#labels text").all_inner_texts() == ["Seattle, WA", "Miami, FL"]
+    assert page.locator("#labels text").all_text_contents() == ["Seattle, WA", "Miami, FL"]
     first_ms = page.evaluate("log[0].ms")
 
     page.click("#go")

@@ -6,12 +6,18 @@ over the control channel. Traffic here is a handful of requests from an operator
 each connection carries one request and closes; httptools still does the parsing.
 
 Handlers are registered as (method, path pattern) → coroutine; a pattern may hold
-`{name}` segments, handed to the handler as `params`.
+`{name}` segments, handed to the handler as `params`. A handler answers JSON, or a
+`Raw` body (the status page, /metrics).
+
+On TCP the API asks for `Authorization: Bearer <admin.token>` when a token is set (it
+must be, on anything but loopback: config/admin.py), compared in constant time; the
+Unix socket is guarded by its file mode (owner only).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import http.client
 import json
 import os
@@ -20,6 +26,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 import httptools
 
@@ -40,6 +47,14 @@ class AdminRequest:
     params: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Raw:
+    """A non-JSON answer: its Content-Type and body."""
+
+    content_type: str
+    body: bytes
+
+
 Handler = Callable[[AdminRequest], Awaitable[tuple[int, Any]]]
 
 
@@ -52,7 +67,8 @@ def _compile(pattern: str) -> re.Pattern[str]:
 
 
 class AdminServer:
-    def __init__(self) -> None:
+    def __init__(self, token: str = "") -> None:
+        self.token = token.encode()  # asked of TCP clients when set
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._server: asyncio.AbstractServer | None = None
         self._unix_path: str | None = None
@@ -91,6 +107,15 @@ class AdminServer:
                 pass
             self._unix_path = None
 
+    def authorized(self, authorization: bytes | None) -> bool:
+        """Whether a TCP client's Authorization field carries the token (constant
+        time: how much of a guess matched must not show in the answer's timing)."""
+        if not self.token:
+            return True
+        scheme, _, given = (authorization or b"").partition(b" ")
+        ok = hmac.compare_digest(given.strip(), self.token)
+        return ok and scheme.lower() == b"bearer"
+
     async def dispatch(self, req: AdminRequest) -> tuple[int, Any]:
         allowed = []
         for method, pattern, handler in self._routes:
@@ -112,9 +137,13 @@ class AdminServer:
 
 
 def render(status: int, payload: Any) -> bytes:
-    body = json.dumps(payload, indent=2).encode() + b"\n"
+    if isinstance(payload, Raw):
+        body, content_type = payload.body, payload.content_type
+    else:
+        body, content_type = json.dumps(payload, indent=2).encode() + b"\n", "application/json"
+    extra = 'WWW-Authenticate: Bearer realm="frontdesk admin"\r\n' if status == 401 else ""
     head = (
-        "Content-Type: application/json\r\n"
+        f"Content-Type: {content_type}\r\n{extra}"
         f"Content-Length: {len(body)}\r\n"
         "Cache-Control: no-store\r\n"
         "Connection: close\r\n\r\n"
@@ -130,6 +159,7 @@ class _AdminProtocol(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.url = b""
+        self.authorization: bytes | None = None
         self.body = bytearray()
         self.size = 0
         self.done = False
@@ -159,6 +189,10 @@ class _AdminProtocol(asyncio.Protocol):
     def on_url(self, url: bytes) -> None:
         self.url += url
 
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == b"authorization":
+            self.authorization = value
+
     def on_body(self, body: bytes) -> None:
         self.body += body
 
@@ -176,6 +210,16 @@ class _AdminProtocol(asyncio.Protocol):
         if self.timer is not None:  # the request is in: a slow handler (a rolling
             self.timer.cancel()  # restart) is not cut off by the request timeout
             self.timer = None
+        tcp = self.transport is not None and self.transport.get_extra_info("peername")
+        authorization = self.authorization
+        if authorization is None and req.method == "GET":
+            # A browser opening the status page has no way to send the header: the
+            # page's URL may carry the token instead (/ui?token=...).
+            given = parse_qs(req.query).get("token")
+            authorization = b"Bearer " + given[0].encode() if given else None
+        if tcp and not self.server.authorized(authorization):
+            self._answer(401, {"error": "the admin API needs Authorization: Bearer <admin.token>"})
+            return
         task = asyncio.get_running_loop().create_task(self.server.dispatch(req))
         task.add_done_callback(self._dispatched)
 
@@ -216,7 +260,12 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
 
 
 def call(
-    address: str | tuple[str, int], method: str, path: str, body: Any = None, timeout: float = 10.0
+    address: str | tuple[str, int],
+    method: str,
+    path: str,
+    body: Any = None,
+    timeout: float = 10.0,
+    token: str = "",
 ) -> tuple[int, Any]:
     """One admin API request from a client (the CLI); raises OSError when unreachable."""
     conn: http.client.HTTPConnection
@@ -226,7 +275,10 @@ def call(
         conn = http.client.HTTPConnection(address[0], address[1], timeout=timeout)
     try:
         data = None if body is None else json.dumps(body).encode()
-        conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        conn.request(method, path, body=data, headers=headers)
         resp = conn.getresponse()
         raw = resp.read()
     except http.client.HTTPException as exc:

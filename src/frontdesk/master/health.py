@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -132,6 +133,8 @@ async def probe(address: tuple[str, int] | str, host: bytes, health: Health) -> 
     return Verdict(False, f"status {status}, body without {expect!r}")
 
 
+HISTORY = 60  # check results kept per server for the admin API
+
 class HealthChecker(PoolJob):
     """The master's active checks: a round per `interval` for each pool with a path."""
 
@@ -142,6 +145,9 @@ class HealthChecker(PoolJob):
     ) -> None:
         super().__init__(on_change)
         self.on_passed = on_passed  # (pool, round began, members that passed)
+        # The last HISTORY results per (pool, member), oldest first: (wall-clock time,
+        # passed, detail); the admin API shows them (last check, health history).
+        self.results: dict[tuple[str, str], deque[tuple[float, bool, str]]] = {}
 
     def wants(self, pool: MasterPool) -> bool:
         return pool.config.health.path is not None
@@ -165,6 +171,8 @@ class HealthChecker(PoolJob):
                 continue  # removed (DNS) while it was being checked
             if verdict.passed:
                 passed.append(member)
+            kept = self.results.setdefault((pool.name, member), deque(maxlen=HISTORY))
+            kept.append((time.time(), verdict.passed, verdict.detail))
             event = pool.balance.record_check(member, now, verdict.passed)
             if event is None:
                 continue

@@ -17,18 +17,21 @@ if TYPE_CHECKING:
 def add_status_routes(admin: AdminServer, master: Master) -> None:
     async def index(req: AdminRequest) -> tuple[int, Any]:
         endpoints = ["GET /status", "POST /pools/{pool}/{drain|disable|enable}"]
-        apps = ["GET /apps", "POST /apps/{name}/restart", "POST /reload"]
-        return 200, {"endpoints": [*endpoints, "POST /cache/purge", *apps]}
-
-    async def status(req: AdminRequest) -> tuple[int, Any]:
-        return 200, await status_payload(master)
+        endpoints += ["POST /cache/purge", "GET /pools", "GET /caches", "GET /routes"]
+        endpoints += ["GET /config", "GET /apps", "POST /apps/{name}/restart", "POST /reload"]
+        endpoints += ["GET /metrics", "GET /ui"]
+        return 200, {"endpoints": [*endpoints, "GET /openapi.json"]}
 
     admin.route("GET", "/", index)
-    admin.route("GET", "/status", status)
 
 
 async def status_payload(master: Master) -> dict[str, Any]:
-    workers = await master.worker_stats()
+    from frontdesk.admin.api import traffic
+    from frontdesk.admin.metrics import merge
+
+    # "metrics": the worker's stats and its counters (admin/metrics.py), in one answer.
+    workers = await master.ask_workers({"type": "metrics"})
+    counters = merge([w.pop("metrics", None) or {} for w in workers])  # type: ignore[misc]
     totals = {
         key: sum(int(w.get(key, 0)) for w in workers)  # type: ignore[call-overload]
         for key in ("connections", "requests", "rss_bytes")
@@ -44,7 +47,9 @@ async def status_payload(master: Master) -> dict[str, Any]:
         "totals": totals,
         "pools": merge_pools(workers),
         "caches": merge_caches(workers),
-        "apps": master.apps.rows(),  # master/app_admin.py documents a row
+        "apps": master.apps.rows(),  # grouped by app in GET /status (admin/api.py)
+        "traffic": traffic(counters),
+        "counters": counters,
     }
 
 
@@ -61,8 +66,12 @@ def merge_caches(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 cache[k] += c[k]
             for t in c["tiers"]:
                 row = cache["tiers"].setdefault(
-                    t["name"], {"name": t["name"], "entries": 0, "bytes": 0, "up": True}
+                    t["name"],
+                    {"name": t["name"], "entries": 0, "bytes": 0, "hits": 0, "misses": 0}
+                    | {"up": True},
                 )
+                row["hits"] += t.get("hits", 0)
+                row["misses"] += t.get("misses", 0)
                 for k in ("entries", "bytes"):
                     own = t["name"] == "memory"  # each worker's own; others are shared
                     row[k] = row[k] + t[k] if own else max(row[k], t[k])
@@ -84,11 +93,15 @@ def merge_pools(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 row = servers.setdefault(
                     s["server"],
                     {"server": s["server"], "weight": s["weight"], "states": {}}
-                    | {k: 0 for k in ("in_flight", "open", "idle")},
+                    | {k: 0 for k in ("in_flight", "open", "idle", "ejections")}
+                    | {"latency_ewma": 0.0},
                 )
                 row["states"][s["state"]] = row["states"].get(s["state"], 0) + 1
                 for k in ("in_flight", "open", "idle"):
                     row[k] += s[k]
+                # Each worker has its own estimate and passive state: the worst shown.
+                row["latency_ewma"] = max(row["latency_ewma"], s.get("latency_ewma", 0.0))
+                row["ejections"] = max(row["ejections"], s.get("ejections", 0))
     return [p | {"servers": list(p["servers"].values())} for p in pools.values()]
 
 
@@ -192,7 +205,8 @@ def format_apps(apps: list[dict[str, Any]]) -> list[str]:
     if not apps:
         return []
     rows: list[tuple[str, ...]] = [("instance", "pid", "state", "up", "restarts", "port")]
-    for a in apps:
+    # GET /status groups the instances by app (admin/api.py); a flat row is one instance.
+    for a in (i for app in apps for i in app.get("instances", [app])):
         where = str(a["port"]) if a.get("port") is not None else str(a.get("address", "-"))
         pid = str(a["pid"]) if a.get("pid") is not None else "-"
         rows.append(

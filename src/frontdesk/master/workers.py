@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from frontdesk.admin.api import add_observability_routes
 from frontdesk.config.model import Config
 from frontdesk.errors import ConfigError, FrontdeskError
 from frontdesk.log import error_log
@@ -220,8 +221,9 @@ class Master:
         address = self.config.admin_address()
         if address is None:
             return
-        admin = AdminServer()
+        admin = AdminServer(self.config.admin.token)
         add_status_routes(admin, self)
+        add_observability_routes(admin, self)
         add_purge_routes(admin, self)
         add_pool_routes(admin, self)
         add_app_routes(admin, self)

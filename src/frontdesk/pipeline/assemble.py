@@ -121,12 +121,21 @@ def build_context(config: Config) -> WorkerContext:
     )
     clock = Clock()
     parts = Parts(config, clock, build_pools(config, clock), build_caches(config))
-    table = RouteTable([(build_matcher(r), build_route(r, parts)) for r in config.routes])
+    entries = [(build_matcher(r), build_route(r, parts)) for r in config.routes]
+    for i, (route, (_, action)) in enumerate(zip(config.routes, entries, strict=True)):
+        action.label = route_label(route, i)
+    table = RouteTable(entries)
     access_log = AccessLog(s.access_log, s.access_log_format)
     ctx = WorkerContext(table, limits, s.server_header, access_log, clock)
     ctx.upstream_pools = parts.pools
     ctx.caches = parts.caches
+    ctx.actions = [a for _, a in entries]
     return ctx
+
+
+def route_label(route: Route, index: int) -> str:
+    """A route's name in metrics, the access log and `frontdesk explain`."""
+    return route.name or f"route[{index}]"
 
 
 def build_caches(config: Config) -> dict[str, CacheRuntime]:

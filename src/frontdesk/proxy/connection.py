@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 import httptools
@@ -86,6 +87,8 @@ class UpstreamConnection(asyncio.Protocol):
         "status",
         "extra_head",
         "started_at",
+        "sent_at",
+        "head_at",
         "_complete",
         "_head_left",
         "_headers",
@@ -127,6 +130,10 @@ class UpstreamConnection(asyncio.Protocol):
         self.status = 0  # of the exchange's final response, once its head is in
         self.extra_head = b""  # header lines added to the response (a sticky Set-Cookie)
         self.started_at = 0.0  # when the exchange began, for the balancer's latency
+        # For metrics and the access log: monotonic() when the request head went out
+        # and when the response head was in (0.0: not yet).
+        self.sent_at = 0.0
+        self.head_at = 0.0
         self._complete = False  # the response ended inside the current feed_data()
         self._head_left: int | None = MAX_HEAD  # None once the final head is in
         self._headers: list[tuple[bytes, bytes]] = []
@@ -153,6 +160,8 @@ class UpstreamConnection(asyncio.Protocol):
         `streams_body`: a body follows (the caller writes it, then calls `sent()`)."""
         self.out = out
         self.client = client
+        self.sent_at = monotonic()
+        self.head_at = 0.0
         if isinstance(done, asyncio.Future):
             self.done = done
             self.notify = None
@@ -457,6 +466,7 @@ class UpstreamConnection(asyncio.Protocol):
         version = parser.get_http_version()
         block, length, has_date = response_head(headers, version, self.via, upgrade=status == 101)
         self.status = status
+        self.head_at = monotonic()
         if self.extra_head:
             block += self.extra_head
         out.start_forwarded(status, block, length is not None, has_date, headers, version)

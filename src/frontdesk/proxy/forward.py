@@ -119,7 +119,8 @@ def request_head(
 ) -> bytes:
     """The serialised head of the request sent to the backend (HTTP/1.1).
 
-    `request_id` is used when the client sent no X-Request-ID. A body (`has_body`) with
+    `request_id` is sent as X-Request-ID unless a trusted client (`hop.trusted`) sent
+    one of its own; an untrusted client's X-Request-ID is dropped. A body (`has_body`) with
     a Content-Length keeps it; one without (the client sent it chunked) is re-framed
     as chunked, the only coding frontdesk forwards (RFC 9112 §7). `upgrade`: the
     request asks for a protocol switch and keeps its Upgrade field with
@@ -147,8 +148,11 @@ def request_head(
                 has_length = True
                 parts += (name, b": ", value, b"\r\n")
             elif lname == b"x-request-id":
-                has_id = True
-                parts += (name, b": ", value, b"\r\n")
+                # Kept only from a trusted proxy (which made it); anyone else's is
+                # replaced by `request_id`, so the id in the logs is ours to trust.
+                if hop.trusted:
+                    has_id = True
+                    parts += (name, b": ", value, b"\r\n")
             elif lname == b"connection":
                 options = connection_options(headers) - HOP_BY_HOP
                 if options:  # rare: fields named as connection options go too

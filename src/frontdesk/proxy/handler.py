@@ -122,6 +122,18 @@ class ProxyAction(Action):
         target = self._targets.get(req.target)
         return target if target is not None else self._target(req)
 
+    def _request_id(self, req: Request) -> bytes:
+        """The request's id, sent to the backend as X-Request-ID and written in the
+        access log: the client's own when it is one of `trusted_proxies` (a balancer in
+        front that made it), otherwise made here."""
+        rid = b""
+        if self.trusted and is_trusted(req.peer, self.trusted):
+            rid = req.header(b"x-request-id") or b""
+        if not rid:
+            rid = b"%s-%x" % (self._id_prefix, next(self._ids))
+        req.request_id = rid
+        return rid
+
     def _hop(self, peer: str) -> Hop:
         hop = Hop(peer, is_trusted(peer, self.trusted) if self.trusted else False)
         if len(self._hops) >= _CACHE_SIZE:
@@ -180,9 +192,8 @@ class ProxyAction(Action):
             # stream() connects to the backend chosen here (and sets its cookie).
             req.scratch = (backend, pool.cookie_line)
             return None
-        request_id = b"%s-%x" % (self._id_prefix, next(self._ids))
         conn.begin(
-            self._head(req, backend, request_id),
+            self._head(req, backend, req.request_id or self._request_id(req)),
             out,
             out.conn,
             self._done,
@@ -199,6 +210,7 @@ class ProxyAction(Action):
         out = conn.out
         backend = conn.backend
         backend.in_flight -= 1
+        _account(req, conn, backend, exc)
         pool = self.pool
         balance = pool.balance
         if balance is not None:
@@ -232,7 +244,7 @@ class ProxyAction(Action):
 
     async def stream(self, req: Request, body: BodyReader | None, out: ResponseWriter) -> None:
         pool = self.pool
-        request_id = b"%s-%x" % (self._id_prefix, next(self._ids))
+        request_id = req.request_id or self._request_id(req)
         retries = pool.config.retries
         tried: list[Backend] = []
         idempotent = req.method in IDEMPOTENT and body is None
@@ -308,6 +320,7 @@ class ProxyAction(Action):
                 return
             finally:
                 backend.in_flight -= 1
+                _account(req, conn, backend, outcome)
                 if outcome is None:
                     pool.ended_status(backend, started, conn.status)
                 else:
@@ -433,3 +446,18 @@ def outcome_of(exc: UpstreamError) -> Outcome:
 
 
 _REASONS = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+
+
+def _account(
+    req: Request | None, conn: UpstreamConnection, backend: Backend, failed: object
+) -> None:
+    """One exchange with `backend` in its metrics and on `req` for the access log: the
+    answer's status class and time to the response head, or a failure (no head)."""
+    head_at = conn.head_at
+    if failed is None or head_at:
+        backend.stats.answered(conn.status, head_at - conn.sent_at if head_at else 0.0)
+    else:
+        backend.stats.failed()
+    if req is not None:
+        req.upstream = backend.label
+        req.upstream_ttfb = head_at - conn.sent_at if head_at else -1.0

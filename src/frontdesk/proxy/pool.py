@@ -153,6 +153,10 @@ class UpstreamPool:
                     "in_flight": b.in_flight,
                     "open": b.open,
                     "idle": len(b.idle),
+                    # Seconds (peak EWMA of response times, fading while idle); the
+                    # passive ejections in a row (balance/health.py Outlier).
+                    "latency_ewma": 0.0 if m is None else m.latency_estimate(now),
+                    "ejections": 0 if m is None else m.outlier.ejections,
                 }
             )
         policy = "single" if self.balance is None else self.config.balance

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from frontdesk.admin.metrics import UpstreamSeries
 from frontdesk.config.types import host_port
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ class Backend:
         "in_flight",
         "fails",
         "member",
+        "stats",
     )
 
     def __init__(self, address: tuple[str, int] | str, label: str) -> None:
@@ -45,3 +47,5 @@ class Backend:
         # Its entry in the pool's balancer (frontdesk.balance.Member); None in a pool of
         # one server, which has no balancer.
         self.member: Any = None
+        # Answers, failures and latency as this worker saw them (admin/metrics.py).
+        self.stats = UpstreamSeries()

@@ -34,6 +34,12 @@ class Action:
 
     streaming = False
     name = ""
+    # The route's label in metrics and the access log (set by build_context), and the
+    # answers this action gave in the protocol's fast lane (no Request built), counted
+    # here because that lane has no other per-request hook (admin/metrics.py).
+    label = "-"
+    fast_get = 0
+    fast_head = 0
     # An action whose answer never varies sets this: the protocol then skips the call.
     fixed: FixedResponse | None = None
     # The largest request body this action takes; None: the server's max_body_size.

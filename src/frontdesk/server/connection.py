@@ -195,6 +195,8 @@ class Connection(asyncio.Protocol):
     ) -> None:
         if self.access_log is not None:  # None when logging is off: skip the call
             self.ctx.log_request(req, writer.status, writer.sent)
+        else:
+            self.ctx.observe(req, writer.status)
         self._active = None
         if self.ctx.closing:
             req.keep_alive = False
@@ -308,6 +310,7 @@ class Connection(asyncio.Protocol):
             self.ctx.log_request(req, resp.status, 0 if head_only else len(resp.body))
         else:
             self.served += 1
+            self.ctx.observe(req, resp.status)
 
     def write(self, data: bytes) -> None:
         """Queue bytes for the client; while parsing, batched into one send."""

@@ -6,11 +6,14 @@ of features); the server package itself knows only the `Action` interface.
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from frontdesk.admin.metrics import RequestMetrics
 from frontdesk.http.routing import RouteTable
 from frontdesk.log import AccessLog, error_log
 from frontdesk.server.actions import Action, NotFound
@@ -85,6 +88,14 @@ class WorkerContext:
         # never imports a feature), typed where they are used (frontdesk.worker).
         self.upstream_pools: dict[str, Any] = {}
         self.caches: dict[str, Any] = {}
+        # Counters by route, method and status class (admin/metrics.py); the master
+        # gathers them over the control channel when /metrics is read.
+        self.metrics = RequestMetrics()
+        self.actions: list[Action] = []  # one per route, in order (their fast-lane counts)
+        # Request ids for the access log of requests the proxy did not forward (it
+        # makes its own): a random prefix and a counter, as the proxy's.
+        self._id_prefix = os.urandom(6).hex().encode("ascii")
+        self._ids = itertools.count(1)
 
     def at_capacity(self) -> None:
         if not self.accept_paused:
@@ -107,12 +118,41 @@ class WorkerContext:
             resp = self._errors[key] = error_response(status, reason, server=self.server_header)
         return resp
 
+    def metrics_snapshot(self) -> dict[str, object]:
+        """The counters for the master (admin/metrics.py), fast-lane answers included."""
+        fast: list[tuple[str, str, int, int]] = []
+        for a in [*self.actions, self.not_found]:
+            status = a.fixed.status if a.fixed is not None else 200
+            fast.append((a.label, "GET", status, a.fast_get))
+            fast.append((a.label, "HEAD", status, a.fast_head))
+        upstream = [
+            (name, b.label, b.stats) for name, p in self.upstream_pools.items() for b in p.backends
+        ]
+        return self.metrics.snapshot(fast, upstream)
+
     def requests_served(self) -> int:
         return self.requests + sum(c.served for c in self.connections)
 
+    def observe(self, req: Request, status: int) -> None:
+        """Count one answer in the metrics (every path but the fast lane)."""
+        self.metrics.observe(req.route, req.method, status, time.monotonic() - req.began)
+
+    def request_id(self, req: Request) -> bytes:
+        rid = req.request_id
+        if not rid:
+            rid = req.request_id = b"%s-%x" % (self._id_prefix, next(self._ids))
+        return rid
+
     def log_request(self, req: Request, status: int, size: int) -> None:
         self.requests += 1
+        elapsed = time.monotonic() - req.began
+        self.metrics.observe(req.route, req.method, status, elapsed)
         log = self.access_log
+        if log.json:
+            log.extra(
+                self.request_id(req), req.route, req.upstream, req.cache_status,
+                req.upstream_ttfb, elapsed,
+            )  # fmt: skip
         if log.enabled:
             log.record(
                 req.peer,
@@ -128,12 +168,16 @@ class WorkerContext:
 
     def log_error_request(self, conn: Connection, status: int, target: bytes, size: int) -> None:
         self.requests += 1
+        try:
+            method = conn.parser.get_method() or b"-"
+        except Exception:  # the parser may not have got as far as the method
+            method = b"-"
+        self.metrics.observe("-", method, status, 0.0)
         log = self.access_log
         if log.enabled:
-            try:
-                method = conn.parser.get_method() or b"-"
-            except Exception:  # the parser may not have got as far as the method
-                method = b"-"
+            if log.json:
+                rid = b"%s-%x" % (self._id_prefix, next(self._ids))
+                log.extra(rid, "-", "", "", -1.0, 0.0)
             log.record(
                 conn.peer,
                 self.clock.log_time,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 import httptools
@@ -408,6 +409,10 @@ class HttpProtocol(Connection):
                         answer_with_file(self, *data)
                     self._answered = True
                     self.served += 1
+                    if method == b"HEAD":
+                        action.fast_head += 1
+                    else:
+                        action.fast_get += 1
                     return
             elif method != b"HEAD":
                 date_line = self.clock.date_line
@@ -417,6 +422,7 @@ class HttpProtocol(Connection):
                     self._out.append(fixed.rendered(date_line))
                 self._answered = True
                 self.served += 1
+                action.fast_get += 1
                 return
         self._dispatch(method, url, path, query, version, headers, host, has_body, action)
 
@@ -473,6 +479,9 @@ class HttpProtocol(Connection):
             has_body,
             self.clock.now,
             upgrade,
+            None,
+            action.label,
+            monotonic(),
         )
         self._req = req
         self._action = action

@@ -28,6 +28,13 @@ class Request:
     start: float  # the worker clock's monotonic time when the head was complete
     upgrade: bool = False  # asks to switch protocols, and the action can tunnel it
     scratch: Any = None  # the action's own per-request state (the proxy: its backend)
+    # For metrics and the access log (admin/metrics.py, log.py):
+    route: str = "-"  # the matched route's label (its name, else "route[i]")
+    began: float = 0.0  # time.monotonic() when the head was complete (latency)
+    request_id: bytes = b""  # set by the proxy when it forwards, else made when logged
+    upstream: str = ""  # the backend server that answered (proxy)
+    upstream_ttfb: float = -1.0  # seconds from sending to the backend to its first byte
+    cache_status: str = ""  # the Cache-Status member (cache)
     user: str = ""  # who an access rule authenticated (Basic auth), for rate limits and logs
     cleared: bool = False  # the route's guards have let this request through already
 

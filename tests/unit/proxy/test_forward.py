@@ -125,9 +125,12 @@ def test_rfc7239_6_ipv6_node_and_host_with_port_are_quoted() -> None:
     assert forwarded_node("-") == b"unknown"
 
 
-def test_existing_request_id_passed_on() -> None:
-    head = build([(b"Host", b"h"), (b"X-Request-ID", b"abc")])
+def test_request_id_kept_from_a_trusted_client_only() -> None:
+    sent = [(b"Host", b"h"), (b"X-Request-ID", b"abc")]
+    head = build(sent, hop=Hop("10.0.0.1", trusted=True))
     assert fields(head, b"x-request-id") == [b"abc"]
+    head = build(sent, hop=Hop("10.0.0.1", trusted=False))
+    assert fields(head, b"x-request-id") == [b"rid-1"]
 
 
 def test_host_policy_and_fallback() -> None:

@@ -1,0 +1,241 @@
+"""The admin API against a running server: every answer validated against the OpenAPI
+document in the package (openapi-core), the actions (drain / enable / disable, purge,
+reload), the token on a TCP listener, and /metrics parsed by prometheus_client."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openapi_core import OpenAPI
+from openapi_core.testing import MockRequest, MockResponse
+from proc_helpers import free_port
+from prometheus_client.parser import text_string_to_metric_families
+
+from conftest import Backend
+from frontdesk.admin.api import openapi_document
+
+TOKEN = "s3cret-token-0123456789"
+
+
+@pytest.fixture(scope="module")
+def spec() -> OpenAPI:
+    return OpenAPI.from_dict(openapi_document())
+
+
+class Admin:
+    """A client of one server's admin API that validates every answer."""
+
+    def __init__(self, port: int, spec: OpenAPI, token: str = "") -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.spec = spec
+        self.token = token
+
+    def raw(
+        self, method: str, path: str, body: Any = None, token: str | None = None
+    ) -> tuple[int, str, bytes]:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        given = self.token if token is None else token
+        if given:
+            req.add_header("Authorization", f"Bearer {given}")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, resp.headers["Content-Type"], resp.read()
+        except urllib.error.HTTPError as err:
+            with err:
+                return err.code, err.headers["Content-Type"], err.read()
+
+    def call(self, method: str, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
+        status, ctype, data = self.raw(method, path, body, **kw)
+        path_only, _, query = path.partition("?")
+        request = MockRequest(
+            self.base,
+            method.lower(),
+            path_only,
+            args=dict(p.partition("=")[::2] for p in query.split("&") if p),
+            data=None if body is None else json.dumps(body).encode(),
+            content_type="application/json",
+        )
+        self.spec.validate_response(
+            request, MockResponse(data=data, status_code=status, content_type=ctype)
+        )
+        return status, json.loads(data) if ctype == "application/json" else data
+
+
+def config(port: int, admin_port: int, a: Backend, b: Backend, token: str = "") -> str:
+    return f"""
+[server]
+listen = ["127.0.0.1:{port}"]
+workers = 2
+access_log = "off"
+
+[admin]
+listen = "127.0.0.1:{admin_port}"
+token = "{token}"
+
+[[route]]
+name = "health"
+match = {{ exact = "/healthz" }}
+respond = {{ status = 200, body = "ok" }}
+
+[[route]]
+name = "app"
+match = {{ path = "/" }}
+proxy = {{ pool = "app" }}
+cache = "main"
+
+[pool.app]
+servers = ["{a.address}", "{b.address}"]
+health = {{ path = "/healthz", interval = "300ms", timeout = "250ms", fall = 1, rise = 1 }}
+
+[cache.main]
+memory = "8MB"
+"""
+
+
+@pytest.fixture(scope="module")
+def running(
+    tmp_path_factory: pytest.TempPathFactory, backends: Callable[..., Backend], spec: OpenAPI
+) -> Iterator[tuple[Any, Admin, Backend, Backend]]:
+    from proc_helpers import start_server
+
+    a, b = backends("a"), backends("b")
+    port, admin_port = free_port(), free_port()
+    tmp = tmp_path_factory.mktemp("admin")
+    srv = start_server(tmp, config(port, admin_port, a, b, TOKEN), port)
+    yield srv, Admin(admin_port, spec, TOKEN), a, b
+    srv.terminate()
+
+
+def traffic(port: int, n: int = 20) -> None:
+    for i in range(n):
+        for path in ("/healthz", f"/echo?i={i % 3}", f"/c/x{i % 3}?cc=max-age%3D60"):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+                r.read()
+
+
+def test_every_read_endpoint_matches_the_openapi_document(running: Any) -> None:
+    srv, admin, a, b = running
+    traffic(srv.port)
+    for path in ("/", "/status", "/status?counters", "/pools", "/caches", "/routes"):
+        status, _ = admin.call("GET", path)
+        assert status == 200, path
+    for path in ("/config", "/apps", "/openapi.json"):
+        assert admin.call("GET", path)[0] == 200, path
+    _, status = admin.call("GET", "/status?counters")
+    assert status["traffic"]["requests"] >= 40
+    assert status["traffic"]["by_class"]["2xx"] >= 40
+    routes = {r[0] for r in status["counters"]["requests"]}
+    assert {"health", "app"} <= routes
+    (pool,) = status["pools"]
+    servers = {s["server"]: s for s in pool["servers"]}
+    assert set(servers) == {a.address, b.address}
+    assert all(s["last_check"] is not None and s["last_check"]["passed"] for s in servers.values())
+    assert any(s["latency_ewma"] > 0 for s in servers.values())
+    (cache,) = status["caches"]
+    assert cache["hits"] > 0 and 0 < cache["hit_ratio"] < 1
+    _, routes_answer = admin.call("GET", "/routes")
+    assert [r["name"] for r in routes_answer["routes"]] == ["health", "app"]
+    assert routes_answer["routes"][1]["pool"] == "app"
+    assert admin.call("GET", "/config")[1]["generation"] == 1
+    for path in ("/ui", "/ui/status.js", "/ui/status.css", "/metrics"):
+        assert admin.call("GET", path)[0] == 200, path
+
+
+def test_errors_match_the_document(running: Any) -> None:
+    _, admin, _, _ = running
+    assert admin.call("GET", "/ui/secrets.txt")[0] == 404
+    assert admin.call("POST", "/pools/nope/drain", {"server": "x"})[0] == 404
+    assert admin.call("POST", "/pools/app/drain", {"srv": 1})[0] == 400
+    assert admin.call("POST", "/cache/purge", {})[0] == 400
+
+
+def test_tcp_listener_needs_the_token(running: Any) -> None:
+    _, admin, _, _ = running
+    for wrong in ("", "nope", TOKEN[:-1], TOKEN + "x"):
+        status, body = admin.call("GET", "/status", token=wrong)
+        assert status == 401, wrong
+        assert "Bearer" in body["error"]
+    # the status page's URL may carry it (a browser cannot send the header)
+    assert admin.raw("GET", f"/ui?token={TOKEN}", token="")[0] == 200
+    assert admin.raw("GET", "/ui?token=wrong", token="")[0] == 401
+
+
+def test_drain_disable_enable(running: Any) -> None:
+    _, admin, a, _ = running
+    for action, state in (("drain", "drain"), ("disable", "disabled"), ("enable", "active")):
+        status, body = admin.call("POST", f"/pools/app/{action}", {"server": a.address})
+        assert status == 200 and body["state"] == state
+        _, pools = admin.call("GET", "/pools")
+        row = next(s for s in pools["pools"][0]["servers"] if s["server"] == a.address)
+        assert row["admin"] == state
+
+
+def test_purge(running: Any) -> None:
+    srv, admin, _, _ = running
+    traffic(srv.port, 3)
+    status, body = admin.call("POST", "/cache/purge", {"prefix": "http://127.0.0.1/"})
+    assert status == 200 and body["workers"] == 2
+
+
+def test_metrics_over_all_workers(running: Any) -> None:
+    srv, admin, a, b = running
+    _, before = admin.call("GET", "/status")
+    traffic(srv.port, 10)
+    status, text = admin.call("GET", "/metrics")
+    families = {f.name: f for f in text_string_to_metric_families(text.decode())}
+    requests = families["frontdesk_requests"]
+    total = sum(s.value for s in requests.samples if s.name == "frontdesk_requests_total")
+    assert total >= before["traffic"]["requests"] + 20
+    health = [
+        s
+        for s in requests.samples
+        if s.name == "frontdesk_requests_total" and s.labels["route"] == "health"
+    ]
+    assert health and all(s.labels["status"] == "2xx" for s in health)
+    assert "frontdesk_request_duration_seconds" in families
+    up = {s.labels["server"]: s.value for s in families["frontdesk_upstream_up"].samples}
+    assert up == {a.address: 1.0, b.address: 1.0}
+    responses = families["frontdesk_upstream_responses"].samples
+    assert sum(s.value for s in responses) > 0
+    lookups = families["frontdesk_cache_lookups"].samples
+    assert any(s.labels["result"] == "hit" and s.value > 0 for s in lookups)
+    assert families["frontdesk_workers"].samples[0].value == 2
+
+
+def test_reload(running: Any) -> None:
+    srv, admin, _, _ = running
+    _, before = admin.call("GET", "/config")
+    status, body = admin.call("POST", "/reload")
+    assert status == 200 and body["generation"] == before["generation"] + 1
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        _, st = admin.call("GET", "/status")
+        if all(w["generation"] == body["generation"] for w in st["workers"]):
+            break
+        time.sleep(0.1)
+    assert {w["generation"] for w in st["workers"]} == {body["generation"]}
+
+
+def test_check_refuses_a_public_admin_listener_without_a_token(tmp_path: Path) -> None:
+    cfg = tmp_path / "public.toml"
+    cfg.write_text('[admin]\nlisten = "0.0.0.0:9901"\n')
+    done = check(cfg)
+    assert done.returncode == 2
+    assert f"{cfg}:2: admin.listen: " in done.stderr and "admin.token" in done.stderr
+    cfg.write_text(f'[admin]\nlisten = "0.0.0.0:9901"\ntoken = "{TOKEN}"\n')
+    assert check(cfg).returncode == 0
+
+
+def check(cfg: Path) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "frontdesk", "check", "-c", str(cfg)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=30)

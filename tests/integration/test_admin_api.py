@@ -11,7 +11,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from openapi_core import OpenAPI
@@ -19,8 +19,11 @@ from openapi_core.testing import MockRequest, MockResponse
 from proc_helpers import free_port
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import Backend
 from frontdesk.admin.api import openapi_document
+
+if TYPE_CHECKING:
+    # Only a type: "conftest" names the browser tests' module too when both run.
+    from conftest import Backend
 
 TOKEN = "s3cret-token-0123456789"
 

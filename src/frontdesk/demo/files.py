@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
+import socket
 import string
 import sys
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ HERE = Path(__file__).parent
 USER = "demo"
 SIGNED_FILE = "/shared/us-road-map.svg"
 SIGNED_FOR = 3600  # seconds the printed signed link stays valid
+STATUS_PAGE = "/frontdesk/ui"  # the admin API's /ui, through the route /frontdesk/
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class DemoFiles:
     user: str
     password: str
     signed_path: str  # path and query of the signed link
+    status_path: str  # the status page (the admin API's, through the demo's port)
 
 
 def write(root: Path, port: int) -> DemoFiles:
@@ -53,13 +56,29 @@ def write(root: Path, port: int) -> DemoFiles:
     entry = f"{USER}:{hash_password(password.encode(), rounds=10)}\n"
     (root / "users.htpasswd").write_text(entry)
     key = secrets.token_urlsafe(32)
+    token = secrets.token_urlsafe(24)
     text = string.Template((HERE / "frontdesk.toml").read_text()).substitute(
-        port=port, python=json.dumps(sys.executable), key=json.dumps(key)
+        port=port,
+        python=json.dumps(sys.executable),
+        key=json.dumps(key),
+        admin_port=free_port(),
+        admin_token=token,
     )
     config = root / "frontdesk.toml"
     config.write_text(text)
     signed = sign_url(SIGNED_FILE, key, expires_in=SIGNED_FOR)
-    return DemoFiles(root, config, port, USER, password, signed)
+    # The page reads the admin API with the token in its URL (GETs only).
+    status = f"{STATUS_PAGE}?token={token}"
+    index = root / "site" / "index.html"
+    index.write_text(index.read_text().replace(f'"{STATUS_PAGE}"', f'"{status}"'))
+    return DemoFiles(root, config, port, USER, password, signed, status)
+
+
+def free_port() -> int:
+    """A loopback port free now (for the admin API; the kernel picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def geojson(roads: RoadMap) -> str:

@@ -98,8 +98,12 @@ def _wait_ready(demo: DemoFiles, server: subprocess.Popen[bytes]) -> dict[str, A
         if server.poll() is not None:
             print(f"frontdesk demo: frontdesk exited ({server.returncode})", file=sys.stderr)
             return None
-        if _ok(base + "/healthz") and _ok(base + "/api/map"):
-            return _status(demo)
+        # Asking the admin API first: probing /api/ while the planner starts would
+        # count 503s (the starting page) on the status page.
+        status = _status(demo) if _ok(base + "/healthz") else {}
+        ready = [i for i in instances(status) if i[2] == "ready"]
+        if len(ready) == len(instances(status)) > 0 and _ok(base + "/api/map"):
+            return status
         time.sleep(0.2)
     print(f"frontdesk demo: not ready within {READY_TIMEOUT:.0f}s", file=sys.stderr)
     return None
@@ -118,11 +122,12 @@ def _status(demo: DemoFiles) -> dict[str, Any]:
     from frontdesk.config import load_file
     from frontdesk.master.admin import call
 
-    address = load_file(str(demo.config)).admin_address()
+    config = load_file(str(demo.config))
+    address = config.admin_address()
     if address is None:
         return {}
     try:
-        code, payload = call(address, "GET", "/status")
+        code, payload = call(address, "GET", "/status", token=config.admin.token)
     except OSError:
         return {}
     return payload if code == 200 and isinstance(payload, dict) else {}
@@ -139,12 +144,13 @@ def _stop_server(server: subprocess.Popen[bytes]) -> None:
         server.wait()
 
 
-def instances(status: dict[str, Any]) -> list[tuple[str, int]]:
-    """(name, pid) of each running planner instance in the admin API's status."""
+def instances(status: dict[str, Any]) -> list[tuple[str, int, str]]:
+    """(name, pid, state) of each planner instance in the admin API's status."""
     return [
-        (str(row["instance"]), int(row["pid"]))
-        for row in status.get("apps", [])
-        if row.get("app") == "planner" and row.get("pid")
+        (str(row["instance"]), int(row.get("pid") or 0), str(row["state"]))
+        for app in status.get("apps", [])
+        if app.get("app") == "planner"
+        for row in app.get("instances", [])
     ]
 
 
@@ -163,11 +169,13 @@ def banner(demo: DemoFiles, status: dict[str, Any], keep: bool) -> str:
         f"                      (expires in {SIGNED_FOR // 60} minutes; change a character: 403)",
         f"    The city table    {base}/api/data/cities.csv?licence=cc-by-4.0",
         "                      (the planner authorises it, frontdesk sends the file)",
+        f"    Status page       {base}{demo.status_path}",
+        "                      (the app's instances, the pool, the cache's hit ratio)",
         f"    Health            {base}/healthz",
         "",
     ]
     if pids:
-        listing = ", ".join(f"{name} pid {pid}" for name, pid in pids)
+        listing = ", ".join(f"{name} pid {pid}" for name, pid, _ in pids)
         lines += [
             f"  The planner runs as {listing}.",
             f"  Try: kill {pids[0][1]}   and keep planning routes: the other instance answers",

@@ -190,6 +190,7 @@ class Worker:
         """Stop accepting; let in-flight work finish within `timeout`; then exit."""
         ctx = self.ctx
         ctx.closing = True
+        ctx.idle_grace = grace_idle
         self._pause_accepting()
         for listener in self._listen:
             listener.close()

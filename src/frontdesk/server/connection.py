@@ -198,8 +198,16 @@ class Connection(asyncio.Protocol):
         else:
             self.ctx.observe(req, writer.status)
         self._active = None
-        if self.ctx.closing:
+        ctx = self.ctx
+        if ctx.closing and (not req.keep_alive or ctx.idle_grace <= 0):
             req.keep_alive = False
+        elif ctx.closing:
+            # Draining, and this answer began before the drain: it told the client
+            # to keep the connection, which may be sending its next request right
+            # now. Closing would lose that request (a POST cannot be retried); it is
+            # taken and answered with Connection: close, and an idle connection is
+            # closed after the grace (shutdown(), once the queue has moved on).
+            self.fast_lane = False
         if req.keep_alive and reader is not None and not reader.complete:
             # The action answered without reading the whole body: the rest of it is
             # still on the wire, so the connection cannot carry another request.
@@ -209,6 +217,8 @@ class Connection(asyncio.Protocol):
             self._linger_close()
             return
         self._next_in_queue()
+        if ctx.closing:
+            self.shutdown(ctx.idle_grace)
 
     def _next_in_queue(self) -> None:
         while self._queue and self._active is None:

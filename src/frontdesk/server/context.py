@@ -67,6 +67,9 @@ class WorkerContext:
         self.not_found: Action = NotFound(server_header)
         self.connections: set[HttpProtocol] = set()
         self.closing = False
+        # While draining (a reload): how long a kept-alive connection may stay idle
+        # before it is closed; 0 when shutting down (server/connection.py).
+        self.idle_grace = 0.0
         # At max_connections the worker stops accepting (the kernel queues further
         # clients in the backlog) and resumes at 90%; the worker sets the hooks.
         self.accept_paused = False

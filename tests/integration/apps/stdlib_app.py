@@ -4,7 +4,8 @@ Listens on 127.0.0.1:$PORT, or on the Unix socket $FRONTDESK_SOCKET. GET answers
 "INSTANCE VERSION pid=PID" (VERSION from $APP_VERSION); POST echoes the body's
 length and a digest of it; /healthz answers "ok". $APP_START_DELAY (seconds) delays
 the bind, as an app that imports a lot would; $APP_EXIT_AT_START exits with that
-status at once (a crash loop). It prints a line at start and one per POST.
+status at once (a crash loop); $APP_READY_FILE gets the time it began accepting.
+It prints a line at start and one per POST.
 """
 
 from __future__ import annotations
@@ -74,6 +75,10 @@ def main() -> int:
         server = ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
         where = f"port {os.environ['PORT']}"
     print(f"{NAME} {VERSION} listening on {where}", flush=True)
+    ready_file = os.environ.get("APP_READY_FILE")
+    if ready_file:  # when it began accepting, for the time-to-first-200 test
+        with open(ready_file, "a") as f:
+            f.write(f"{time.time()}\n")
     try:
         server.serve_forever()
     finally:

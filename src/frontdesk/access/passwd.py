@@ -56,12 +56,12 @@ def _is_user(line: str, user: str) -> bool:
     return line.split(":", 1)[0].strip() == user and ":" in line
 
 
-def set_password(path: str, user: str, password: bytes) -> bool:
+def set_password(path: str, user: str, password: bytes, rounds: int = 12) -> bool:
     """Add `user` or replace their hash (bcrypt); True when the user was new."""
     _check_user(user)
     if not password:
         raise PasswdError("empty password")
-    entry = f"{user}:{hash_password(password)}"
+    entry = f"{user}:{hash_password(password, rounds)}"
     lines = _lines(path)
     new = not any(_is_user(line, user) for line in lines)
     if new:

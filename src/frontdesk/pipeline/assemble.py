@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from frontdesk.http.routing import Matcher, RouteTable
 from frontdesk.log import AccessLog
-from frontdesk.server.actions import Action, Redirect, Respond
+from frontdesk.server.actions import Action, NotFound, Redirect, Respond
 from frontdesk.server.clock import Clock
 from frontdesk.server.context import Limits, WorkerContext
 from frontdesk.server.response import FixedResponse
@@ -41,6 +41,13 @@ class Parts:
     caches: dict[str, CacheRuntime] = field(default_factory=dict)
     # Built access rules by [access.NAME], shared by the routes naming them.
     access: dict[str, Any] = field(default_factory=dict)
+    # The `internal = true` routes (X-Accel-Redirect targets), set once all are built.
+    internal: Internal = field(default_factory=lambda: Internal())
+
+
+@dataclass
+class Internal:
+    table: RouteTable[Action] | None = None
 
 
 Wrapper = Callable[["Route", Parts, Action], Action]
@@ -65,7 +72,16 @@ def _wrap_guard(route: Route, parts: Parts, action: Action) -> Action:
     return Guard(action, route_checks(route, parts))
 
 
-WRAPPERS: list[Wrapper] = [_wrap_cache, _wrap_guard]
+def _wrap_accel(route: Route, parts: Parts, action: Action) -> Action:
+    # Only proxy answers can carry X-Accel-Redirect, and only when a route can serve it.
+    if route.proxy is None or not any(r.internal for r in parts.config.routes):
+        return action
+    from frontdesk.access.accel import AccelRedirect
+
+    return AccelRedirect(action, parts.internal, parts.config.server.server_header)
+
+
+WRAPPERS: list[Wrapper] = [_wrap_cache, _wrap_accel, _wrap_guard]
 """Layers, innermost first: a route's action is wrapped by each in turn."""
 
 
@@ -121,15 +137,27 @@ def build_context(config: Config) -> WorkerContext:
     )
     clock = Clock()
     parts = Parts(config, clock, build_pools(config, clock), build_caches(config))
-    entries = [(build_matcher(r), build_route(r, parts)) for r in config.routes]
-    for i, (route, (_, action)) in enumerate(zip(config.routes, entries, strict=True)):
-        action.label = route_label(route, i)
+    entries: list[tuple[Matcher, Action]] = []
+    internal: list[tuple[Matcher, Action]] = []
+    not_found = NotFound(s.server_header)
+    chains: list[Action] = []  # one per route, in order (metrics read their counts)
+    for i, r in enumerate(config.routes):
+        matcher, chain = build_matcher(r), build_route(r, parts)
+        chain.label = route_label(r, i)
+        chains.append(chain)
+        if r.internal:
+            # Never reachable from outside: a request for it gets the 404 of no route.
+            internal.append((matcher, chain))
+            entries.append((matcher, not_found))
+        else:
+            entries.append((matcher, chain))
+    parts.internal.table = RouteTable(internal) if internal else None
     table = RouteTable(entries)
     access_log = AccessLog(s.access_log, s.access_log_format)
     ctx = WorkerContext(table, limits, s.server_header, access_log, clock)
     ctx.upstream_pools = parts.pools
     ctx.caches = parts.caches
-    ctx.actions = [a for _, a in entries]
+    ctx.actions = chains
     return ctx
 
 

@@ -1,0 +1,224 @@
+"""Rate limits (one worker, two workers, two instances over Redis), forward auth,
+X-Accel-Redirect through internal routes, and the cache's RFC 9111 §3.5 rule."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from access_helpers import PROTECTED, http_backend, protected_file, refused
+
+# The readiness probes of the test fixture (and connections they left in the backlog)
+# draw from the address's bucket; the tests count in a bucket of their own.
+ME = {"X-Client": "test"}
+
+
+def _limited(rate: str, burst: int, extra: str = ', key = "header:X-Client"') -> str:
+    return f"""
+[[route]]
+match = {{ path = "/" }}
+respond = {{ body = "ok" }}
+rate_limit = {{ rate = "{rate}", burst = {burst}{extra} }}
+"""
+
+
+def test_rate_limit_429_with_headers(server) -> None:
+    srv = server(_limited("1/m", 3))
+    conn = srv.http()
+    statuses = []
+    for _ in range(5):
+        conn.request("GET", "/", headers=ME)
+        r = conn.getresponse()
+        r.read()
+        statuses.append(r.status)
+    assert statuses == [200, 200, 200, 429, 429]
+    assert 1 <= int(r.getheader("Retry-After")) <= 60
+    assert r.getheader("RateLimit-Policy") == '"route";q=3;w=180'
+    assert r.getheader("RateLimit").startswith('"route";r=0;t=')
+    conn.close()
+
+
+def test_rate_limit_key_by_header(server) -> None:
+    srv = server(_limited("1/m", 1, ', key = "header:X-Api-Key"'))
+    assert srv.get("/", headers={"X-Api-Key": "a"})[0].status == 200
+    assert srv.get("/", headers={"X-Api-Key": "a"})[0].status == 429
+    assert srv.get("/", headers={"X-Api-Key": "b"})[0].status == 200
+
+
+@pytest.mark.slow
+def test_rate_limit_holds_across_two_workers(server) -> None:
+    srv = server(_limited("1/m", 6), workers=2)
+    deadline = time.monotonic() + 10
+    while True:  # both workers up before counting
+        done = srv.cli("status", "--json")
+        workers = json.loads(done.stdout)["workers"] if done.returncode == 0 else []
+        if len(workers) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(workers) == 2
+    # Many short connections: the kernel hands them to both workers.
+    statuses = [srv.get("/", headers=ME)[0].status for _ in range(40)]
+    assert statuses.count(200) == 6, statuses
+    done = srv.cli("status", "--json")
+    counts = [w["requests"] for w in json.loads(done.stdout)["workers"]]
+    assert all(c > 0 for c in counts), counts  # both workers answered some
+
+
+@pytest.mark.slow
+def test_rate_limit_holds_across_instances_with_redis(server, redis_server) -> None:
+    routes = _limited("1/m", 5, f', key = "header:X-Client", redis = "{redis_server.url}"')
+    one, two = server(routes), server(routes)
+    statuses = [s.get("/", headers=ME)[0].status for _ in range(6) for s in (one, two)]
+    assert statuses.count(200) == 5, statuses
+    # Redis gone: each instance limits on its own rather than failing.
+    redis_server.stop()
+    assert one.get("/", headers={"X-Client": "new"})[0].status == 200
+    assert "Redis unavailable" in one.stderr_text()
+
+
+def test_forward_auth(server, tmp_path: Path) -> None:
+    protected_file(tmp_path / "private" / "secret.txt")
+
+    def auth(h):  # the auth service
+        token = h.headers.get("Authorization")
+        if token == "Bearer good":
+            return 200, [("X-User", "alice")], b""
+        if token is None:
+            return 401, [("WWW-Authenticate", 'Bearer realm="sso"')], b"login"
+        return 403, [], b"no"
+
+    def app(h):  # the protected backend: says who it was told the user is
+        return (
+            200,
+            [("Content-Type", "text/plain")],
+            PROTECTED + h.headers.get("X-User", "-").encode(),
+        )
+
+    with http_backend(auth) as (auth_port, asked), http_backend(app) as (app_port, _):
+        srv = server(
+            f"""
+[[route]]
+match = {{ path = "/app/" }}
+access = "sso"
+proxy = {{ pool = "app" }}
+
+[pool.app]
+servers = ["127.0.0.1:{app_port}"]
+
+[access.sso]
+forward = {{ url = "http://127.0.0.1:{auth_port}/check", copy_headers = ["X-User"], cache = "30s" }}
+"""
+        )
+        resp, body = srv.get("/app/page?x=1")
+        refused(resp, body, 401)
+        assert resp.getheader("WWW-Authenticate") == 'Bearer realm="sso"'
+        resp, body = srv.get("/app/page", headers={"Authorization": "Bearer bad"})
+        refused(resp, body, 403)
+        spoof = {"Authorization": "Bearer good", "X-User": "admin"}
+        resp, body = srv.get("/app/page", headers=spoof)
+        assert resp.status == 200 and body == PROTECTED + b"alice"  # never "admin"
+        n = len(asked)
+        resp, body = srv.get("/app/page", headers=spoof)
+        assert resp.status == 200 and len(asked) == n  # the decision was remembered
+        first = asked[0]
+        assert first["x-forwarded-method"] == "GET" and first["x-forwarded-uri"] == "/app/page?x=1"
+    # The auth service is gone: nobody is let through.
+    resp, body = srv.get("/app/page", headers={"Authorization": "Bearer other"})
+    refused(resp, body, 503)
+
+
+def test_x_accel_redirect(server, tmp_path: Path) -> None:
+    protected_file(tmp_path / "protected" / "report.pdf")
+    protected_file(tmp_path / "secret.txt")  # beside the internal root: never reachable
+
+    def app(h):
+        target = {
+            "/download/ok": "/protected/report.pdf",
+            "/download/climb": "/protected/../secret.txt",
+            "/download/encoded": "/protected/%2e%2e/secret.txt",
+            "/download/nowhere": "/elsewhere/report.pdf",
+        }.get(h.path.split("?")[0])
+        if target is None:
+            return 200, [], b"plain"
+        return (
+            200,
+            [
+                ("X-Accel-Redirect", target),
+                ("Content-Disposition", 'attachment; filename="r.pdf"'),
+                ("Cache-Control", "private, max-age=60"),
+            ],
+            b"app body",
+        )
+
+    with http_backend(app) as (port, _):
+        srv = server(
+            f"""
+[[route]]
+match = {{ path = "/protected/" }}
+internal = true
+static = {{ root = "{tmp_path / "protected"}" }}
+
+[[route]]
+match = {{ path = "/" }}
+proxy = {{ pool = "app" }}
+
+[pool.app]
+servers = ["127.0.0.1:{port}"]
+"""
+        )
+        resp, body = srv.get("/download/ok")
+        assert resp.status == 200 and body == PROTECTED
+        assert resp.getheader("Content-Disposition") == 'attachment; filename="r.pdf"'
+        assert resp.getheader("Cache-Control") == "private, max-age=60"
+        assert resp.getheader("X-Accel-Redirect") is None
+        etag = resp.getheader("ETag")
+        resp, body = srv.get("/download/ok", headers={"Range": "bytes=0-15"})
+        assert resp.status == 206 and body == PROTECTED[:16]
+        resp, body = srv.get("/download/ok", headers={"If-None-Match": etag})
+        assert resp.status == 304 and body == b""
+        resp, body = srv.get("/download/plain")
+        assert resp.status == 200 and body == b"plain"
+        resp, body = srv.get("/protected/report.pdf")  # the internal route, asked directly
+        refused(resp, body, 404)
+        for path in ("/download/climb", "/download/encoded"):
+            resp, body = srv.get(path)
+            refused(resp, body, 403)
+        resp, body = srv.get("/download/nowhere")
+        refused(resp, body, 404)
+
+
+def test_cache_never_shares_an_authorized_answer(server) -> None:
+    # RFC 9111 §3.5: an answer to a request with Authorization is stored for others only
+    # when the origin says so (public, s-maxage, must-revalidate).
+    def app(h):
+        if h.headers.get("Authorization") != "Basic c3RhZmY6cHc=":
+            return 401, [("WWW-Authenticate", 'Basic realm="app"')], b"who?"
+        cc = "public, max-age=60" if h.path.startswith("/public") else "max-age=60"
+        return 200, [("Cache-Control", cc)], PROTECTED
+
+    with http_backend(app) as (port, _):
+        srv = server(
+            f"""
+[[route]]
+match = {{ path = "/" }}
+proxy = {{ pool = "app" }}
+cache = "main"
+
+[pool.app]
+servers = ["127.0.0.1:{port}"]
+
+[cache.main]
+memory = "8MB"
+"""
+        )
+        auth = {"Authorization": "Basic c3RhZmY6cHc="}
+        resp, body = srv.get("/private/x", headers=auth)
+        assert resp.status == 200 and body == PROTECTED
+        resp, body = srv.get("/private/x")
+        refused(resp, body, 401)
+        resp, body = srv.get("/public/x", headers=auth)
+        assert resp.status == 200
+        resp, body = srv.get("/public/x")  # the origin made it public: shared
+        assert resp.status == 200 and "hit" in (resp.getheader("Cache-Status") or "")

@@ -1,0 +1,72 @@
+"""Token buckets: burst, refill, Retry-After, bounded memory, shared tables."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from frontdesk.access.buckets import Buckets
+from frontdesk.access.shared import SharedBuckets
+
+
+def test_burst_then_refused_then_refilled() -> None:
+    b = Buckets(rate=2.0, capacity=3, max_keys=10)
+    assert [b.take("a", 0.0).allowed for _ in range(4)] == [True, True, True, False]
+    refused = b.take("a", 0.0)
+    assert not refused.allowed and refused.retry_after == 0.5 and refused.reset == 1.5
+    assert b.take("a", 0.5).allowed  # one token back after 1/rate
+    assert not b.take("a", 0.5).allowed
+    assert b.take("b", 0.5).allowed  # another key has its own bucket
+
+
+@pytest.mark.slow
+def test_flood_of_100000_addresses_stays_bounded() -> None:
+    b = Buckets(rate=1.0, capacity=5, max_keys=10_000)
+    tracemalloc.start()
+    for i in range(100_000):
+        b.take(f"198.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}", i * 1e-6)
+        if i % 997 == 0:
+            assert len(b.table) <= 10_000
+    assert len(b.table) <= 10_000
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024  # ~10k entries, not 100k
+
+
+def test_full_buckets_are_forgotten_first() -> None:
+    b = Buckets(rate=1.0, capacity=2, max_keys=4)
+    b.take("busy", 0.0)
+    b.take("busy", 0.0)  # drained: must survive eviction
+    for k in ("x", "y", "z"):
+        b.take(k, 0.0)
+    b.take("new", 100.0)  # everyone else has refilled by now
+    assert "busy" not in b.table or b.table["busy"][0] < 2
+    assert len(b.table) <= 4
+
+
+def test_shared_table_is_one_limit_for_two_mappings(tmp_path: Path) -> None:
+    path = str(tmp_path / "frontdesk-ratelimit-1-ab")
+    one = SharedBuckets(path, rate=1.0, capacity=4, max_keys=1000)
+    two = SharedBuckets(path, rate=1.0, capacity=4, max_keys=1000)  # another worker
+    allowed = [t.take("1.2.3.4", 10.0).allowed for t in (one, two, one, two, one, two)]
+    assert allowed == [True, True, True, True, False, False]
+    assert two.take("5.6.7.8", 10.0).allowed
+    assert one.take("1.2.3.4", 11.0).allowed  # refilled one token
+    one.close()
+    two.close()
+
+
+@pytest.mark.slow
+def test_shared_table_size_is_fixed_under_a_flood(tmp_path: Path) -> None:
+    path = tmp_path / "frontdesk-ratelimit-1-cd"
+    t = SharedBuckets(str(path), rate=1.0, capacity=2, max_keys=4096)
+    size = path.stat().st_size
+    for i in range(100_000):
+        t.take(f"a{i}", 0.0)
+    assert path.stat().st_size == size <= 4096 * 2 * 24
+    t.take("victim", 0.0)
+    t.take("victim", 0.0)
+    assert not t.take("victim", 0.0).allowed  # a fresh key still gets its limit
+    t.close()

@@ -68,6 +68,24 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="show the running server's workers and figures")
     status.add_argument("-c", "--config", help="TOML config file (default: embedded config)")
     status.add_argument("--json", action="store_true", help="print the admin API's JSON")
+    status.add_argument(
+        "--watch", nargs="?", type=float, const=2.0, metavar="SECONDS",
+        help="redraw in place every SECONDS (default 2) until Ctrl-C",
+    )  # fmt: skip
+    explain = sub.add_parser(
+        "explain",
+        help="say what the server would do with a request, without sending it",
+        description="Which route matches and why (and why each earlier one did not), the "
+        "access rules and rate limits that apply, the cache key and what the cache would "
+        "do, and the pool and balancing policy a proxied request would use.",
+    )
+    explain.add_argument("request", help="'METHOD URL', e.g. 'GET https://example.com/path'")
+    explain.add_argument(
+        "-H", "--header", action="append", default=[], metavar="'Name: value'",
+        help="a request header (repeatable)",
+    )  # fmt: skip
+    explain.add_argument("-c", "--config", help="TOML config file (default: embedded config)")
+    explain.add_argument("--json", action="store_true", help="print JSON")
     pool = sub.add_parser(
         "pool",
         help="drain, disable or enable a server of a pool in the running server",
@@ -131,7 +149,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{path}: ok ({len(config.routes)} routes)")
         return 0
     if command == "status":
+        if args.watch is not None:
+            return _watch(config, args.watch, args.json)
         return _status(config, args.json)
+    if command == "explain":
+        return _explain(config, args.request, args.header, args.json)
     if command == "pool":
         return _pool(config, args.action, args.pool, args.server)
     if command == "purge":
@@ -339,6 +361,38 @@ def _status(config: Config, as_json: bool) -> int:
     if payload is None:
         return 1
     print(json.dumps(payload, indent=2) if as_json else format_status(payload))
+    return 0
+
+
+def _watch(config: Config, every: float, as_json: bool) -> int:
+    """`status --watch`: redraw in place until Ctrl-C (the screen cleared each time)."""
+    import time
+
+    if every <= 0:
+        print("--watch needs a positive number of seconds", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        while True:
+            sys.stdout.write("\x1b[H\x1b[2J")  # cursor home, clear: redrawn in place
+            code = _status(config, as_json)
+            sys.stdout.flush()
+            if code:
+                return code
+            time.sleep(every)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _explain(config: Config, request: str, headers: list[str], as_json: bool) -> int:
+    from frontdesk.admin.explain import ExplainError, explain, parse_request, render_text
+
+    try:
+        req = parse_request(request, headers)
+    except ExplainError as exc:
+        print(f"explain: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    found = explain(config, req)
+    print(json.dumps(found.to_json(), indent=2) if as_json else render_text(found))
     return 0
 
 

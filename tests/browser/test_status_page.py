@@ -4,6 +4,9 @@ and fits a phone's screen. Screenshots go to artifacts/ (the path is printed).""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -16,6 +19,7 @@ from typing import Any
 import pytest
 
 BACKENDS = Path(__file__).resolve().parents[1] / "integration" / "backends.py"
+STDLIB_APP = BACKENDS.with_name("apps") / "stdlib_app.py"
 INTERVAL = 1.0  # the pool's active health-check interval, seconds
 
 
@@ -68,7 +72,7 @@ listen = "127.0.0.1:{admin_port}"
 
 [[route]]
 name = "app"
-match = {{ path = "/" }}
+match = {{ path = "/c/" }}
 proxy = {{ pool = "app" }}
 cache = "main"
 
@@ -78,6 +82,16 @@ health = {{ path = "/healthz", interval = "{INTERVAL}s", timeout = "500ms", fall
 
 [cache.main]
 memory = "8MB"
+
+[[route]]
+name = "web"
+match = {{ path = "/web/" }}
+proxy = {{ pool = "web", strip_prefix = "/web" }}
+
+[app.web]
+command = ["{sys.executable}", "{STDLIB_APP}"]
+instances = 1
+stop_timeout = "5s"
 """,
         workers=2,
     )
@@ -95,7 +109,7 @@ memory = "8MB"
         i = 0
         while not stop.is_set():
             get(f"{srv.url}/c/page{i % 4}?cc=max-age%3D60")
-            get(f"{srv.url}/echo?i={i}")
+            get(f"{srv.url}/c/echo?i={i}")
             i += 1
             time.sleep(0.02)
 
@@ -136,6 +150,16 @@ def look(page: Any, screenshot: Callable[..., Path], admin_port: int, a: str, b:
     red = page.locator(f'tr[data-server="{b}"] svg.history rect.down').count()
     assert red >= 1  # the failed check stays in the row's history
     screenshot(page, "backend-back", full_page=True)
+
+    # An app instance that dies is restarted by the master: the page counts it.
+    app = page.locator('tr[data-app="web"]')
+    app.locator('.state[data-state="ready"]').wait_for(timeout=30_000)
+    assert app.locator(".restarts").inner_text() == "0"
+    apps = json.loads(get(f"http://127.0.0.1:{admin_port}/apps"))["apps"]
+    os.kill(apps[0]["pid"], signal.SIGKILL)
+    page.locator('tr[data-app="web"] .restarts', has_text="1").wait_for(timeout=30_000)
+    app.locator('.state[data-state="ready"]').wait_for(timeout=30_000)
+    screenshot(page, "app-restarted", full_page=True)
 
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
     page.wait_for_timeout(600)

@@ -5,6 +5,8 @@ reload), the token on a TCP listener, and /metrics parsed by prometheus_client."
 from __future__ import annotations
 
 import json
+import re
+import signal
 import subprocess
 import sys
 import time
@@ -24,6 +26,8 @@ from frontdesk.admin.api import openapi_document
 if TYPE_CHECKING:
     # Only a type: "conftest" names the browser tests' module too when both run.
     from conftest import Backend
+
+STDLIB_APP = Path(__file__).with_name("apps") / "stdlib_app.py"
 
 TOKEN = "s3cret-token-0123456789"
 
@@ -91,6 +95,16 @@ match = {{ exact = "/healthz" }}
 respond = {{ status = 200, body = "ok" }}
 
 [[route]]
+name = "web"
+match = {{ path = "/web/" }}
+proxy = {{ pool = "web", strip_prefix = "/web" }}
+
+[app.web]
+command = ["{sys.executable}", "{STDLIB_APP}"]
+instances = 1
+stop_timeout = "5s"
+
+[[route]]
 name = "app"
 match = {{ path = "/" }}
 proxy = {{ pool = "app" }}
@@ -115,7 +129,12 @@ def running(
     port, admin_port = free_port(), free_port()
     tmp = tmp_path_factory.mktemp("admin")
     srv = start_server(tmp, config(port, admin_port, a, b, TOKEN), port)
-    yield srv, Admin(admin_port, spec, TOKEN), a, b
+    admin = Admin(admin_port, spec, TOKEN)
+    deadline = time.monotonic() + 30
+    while [r["state"] for r in admin.call("GET", "/apps")[1]["apps"]] != ["ready"]:
+        assert time.monotonic() < deadline, "the app never got ready"
+        time.sleep(0.1)
+    yield srv, admin, a, b
     srv.terminate()
 
 
@@ -139,7 +158,9 @@ def test_every_read_endpoint_matches_the_openapi_document(running: Any) -> None:
     assert status["traffic"]["by_class"]["2xx"] >= 40
     routes = {r[0] for r in status["counters"]["requests"]}
     assert {"health", "app"} <= routes
-    (pool,) = status["pools"]
+    (instance,) = status["apps"]
+    assert instance["app"] == "web" and instance["state"] == "ready"
+    pool = next(p for p in status["pools"] if p["pool"] == "app")
     servers = {s["server"]: s for s in pool["servers"]}
     assert set(servers) == {a.address, b.address}
     assert all(s["last_check"] is not None and s["last_check"]["passed"] for s in servers.values())
@@ -147,8 +168,8 @@ def test_every_read_endpoint_matches_the_openapi_document(running: Any) -> None:
     (cache,) = status["caches"]
     assert cache["hits"] > 0 and 0 < cache["hit_ratio"] < 1
     _, routes_answer = admin.call("GET", "/routes")
-    assert [r["name"] for r in routes_answer["routes"]] == ["health", "app"]
-    assert routes_answer["routes"][1]["pool"] == "app"
+    assert [r["name"] for r in routes_answer["routes"]] == ["health", "web", "app"]
+    assert routes_answer["routes"][2]["pool"] == "app"
     assert admin.call("GET", "/config")[1]["generation"] == 1
     for path in ("/ui", "/ui/status.js", "/ui/status.css", "/metrics"):
         assert admin.call("GET", path)[0] == 200, path
@@ -181,7 +202,8 @@ def test_drain_disable_enable(running: Any) -> None:
         status, body = admin.call("POST", f"/pools/app/{action}", {"server": a.address})
         assert status == 200 and body["state"] == state
         _, pools = admin.call("GET", "/pools")
-        row = next(s for s in pools["pools"][0]["servers"] if s["server"] == a.address)
+        pool = next(p for p in pools["pools"] if p["pool"] == "app")
+        row = next(s for s in pool["servers"] if s["server"] == a.address)
         assert row["admin"] == state
 
 
@@ -208,7 +230,11 @@ def test_metrics_over_all_workers(running: Any) -> None:
     ]
     assert health and all(s.labels["status"] == "2xx" for s in health)
     assert "frontdesk_request_duration_seconds" in families
-    up = {s.labels["server"]: s.value for s in families["frontdesk_upstream_up"].samples}
+    up = {
+        s.labels["server"]: s.value
+        for s in families["frontdesk_upstream_up"].samples
+        if s.labels["pool"] == "app"
+    }
     assert up == {a.address: 1.0, b.address: 1.0}
     responses = families["frontdesk_upstream_responses"].samples
     assert sum(s.value for s in responses) > 0
@@ -244,3 +270,44 @@ def test_check_refuses_a_public_admin_listener_without_a_token(tmp_path: Path) -
 def check(cfg: Path) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "frontdesk", "check", "-c", str(cfg)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+
+
+def test_restart_an_app(running: Any) -> None:
+    srv, admin, _, _ = running
+    (before,) = admin.call("GET", "/apps")[1]["apps"]
+    status, body = admin.call("POST", "/apps/web/restart")
+    assert status == 200 and body["app"] == "web"
+    (after,) = [r for r in body["instances"] if r["state"] == "ready"]
+    assert after["pid"] != before["pid"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{srv.port}/web/", timeout=5) as r:
+        assert r.status == 200
+    assert admin.call("POST", "/apps/nope/restart")[0] == 404
+    _, text = admin.call("GET", "/metrics")
+    families = {f.name: f for f in text_string_to_metric_families(text.decode())}
+    (ready,) = families["frontdesk_app_instances_ready"].samples
+    assert ready.labels["app"] == "web" and ready.value == 1
+    assert "frontdesk_app_restarts" in families
+
+
+def test_frontdesk_status_in_a_terminal(running: Any) -> None:
+    srv, _, a, _ = running
+    assert srv.config is not None
+    traffic(srv.port, 5)
+    cmd = [sys.executable, "-m", "frontdesk", "status", "-c", str(srv.config)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert re.search(r"^traffic: \d+ requests  2xx \d+.*p50 [\d.]+ ms  p99 [\d.]+ ms$", out, re.M)
+    assert "pool app (p2c)" in out and a.address in out
+    assert re.search(r"^cache main: \d+ hits", out, re.M)
+    assert re.search(r"^memory\s+\d+\s+[\d.]+ (KB|MB)\s+[\d.]+%\s+up$", out, re.M)
+    assert re.search(r"^web\.\d+\s+\d+\s+ready", out, re.M)
+    as_json = json.loads(subprocess.run([*cmd, "--json"], capture_output=True, timeout=30).stdout)
+    assert as_json["traffic"]["requests"] > 0
+    # --watch redraws in place until Ctrl-C
+    watch = subprocess.Popen([*cmd, "--watch", "0.3"], stdout=subprocess.PIPE, text=True)
+    time.sleep(3)
+    watch.send_signal(signal.SIGINT)
+    text, _ = watch.communicate(timeout=10)
+    assert watch.returncode == 0
+    assert text.count("\x1b[H\x1b[2J") >= 2 and text.count("traffic: ") >= 2

@@ -1,6 +1,7 @@
-"""Admin API endpoints for looking: pools, caches, routes, config, apps, /metrics, the
-status page and the OpenAPI document; and POST /reload. (GET /status is in
-master/status.py, the pool actions in master/pool_admin.py, purge in master/purge.py.)
+"""Admin API endpoints for looking: GET /status (with the master's view of pools and
+the caches' hit ratios), /pools, /caches, /routes, /config, /metrics, the status page
+and the OpenAPI document. (The pool actions are in master/pool_admin.py, purge in
+master/purge.py, /apps, app restarts and /reload in master/app_admin.py.)
 
 Every JSON answer is described by `openapi.json` beside this file; the tests validate
 each answer against it (tests/integration/test_admin_api.py).
@@ -126,13 +127,6 @@ def routes_payload(master: Master) -> list[dict[str, Any]]:
     return out
 
 
-def apps_payload(master: Master) -> list[dict[str, Any]]:
-    """The app processes the master supervises ([app.NAME]), with their instances."""
-    apps = getattr(master, "apps", None)
-    describe = getattr(apps, "describe", None)
-    return list(describe()) if callable(describe) else []
-
-
 async def full_status(master: Master) -> dict[str, Any]:
     """GET /status with the master's pool view and cache ratios (what the page shows)."""
     from frontdesk.master.status import status_payload
@@ -140,7 +134,6 @@ async def full_status(master: Master) -> dict[str, Any]:
     payload = await status_payload(master)
     payload["pools"] = pools_payload(master, payload["pools"])
     payload["caches"] = with_ratios(payload["caches"])
-    payload["apps"] = apps_payload(master)
     return payload
 
 
@@ -174,17 +167,6 @@ def add_observability_routes(admin: AdminServer, master: Master) -> None:
             "workers": master.config.resolved_workers(),
         }
 
-    async def apps(req: AdminRequest) -> tuple[int, Any]:
-        return 200, {"apps": apps_payload(master)}
-
-    async def reload(req: AdminRequest) -> tuple[int, Any]:
-        before = master.generation
-        ok = await master.reload()
-        if not ok:
-            error = "reload refused: the running config stays (see the error log)"
-            return 409, {"error": error, "errors": list(master.reload_errors)}
-        return 200, {"reloaded": True, "generation": master.generation, "previous": before}
-
     async def metrics(req: AdminRequest) -> tuple[int, Any]:
         payload = await full_status(master)
         snap = {
@@ -214,8 +196,6 @@ def add_observability_routes(admin: AdminServer, master: Master) -> None:
     admin.route("GET", "/caches", caches)
     admin.route("GET", "/routes", routes)
     admin.route("GET", "/config", config)
-    admin.route("GET", "/apps", apps)
-    admin.route("POST", "/reload", reload)
     admin.route("GET", "/metrics", metrics)
     admin.route("GET", "/ui", ui)
     admin.route("GET", "/ui/{name}", ui_asset)

@@ -168,13 +168,14 @@ def _apps(apps: list[dict[str, Any]]) -> Iterable[Metric]:
         "frontdesk_app_restarts", "Restarts of each app's instances.", labels=["app"]
     )
     running = GaugeMetricFamily(
-        "frontdesk_app_instances_running", "Instances of each app running.", labels=["app"]
+        "frontdesk_app_instances_ready", "Instances of each app ready (in its pool).",
+        labels=["app"],
     )
-    for a in apps:
-        restarts.add_metric([a["app"]], sum(int(i.get("restarts", 0)) for i in a["instances"]))
-        running.add_metric(
-            [a["app"]], sum(1 for i in a["instances"] if i.get("state") == "running")
-        )
+    names = sorted({row["app"] for row in apps})
+    for name in names:
+        rows = [r for r in apps if r["app"] == name]
+        restarts.add_metric([name], sum(int(r["restarts"]) for r in rows))
+        running.add_metric([name], sum(1 for r in rows if r["state"] == "ready"))
     return [restarts, running]
 
 

@@ -340,6 +340,9 @@ class CachedProxy(Action):
         )
         try:
             await self.proxy.stream(sent, None, fetch)
+            # For the access log: the copy went to the origin (server/request.py).
+            req.upstream, req.upstream_ttfb = sent.upstream, sent.upstream_ttfb
+            req.request_id = sent.request_id
             fetch.finished()
             if fetch.mode == HOLD:
                 await self._held(miss, decision, hits, fetch)

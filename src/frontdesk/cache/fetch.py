@@ -139,6 +139,7 @@ class Fetch(ResponseWriter):
             self.mode = SWALLOW
             return
         member = decision.status_member(options, fwd_status=status, stored=stored.store)
+        out.request.cache_status = member.decode("latin-1")  # for the access log
         entry = stored.entry
         asked = out.request.headers
         if (
@@ -174,6 +175,7 @@ class Fetch(ResponseWriter):
             self.mode = SWALLOW
             return
         member = self.decision.status_member(self.runtime.options, fwd_status=status)
+        self.out.request.cache_status = member.decode("latin-1")  # for the access log
         self.out.start(status, [*headers, (b"Cache-Status", member)], content_length)
 
     def _validating(self) -> bool:

@@ -72,6 +72,7 @@ def write_stored(
     """Write the answer to the writer's request from `entry`; `data` is the stored body
     when it is in memory. Returns the body range still to send when `data` is None."""
     req = out.request
+    req.cache_status = member.decode("latin-1")  # for the access log
     reply = answer(req.method, req.headers, entry, now, status_member=member)
     write_head(out, reply.status, reply.headers, via, has_length=reply.status not in _NO_LENGTH)
     if reply.body is None:

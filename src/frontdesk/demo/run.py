@@ -148,9 +148,8 @@ def instances(status: dict[str, Any]) -> list[tuple[str, int, str]]:
     """(name, pid, state) of each planner instance in the admin API's status."""
     return [
         (str(row["instance"]), int(row.get("pid") or 0), str(row["state"]))
-        for app in status.get("apps", [])
-        if app.get("app") == "planner"
-        for row in app.get("instances", [])
+        for row in status.get("apps", [])
+        if row.get("app") == "planner"
     ]
 
 

@@ -207,9 +207,6 @@ class _AdminProtocol(asyncio.Protocol):
             body=bytes(self.body),
         )
         self.done = True
-        if self.timer is not None:  # the request is in: a slow handler (a rolling
-            self.timer.cancel()  # restart) is not cut off by the request timeout
-            self.timer = None
         tcp = self.transport is not None and self.transport.get_extra_info("peername")
         authorization = self.authorization
         if authorization is None and req.method == "GET":
@@ -224,6 +221,9 @@ class _AdminProtocol(asyncio.Protocol):
         if tcp and not public and not self.server.authorized(authorization):
             self._answer(401, {"error": "the admin API needs Authorization: Bearer <admin.token>"})
             return
+        if self.timer is not None:  # the request is in: a slow handler (a rolling
+            self.timer.cancel()  # restart) is not cut off by the request timeout
+            self.timer = None
         task = asyncio.get_running_loop().create_task(self.server.dispatch(req))
         task.add_done_callback(self._dispatched)
 

@@ -1,14 +1,16 @@
 """Admin API endpoints for apps and reloads.
 
+    GET  /apps                  {"apps": [instance, ...]} (the rows of GET /status "apps")
     POST /apps/{name}/restart   rolling restart of one app; answers when it is done:
                                 200 {"app", "instances": [...]}, 404 (no such app),
                                 409 {"error"} (a new instance was not ready in time:
                                 it was stopped, the old ones keep serving)
+    POST /reload                load the config file again and apply it (as SIGHUP);
+                                answers when the apps' rolling replacements are done:
+                                200 {"reloaded": true, "generation", "apps"}, or
+                                409 {"error", "errors": [...]}
 
-GET /apps, GET /status (both admin/api.py) list the instances grouped by app
-({"app": "web", "instances": [instance + "index", ...]}); POST /reload (admin/api.py)
-answers when the apps' rolling replacements are done. An instance: {"app": "web",
-"instance": "web.1",
+An instance, as /apps and /status show it: {"app": "web", "instance": "web.1",
 "pid": 1234 or null, "state": "starting|ready|draining|stopping|backoff|failed|stopped",
 "uptime": seconds, "restarts": n, "port": 40123 or null (bind = "unix"), "address":
 "127.0.0.1:40123" or "unix:/path" (its id in the pool), "pool": "web", "exit_status":
@@ -29,6 +31,9 @@ if TYPE_CHECKING:
 
 
 def add_app_routes(admin: AdminServer, master: Master) -> None:
+    async def apps(req: AdminRequest) -> tuple[int, Any]:
+        return 200, {"apps": master.apps.rows()}
+
     async def restart(req: AdminRequest) -> tuple[int, Any]:
         name = unquote(req.params["name"])
         try:
@@ -40,4 +45,16 @@ def add_app_routes(admin: AdminServer, master: Master) -> None:
         rows = [r for r in master.apps.rows() if r["app"] == name]
         return 200, {"app": name, "instances": rows}
 
+    async def reload(req: AdminRequest) -> tuple[int, Any]:
+        if await master.reload():
+            return 200, {
+                "reloaded": True,
+                "generation": master.generation,
+                "apps": master.apps.rows(),
+            }
+        errors = master.reload_errors or ["reload refused (see the server log)"]
+        return 409, {"error": "reload failed", "errors": errors}
+
+    admin.route("GET", "/apps", apps)
     admin.route("POST", "/apps/{name}/restart", restart)
+    admin.route("POST", "/reload", reload)

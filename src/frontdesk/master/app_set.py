@@ -99,15 +99,6 @@ class Apps:
     def rows(self) -> list[dict[str, Any]]:
         return [row for runner in self.runners.values() for row in runner.rows()]
 
-    def describe(self) -> list[dict[str, Any]]:
-        """The rows grouped by app, each with its instance number: GET /status "apps"
-        and GET /apps as the OpenAPI document (admin/openapi.json) describes them."""
-        grouped: dict[str, list[dict[str, Any]]] = {}
-        for row in self.rows():
-            index = int(str(row["instance"]).rsplit(".", 1)[-1])
-            grouped.setdefault(row["app"], []).append({**row, "index": index})
-        return [{"app": name, "instances": rows} for name, rows in grouped.items()]
-
     async def stop(self) -> None:
         """Shutdown: drain and stop every instance (SIGTERM, SIGKILL after stop_timeout)."""
         await asyncio.gather(*(r.stop() for r in self.runners.values()))

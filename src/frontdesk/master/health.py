@@ -179,11 +179,15 @@ class HealthChecker(PoolJob):
             changed = True
             if event.change is Change.DOWN:
                 error_log.error(
-                    "pool %r: server %s is down: %d failed health checks in a row (last: %s)",
+                    "pool %r: server %s is down: %d failed health checks in a row (last: %s);"
+                    " no requests go to it until %d pass — check that server's log, or GET "
+                    "%s on it",
                     pool.name,
                     member,
                     health.fall,
                     verdict.detail,
+                    health.rise,
+                    health.path,
                 )
             else:
                 error_log.warning(

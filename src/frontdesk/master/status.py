@@ -47,9 +47,9 @@ async def status_payload(master: Master) -> dict[str, Any]:
         "totals": totals,
         "pools": merge_pools(workers),
         "caches": merge_caches(workers),
-        "apps": master.apps.rows(),  # grouped by app in GET /status (admin/api.py)
         "traffic": traffic(counters),
         "counters": counters,
+        "apps": master.apps.rows(),  # master/app_admin.py documents a row
     }
 
 
@@ -138,6 +138,7 @@ def format_status(p: dict[str, Any]) -> str:
         f"generation {p['generation']}",
         f"config: {p['config']}",
         f"listening on: {', '.join(p['listen'])}",
+        *format_traffic(p.get("traffic")),
         "",
     ]
     rows = [("worker", "pid", "gen", "state", "up", "conns", "requests", "rss")]
@@ -192,12 +193,28 @@ def format_status(p: dict[str, Any]) -> str:
             f"cache {cache['cache']}: {cache['hits']} hits, {cache['misses']} misses "
             f"({ratio} hit), {cache['collapsed']} collapsed",
         ]
-        tiers: list[tuple[str, ...]] = [("tier", "entries", "size", "state")]
+        tiers: list[tuple[str, ...]] = [("tier", "entries", "size", "hit", "state")]
         for t in cache["tiers"]:
             state = "up" if t["up"] else "down"
-            tiers.append((t["name"], str(t["entries"]), _megabytes(t["bytes"]), state))
+            looked = t.get("hits", 0) + t.get("misses", 0)
+            hit = f"{100 * t['hits'] / looked:.1f}%" if looked else "-"
+            tiers.append((t["name"], str(t["entries"]), _megabytes(t["bytes"]), hit, state))
         lines += _table(tiers)
     return "\n".join(lines)
+
+
+def format_traffic(t: dict[str, Any] | None) -> list[str]:
+    """One line: requests since start by status class, latency percentiles over them."""
+    if not t:
+        return []
+    from frontdesk.admin.metrics import quantile
+
+    classes = "  ".join(f"{k} {v}" for k, v in t["by_class"].items() if v)
+    p50, p99 = (quantile(t["latency_buckets"], q) for q in (0.5, 0.99))
+    latency = "" if p50 is None or p99 is None else (
+        f"  p50 {p50 * 1000:.1f} ms  p99 {p99 * 1000:.1f} ms"
+    )  # fmt: skip
+    return [f"traffic: {t['requests']} requests  {classes}{latency}".rstrip()]
 
 
 def format_apps(apps: list[dict[str, Any]]) -> list[str]:
@@ -205,8 +222,7 @@ def format_apps(apps: list[dict[str, Any]]) -> list[str]:
     if not apps:
         return []
     rows: list[tuple[str, ...]] = [("instance", "pid", "state", "up", "restarts", "port")]
-    # GET /status groups the instances by app (admin/api.py); a flat row is one instance.
-    for a in (i for app in apps for i in app.get("instances", [app])):
+    for a in apps:
         where = str(a["port"]) if a.get("port") is not None else str(a.get("address", "-"))
         pid = str(a["pid"]) if a.get("pid") is not None else "-"
         rows.append(

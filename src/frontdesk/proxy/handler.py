@@ -276,6 +276,8 @@ class ProxyAction(Action):
                 conn, reused = await pool.acquire(backend, fresh=fresh)
             except UpstreamError as exc:
                 pool.ended(backend, started, outcome_of(exc))
+                backend.stats.failed()  # metrics and the access log: no connection
+                req.upstream = backend.label
                 # Nothing was sent: any request may go to another backend, if the
                 # pool has one not tried yet and its retry budget allows.
                 tried.append(backend)
@@ -411,12 +413,15 @@ class ProxyAction(Action):
 
     def _answer(self, req: Request, out: ResponseWriter, exc: UpstreamError, where: str) -> None:
         error_log.warning(
-            "proxy to pool %r (%s) failed for %s %r: %s",
+            "proxy to pool %r (%s) failed for %s %r (request %s): %s; answered %d — %s",
             self.pool.name,
             where,
             req.method.decode("latin-1"),
             req.path,
+            req.request_id.decode("latin-1") or "-",
             exc.detail,
+            exc.status,
+            _HINTS.get(exc.status, "see the backend's log"),
         )
         if out.started:
             out.abort()  # the client sees the response end early
@@ -461,3 +466,11 @@ def _account(
     if req is not None:
         req.upstream = backend.label
         req.upstream_ttfb = head_at - conn.sent_at if head_at else -1.0
+
+
+# What to do about a failed exchange, by the status the client got (the error log).
+_HINTS = {
+    502: "is the server running and listening at that address? see its log",
+    503: "every connection to the pool is busy: raise max_connections or add servers",
+    504: "the server is too slow: look at its log, or raise the pool's timeouts",
+}

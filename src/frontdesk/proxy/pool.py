@@ -188,9 +188,11 @@ class UpstreamPool:
             if not self._panicking:
                 self._panicking = True  # logged once per episode, not per request
                 error_log.error(
-                    "pool %r: every server is out (ejected or down); panic mode: "
-                    "requests go to them anyway",
+                    "pool %r: every server is out (ejected or down); requests go to %s "
+                    "anyway (panic mode) — check the servers' logs, and `frontdesk status` "
+                    "for their states",
                     self.name,
+                    choice.member.id,
                 )
         elif self._panicking:
             self._panicking = False
@@ -271,7 +273,8 @@ class UpstreamPool:
     def _ejected(self, backend: Backend, event: Event, now: float, outcome: Outcome) -> None:
         if event.change is Change.EJECTED:
             error_log.error(
-                "pool %r: server %s ejected for %.0f s after failures (%s)",
+                "pool %r: server %s ejected for %.0f s after failures (last: %s); its "
+                "requests go to the other servers — check that server's own log",
                 self.name,
                 backend.label,
                 (event.until or now) - now,
@@ -289,7 +292,11 @@ class UpstreamPool:
         self._count_requests(now)
         if self.budget.try_retry(now):
             return True
-        error_log.warning("pool %r: retry budget exhausted, not retrying", self.name)
+        error_log.warning(
+            "pool %r: retry budget exhausted, not retrying: retries are over retry_budget "
+            "of the requests, so the servers are failing — see the errors above",
+            self.name,
+        )
         return False
 
     # ---------------------------------------------------------------- connections

@@ -195,26 +195,24 @@
 
   function apps(now) {
     const rows = [];
-    for (const app of now.apps || []) {
-      for (const i of app.instances) {
-        const key = app.app + " " + i.index;
-        const seen = restarts.get(key) || [];
-        seen.push(i.restarts);
-        if (seen.length > KEEP) seen.shift();
-        restarts.set(key, seen);
-        const tr = el("tr", { "data-app": app.app, "data-instance": String(i.index) });
-        tr.append(el("td", {}, app.app), el("td", {}, String(i.index)), el("td", {}, String(i.pid || "–")),
-          el("td", { class: "state", "data-state": i.state }, i.state), el("td", {}, String(i.restarts)));
-        const cell = el("td");
-        const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-        svg.setAttribute("class", "spark");
-        svg.setAttribute("viewBox", "0 0 120 32");
-        svg.setAttribute("preserveAspectRatio", "none");
-        svg.appendChild(svgPath(seen, Math.max(1, ...seen)));
-        cell.appendChild(svg);
-        tr.appendChild(cell);
-        rows.push(tr);
-      }
+    for (const i of now.apps || []) {
+      const seen = restarts.get(i.instance) || [];
+      seen.push(i.restarts);
+      if (seen.length > KEEP) seen.shift();
+      restarts.set(i.instance, seen);
+      const tr = el("tr", { "data-app": i.app, "data-instance": i.instance });
+      tr.append(el("td", {}, i.app), el("td", {}, i.instance + " · " + i.address),
+        el("td", {}, i.pid === null ? "–" : String(i.pid)),
+        el("td", { class: "state", "data-state": i.state }, i.state), el("td", { class: "restarts" }, String(i.restarts)));
+      const cell = el("td");
+      const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+      svg.setAttribute("class", "spark");
+      svg.setAttribute("viewBox", "0 0 120 32");
+      svg.setAttribute("preserveAspectRatio", "none");
+      svg.appendChild(svgPath(seen, Math.max(1, ...seen)));
+      cell.appendChild(svg);
+      tr.appendChild(cell);
+      rows.push(tr);
     }
     fill("#apps", rows, 6, "no app processes configured");
   }

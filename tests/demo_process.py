@@ -14,6 +14,7 @@ import http.client
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -74,6 +75,25 @@ class DemoProcess:
 
 
 def start_demo(port: int, directory: Path | None, log: Path) -> DemoProcess:
+    """The demo on ``port``; when a port it was given or picked was taken meanwhile (the
+    machine's other traffic uses the same ephemeral range), again on another one."""
+    for attempt in range(3):
+        try:
+            return _start(port, directory, log)
+        except PortTaken:
+            if attempt == 2:
+                raise
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+    raise AssertionError("unreachable")
+
+
+class PortTaken(AssertionError):
+    pass
+
+
+def _start(port: int, directory: Path | None, log: Path) -> DemoProcess:
     command = [sys.executable, "-m", "frontdesk", "demo", "--port", str(port)]
     if directory is not None:
         command += ["--dir", str(directory)]
@@ -84,6 +104,8 @@ def start_demo(port: int, directory: Path | None, log: Path) -> DemoProcess:
     while BANNER_END not in (text := log.read_text(errors="replace")):
         if proc.poll() is not None or time.monotonic() > deadline:
             demo.stop()
+            if "in use" in text or "Address already in use" in text:
+                raise PortTaken(f"frontdesk demo did not start:\n{text}")
             raise AssertionError(f"frontdesk demo did not start:\n{text}")
         time.sleep(0.2)
     start = text.index("frontdesk demo is running")

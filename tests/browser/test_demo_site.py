@@ -72,3 +72,18 @@ def test_an_unknown_city_is_said_on_the_page(demo: DemoProcess, page: Any) -> No
     page.wait_for_selector("#error:not([hidden])")
     assert 'Unknown city "Atlantis, XX"' in page.inner_text("#error")
     assert page.locator("#log li").count() == 0
+
+
+def test_the_site_links_to_the_status_page_with_both_instances(
+    demo: DemoProcess, page: Any, screenshot: Callable[..., Path]
+) -> None:
+    page.goto(demo.base + "/")
+    page.click("#status-link")
+    page.wait_for_url("**/frontdesk/ui?token=*")
+    # The page polls the admin API (through /frontdesk/status) and fills its tables.
+    page.wait_for_function(
+        "[...document.querySelectorAll('#apps tr')].filter("
+        "tr => tr.textContent.includes('planner')).length === 2"
+    )
+    page.wait_for_function("document.querySelector('#backends').textContent.includes('planner')")
+    screenshot(page, "status", full_page=True)

@@ -36,7 +36,7 @@ def route(a: str, b: str) -> str:
 
 
 def test_the_banner_prints_what_to_open(demo: DemoProcess) -> None:
-    for fragment in ("/downloads/", "/shared/", "/api/route", "/api/data/", "/healthz"):
+    for fragment in ("/downloads/", "/shared/", "/api/route", "/api/data/", "/frontdesk/ui?token="):
         demo.url(fragment)
     assert demo.user == "demo" and len(demo.password) >= 12
     assert set(demo.pids) == {"planner.1", "planner.2"}
@@ -45,7 +45,7 @@ def test_the_banner_prints_what_to_open(demo: DemoProcess) -> None:
 
 
 def test_every_printed_url_answers(demo: DemoProcess) -> None:
-    assert len(demo.urls) >= 7
+    assert len(demo.urls) == 7
     for url in demo.urls:
         headers = demo.auth() if "/downloads/" in url else {}
         status, _, body = demo.get(url, **headers)
@@ -127,6 +127,37 @@ def test_the_app_authorises_the_data_download_and_frontdesk_sends_it(demo: DemoP
     assert demo.get("/_planner-data/cities.csv")[0] == 404  # internal: never directly
 
 
+def test_the_status_page_shows_the_instances_and_the_cache_hit_ratio_going_up(
+    demo: DemoProcess,
+) -> None:
+    page = demo.url("/frontdesk/ui?token=")
+    token = page.split("token=", 1)[1]
+    status, headers, body = demo.get(page)
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert demo.get("/frontdesk/status")[0] == 401  # the admin API wants its token
+    assert demo.get(f"/frontdesk/status?token={token}")[0] == 200
+
+    def ratio() -> float:
+        _, _, body = demo.get(f"/frontdesk/status?token={token}")
+        now = json.loads(body)
+        apps = [a for a in now["apps"] if a["app"] == "planner" and a["state"] == "ready"]
+        assert len(apps) == 2
+        (cache,) = [c for c in now["caches"] if c["cache"] == "routes"]
+        return float(cache["hit_ratio"] or 0.0)
+
+    before = ratio()
+    for _ in range(5):
+        assert demo.get(route("Tampa, FL", "Portland, OR"))[0] == 200
+    assert ratio() > before
+    # Only GET and HEAD reach the admin API through the demo's port.
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", demo.port, timeout=10)
+    conn.request("POST", f"/frontdesk/reload?token={token}", body=b"{}")
+    assert conn.getresponse().status in (404, 405)
+    conn.close()
+
+
 def test_killing_a_planner_instance_during_queries_fails_none(demo: DemoProcess) -> None:
     """The banner says `kill PID`: SIGTERM; then SIGKILL of the replacement too."""
     import http.client
@@ -149,7 +180,9 @@ def test_killing_a_planner_instance_during_queries_fails_none(demo: DemoProcess)
                 answered.append(answer.headers.get("X-Planner-Instance", "cache"))
             except OSError as exc:
                 failures.append((a, b, exc))
+                conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", demo.port, timeout=60)
+        conn.close()
 
     for sig in (signal.SIGTERM, signal.SIGKILL):
         victim = current_pid(demo, "planner.1")

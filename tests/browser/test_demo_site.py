@@ -86,4 +86,5 @@ def test_the_site_links_to_the_status_page_with_both_instances(
         "tr => tr.textContent.includes('planner')).length === 2"
     )
     page.wait_for_function("document.querySelector('#backends').textContent.includes('planner')")
+    page.wait_for_timeout(2500)  # a few polls: the charts have points to draw
     screenshot(page, "status", full_page=True)

@@ -158,3 +158,84 @@ def test_a_new_instance_never_ready_is_stopped_and_the_old_keep_serving(server) 
     assert srv.cli("reload").returncode == 0  # back to the config that works
     bad = srv.cli("restart", "nope")
     assert bad.returncode == 2 and "no app 'nope'" in bad.stderr
+
+
+def test_an_app_flooding_its_output_into_a_full_stdout_stalls_nothing(tmp_path) -> None:
+    """frontdesk's stdout is a pipe nobody reads (it fills in a moment) while the app
+    prints without pause: requests and the admin API are still answered at once; the
+    lines that do not fit are dropped, not buffered without bound."""
+    import subprocess
+
+    from app_helpers import app_rows as rows_of
+    from proc_helpers import free_port
+
+    port = free_port()
+    cfg = tmp_path / "f.toml"
+    cfg.write_text(
+        f'[server]\nlisten = ["127.0.0.1:{port}"]\nworkers = 1\naccess_log = "off"\n'
+        + app_routes(instances=1, env={"APP_SPAM": "1"})
+    )
+    err = open(tmp_path / "stderr", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "frontdesk", "serve", "-c", str(cfg)],
+        stdout=subprocess.PIPE,  # never read
+        stderr=err,
+    )
+
+    class Srv:
+        pass
+
+    srv = Srv()
+    srv.port = port  # type: ignore[attr-defined]
+    try:
+        import http.client
+
+        deadline = time.monotonic() + 30
+        status = 0
+        while status != 200:
+            assert time.monotonic() < deadline and proc.poll() is None
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", "/")
+                status = conn.getresponse().status
+                conn.close()
+            except OSError:
+                time.sleep(0.1)
+        time.sleep(2.0)  # the pipe is long full by now
+        slowest = 0.0
+        for _ in range(20):
+            t = time.monotonic()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/")
+            assert conn.getresponse().status == 200
+            conn.close()
+            slowest = max(slowest, time.monotonic() - t)
+        assert slowest < 1.0, slowest
+        assert rows_of(srv)[0]["state"] == "ready"  # the master's loop answers too
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        assert proc.stdout is not None
+        proc.stdout.close()
+        err.close()
+
+
+def test_reload_with_a_new_cwd_switches_releases(server, tmp_path) -> None:
+    """How a deploy switches releases: the command is relative to `cwd`, and a reload
+    that points `cwd` at the new release replaces the instances one by one."""
+    for version in ("v1", "v2"):
+        release = tmp_path / "releases" / version
+        release.mkdir(parents=True)
+        text = STDLIB_APP.read_text().replace('"APP_VERSION", "v1"', f'"APP_VERSION", "{version}"')
+        (release / "app.py").write_text(text)
+    v1, v2 = (tmp_path / "releases" / v for v in ("v1", "v2"))
+    routes = app_routes([sys.executable, "app.py"], instances=2, extra=f'cwd = "{v1}"')
+    srv = server(routes, workers=1)
+    before = {r["pid"] for r in wait_apps(srv, 2)}
+    assert srv.get("/")[1].split()[1] == b"v1"
+    srv.config_path.write_text(srv.config_path.read_text().replace(str(v1), str(v2)))
+    done = srv.cli("reload")
+    assert done.returncode == 0, done.stderr
+    rows = wait_apps(srv, 2)
+    assert not before & {r["pid"] for r in rows}
+    assert {srv.get("/")[1].split()[1] for _ in range(6)} == {b"v2"}

@@ -386,7 +386,8 @@ class AppRunner:
         lines = "\n".join(f"    {line}" for line in inst.tail) or "    (no output)"
         error_log.error(
             "app %s: CRASH LOOP: %s exited with status %s, %d times in a row within %gs of "
-            "starting; not restarting it (frontdesk restart %s, or a reload, tries again). "
+            "starting; not restarting it (`frontdesk restart %s`, or a reload that changes "
+            "the app, tries again). "
             "Its last output:\n%s",
             self.name,
             inst.name,

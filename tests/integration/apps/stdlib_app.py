@@ -4,7 +4,8 @@ Listens on 127.0.0.1:$PORT, or on the Unix socket $FRONTDESK_SOCKET. GET answers
 "INSTANCE VERSION pid=PID" (VERSION from $APP_VERSION); POST echoes the body's
 length and a digest of it; /healthz answers "ok". $APP_START_DELAY (seconds) delays
 the bind, as an app that imports a lot would; $APP_EXIT_AT_START exits with that
-status at once (a crash loop); $APP_READY_FILE gets the time it began accepting.
+status at once (a crash loop); $APP_READY_FILE gets the time it began accepting;
+$APP_SPAM makes it print lines without pause.
 It prints a line at start and one per POST.
 """
 
@@ -15,6 +16,7 @@ import os
 import socket
 import socketserver
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -58,6 +60,14 @@ class UnixHandler(Handler):
         return "unix"
 
 
+def _spam() -> None:
+    line = "x" * 200
+    n = 0
+    while True:
+        n += 1
+        print(f"{n} {line}", flush=True)
+
+
 def main() -> int:
     code = os.environ.get("APP_EXIT_AT_START")
     if code:
@@ -75,6 +85,8 @@ def main() -> int:
         server = ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
         where = f"port {os.environ['PORT']}"
     print(f"{NAME} {VERSION} listening on {where}", flush=True)
+    if os.environ.get("APP_SPAM"):  # floods its output: frontdesk must not stall on it
+        threading.Thread(target=_spam, daemon=True).start()
     ready_file = os.environ.get("APP_READY_FILE")
     if ready_file:  # when it began accepting, for the time-to-first-200 test
         with open(ready_file, "a") as f:

@@ -238,3 +238,29 @@ def _raw_get(port: int, path: str) -> bytes:
         while chunk := s.recv(65536):
             data += chunk
     return data
+
+
+def test_rate_limit_per_authenticated_user(server, site: Path) -> None:
+    users = _users(site / "users", alice="a-password", bob="b-password")
+    srv = server(
+        f"""
+[[route]]
+match = {{ path = "/private/" }}
+access = "staff"
+static = {{ root = "{site / "private"}" }}
+rate_limit = {{ rate = "1/m", burst = 2, key = "user" }}
+
+[access.staff]
+htpasswd = "{users}"
+"""
+    )
+    alice, bob = _basic("alice", "a-password"), _basic("bob", "b-password")
+    got = [srv.get("/private/secret.txt", headers=alice)[0].status for _ in range(3)]
+    assert got == [200, 200, 429]
+    resp, body = srv.get("/private/secret.txt", headers=alice)
+    refused(resp, body, 429)
+    assert srv.get("/private/secret.txt", headers=bob)[0].status == 200  # same address
+    # A refused login is not counted against anyone: the rules come first.
+    resp, body = srv.get("/private/secret.txt", headers=_basic("bob", "nope"))
+    refused(resp, body, 401)
+    assert srv.get("/private/secret.txt", headers=bob)[0].status == 200

@@ -5,7 +5,9 @@ reload), the token on a TCP listener, and /metrics parsed by prometheus_client."
 from __future__ import annotations
 
 import json
+import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -305,9 +307,15 @@ def test_frontdesk_status_in_a_terminal(running: Any) -> None:
     as_json = json.loads(subprocess.run([*cmd, "--json"], capture_output=True, timeout=30).stdout)
     assert as_json["traffic"]["requests"] > 0
     # --watch redraws in place until Ctrl-C
-    watch = subprocess.Popen([*cmd, "--watch", "0.3"], stdout=subprocess.PIPE, text=True)
-    time.sleep(3)
+    watch = subprocess.Popen([*cmd, "--watch", "0.3"], stdout=subprocess.PIPE)
+    assert watch.stdout is not None
+    seen = b""
+    deadline = time.monotonic() + 30
+    while seen.count(b"traffic: ") < 2 and time.monotonic() < deadline:
+        if select.select([watch.stdout], [], [], 1.0)[0]:
+            seen += os.read(watch.stdout.fileno(), 65536)
     watch.send_signal(signal.SIGINT)
-    text, _ = watch.communicate(timeout=10)
+    rest, _ = watch.communicate(timeout=10)
     assert watch.returncode == 0
+    text = (seen + rest).decode()
     assert text.count("\x1b[H\x1b[2J") >= 2 and text.count("traffic: ") >= 2

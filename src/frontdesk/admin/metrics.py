@@ -45,14 +45,26 @@ class RequestMetrics:
     """Every request series of one worker."""
 
     def __init__(self) -> None:
-        self.series: dict[tuple[str, str, int], Series] = {}
+        # Keyed by what the request path has at hand (route label, method bytes, status):
+        # one dict lookup per answer; names and status classes are made when read.
+        self.series: dict[tuple[str, bytes, int], Series] = {}
 
     def observe(self, route: str, method: bytes, status: int, seconds: float) -> None:
-        key = (route, _METHOD_BYTES.get(method, "other"), status // 100)
+        series = self.series.get((route, method, status))
+        if series is None:
+            series = self._new(route, method, status)
+        series.count += 1  # Series.observe, inlined: this runs once per answer
+        series.total += seconds
+        series.buckets[bisect_left(BUCKETS, seconds)] += 1
+
+    def _new(self, route: str, method: bytes, status: int) -> Series:
+        """A new series; an unknown method shares its route's "other" series and is
+        never a key of its own, so clients cannot grow the table."""
+        key = (route, method if method in _METHOD_BYTES else b"OTHER", status)
         series = self.series.get(key)
         if series is None:
             series = self.series[key] = Series()
-        series.observe(seconds)
+        return series
 
     def snapshot(
         self,
@@ -63,8 +75,16 @@ class RequestMetrics:
         count) answers to the first bucket of their series; `upstream` is every
         (pool, server, its series) of the worker."""
         rows: dict[tuple[str, str, int], list[Any]] = {}
-        for (route, method, cls), s in self.series.items():
-            rows[(route, method, cls)] = [route, method, cls, s.count, s.total, list(s.buckets)]
+        for (route, raw, status), s in self.series.items():
+            method = _METHOD_BYTES.get(raw, "other")
+            key = (route, method, status // 100)
+            row = rows.get(key)
+            if row is None:
+                rows[key] = [route, method, status // 100, s.count, s.total, list(s.buckets)]
+            else:
+                row[3] += s.count
+                row[4] += s.total
+                row[5] = [a + b for a, b in zip(row[5], s.buckets, strict=True)]
         for route, method, status, count in fast:
             if not count:
                 continue

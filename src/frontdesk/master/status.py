@@ -138,7 +138,6 @@ def format_status(p: dict[str, Any]) -> str:
         f"generation {p['generation']}",
         f"config: {p['config']}",
         f"listening on: {', '.join(p['listen'])}",
-        *format_traffic(p.get("traffic")),
         "",
     ]
     rows = [("worker", "pid", "gen", "state", "up", "conns", "requests", "rss")]
@@ -169,6 +168,7 @@ def format_status(p: dict[str, Any]) -> str:
         )
     )
     lines += _table(rows)
+    lines += format_traffic(p.get("traffic"))
     for pool in p.get("pools", []):
         lines += ["", f"pool {pool['pool']} ({pool['balance']})"]
         table = [("server", "weight", "state", "in-flight", "open", "idle")]

@@ -479,9 +479,8 @@ class HttpProtocol(Connection):
             has_body,
             self.clock.now,
             upgrade,
-            None,
-            action.label,
-            monotonic(),
+            route=action.label,  # by name: other branches add fields after `scratch`
+            began=monotonic(),
         )
         self._req = req
         self._action = action

@@ -15,13 +15,16 @@ import time
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from conftest import Backend
 from frontdesk.admin.explain import explain, parse_request
 from frontdesk.config.load import load_text
+
+if TYPE_CHECKING:
+    # Only a type: "conftest" names the browser tests' module too when both run.
+    from conftest import Backend
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -8,9 +8,12 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from conftest import Backend
+if TYPE_CHECKING:
+    # Only a type: "conftest" names the browser tests' module too when both run.
+    from conftest import Backend
+
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 

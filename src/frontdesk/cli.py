@@ -1,6 +1,7 @@
 """Command line: the only place that prints to the user and exits.
 
 frontdesk serve [-c FILE] [--workers N]   run (no -c: the embedded default config)
+frontdesk demo [--port N] [--dir DIR]     a route planner app behind frontdesk, to look at
 frontdesk check -c FILE                   validate; every error with key path and line
 frontdesk reload -c FILE                  validate, then have the running master load it
                                           (admin API, waiting for the apps; else SIGHUP)
@@ -44,6 +45,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("-c", "--config", help="TOML config file (default: embedded welcome config)")
     serve.add_argument("--workers", type=int, help="override server.workers")
     serve.add_argument("--deploy", metavar="DIR", help="serve the live release of a deploy dir")
+    demo = sub.add_parser(
+        "demo",
+        help="run a demo: a route planner app behind frontdesk, in a browser",
+        description="Writes a demo site, app and config to a temporary directory (or "
+        "--dir), runs frontdesk on them and prints the URLs to open. Ctrl-C stops it.",
+    )
+    demo.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
+    demo.add_argument("--dir", help="write the demo here and keep it (default: a temp dir)")
     for name, text in (
         ("check", "validate a config file and report every error"),
         ("reload", "validate the config, then make the running server load it"),
@@ -142,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)
     if command == "serve" and args.deploy is not None:
         return _serve_deploy(args.deploy, args.workers)
+    if command == "demo":
+        from frontdesk.demo.run import main as demo
+
+        return demo(args.port, args.dir)
     path = getattr(args, "config", None)
     try:
         config = _load(path)
@@ -263,7 +276,9 @@ def _reload(config: Config) -> int:
     try:
         if address is None:
             raise OSError("admin API off")
-        code, payload = call(address, "POST", "/reload", {}, timeout=_LONG_CALL)
+        code, payload = call(
+            address, "POST", "/reload", {}, timeout=_LONG_CALL, token=config.admin.token
+        )
     except OSError:
         return _signal_master(config, signal.SIGHUP)
     if code == 404:  # a master from before POST /reload

@@ -11,8 +11,9 @@ stdout once it listens.
 
 A whole backend can be made to misbehave, for the load-balancing tests: the request
 `/_mode?set=MODE` (sent to the backend directly) switches every later request, whatever
-its path, to MODE: "ok" (as described), "fail" (answer 500), "hang" (never answer) or
-"close" (close the connection without an answer).
+its path, to MODE: "ok" (as described), "fail" (answer 500), "hang" (never answer),
+"close" (close the connection without an answer) or "drop" (the same, counted, as a
+server killed mid-request).
 `/_health?set=STATE` does the same for `/healthz` alone (the active checks' path):
 "ok" (200 "ok"), "fail" (503), "sick" (200 "sick") or "hang".
 
@@ -181,6 +182,9 @@ async def handle(reader, writer, req: Req, conn_id: int, n: int) -> bool:
     if MODE == "fail":
         await respond(writer, req, 500, b"failing")
         return True
+    if MODE == "drop":
+        count(f"dropped {req.method} {path}")
+        return False
     if MODE == "hang":
         await asyncio.sleep(3600)
     if path.startswith("/raw-upgrade"):

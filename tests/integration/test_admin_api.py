@@ -194,6 +194,8 @@ def test_tcp_listener_needs_the_token(running: Any) -> None:
     # the status page's URL may carry it (a browser cannot send the header)
     assert admin.raw("GET", f"/ui?token={TOKEN}", token="")[0] == 200
     assert admin.raw("GET", "/ui?token=wrong", token="")[0] == 401
+    # The page's script and stylesheet are loaded without it (they hold no data).
+    assert admin.raw("GET", "/ui/status.js", token="")[0] == 200
 
 
 def test_drain_disable_enable(running: Any) -> None:

@@ -7,6 +7,7 @@ and its own backends; a backend is made to fail or hang with `/_mode?set=...`.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import signal
 import tempfile
@@ -110,6 +111,45 @@ def test_server_answering_500s_is_ejected_and_returns(server, backends):
     results = hit(srv, 30)
     assert all(status == 200 for status, _ in results)
     assert shares(results)["e2"] >= 8  # back in rotation
+
+
+def test_a_server_dying_under_a_get_moves_it_to_another_server(server, backends):
+    """GETs on kept-alive connections to a server that has just died (killed with
+    SIGKILL: every connection closed, no answer). The first closed connection may be
+    a keep-alive race, so the GET goes again on a fresh connection; when that one is
+    closed without an answer too, the server is going down and the GET (idempotent,
+    RFC 9110 §9.2.2) goes to another server. No 502, however many kept-alive
+    connections to the dead server the pool held."""
+    dying = {name: backends(name) for name in ("dying-a", "dying-b")}
+    # hash on the path: every /sleep/0.3 goes to one server, which the balancer picks
+    # again after its connection failed (p2c may too; round_robin would move on).
+    srv = pool_server(server, list(dying.values()), pool='balance = "hash"\nhash = "path"')
+    # Several kept-alive connections to that server: concurrent slow requests.
+    primers = [threading.Thread(target=srv.get, args=("/sleep/0.3",)) for _ in range(4)]
+    for t in primers:
+        t.start()
+    for t in primers:
+        t.join()
+    resp, _ = srv.get("/sleep/0.3")
+    victim = resp.getheader("X-Backend")
+    set_mode(dying[victim], "drop")
+    results = []
+    for _ in range(3):
+        resp, _ = srv.get("/sleep/0.3")
+        results.append((resp.status, resp.getheader("X-Backend")))
+    other = ({"dying-a", "dying-b"} - {victim}).pop()
+    assert results == [(200, other)] * 3
+    dropped = json.loads(get_direct(dying[victim], "/stats")).get("dropped GET /sleep/0.3", 0)
+    assert dropped >= 3
+
+
+def get_direct(backend, path: str) -> bytes:
+    conn = http.client.HTTPConnection("127.0.0.1", backend.port, timeout=5)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().read()
+    finally:
+        conn.close()
 
 
 def test_hanging_server_times_out_and_is_ejected(server, backends):

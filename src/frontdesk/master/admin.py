@@ -214,7 +214,11 @@ class _AdminProtocol(asyncio.Protocol):
             # page's URL may carry the token instead (/ui?token=...).
             given = parse_qs(req.query).get("token")
             authorization = b"Bearer " + given[0].encode() if given else None
-        if tcp and not self.server.authorized(authorization):
+        # The status page's script and stylesheet hold no data (the page reads /status
+        # with the token): a browser loads them with <link> and <script>, which carry
+        # neither the header nor the page's query.
+        public = req.method == "GET" and req.path.startswith("/ui/")
+        if tcp and not public and not self.server.authorized(authorization):
             self._answer(401, {"error": "the admin API needs Authorization: Bearer <admin.token>"})
             return
         if self.timer is not None:  # the request is in: a slow handler (a rolling

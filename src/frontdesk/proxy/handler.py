@@ -16,7 +16,8 @@ internals; details go to the error log. Retries (RFC 9110 §9.2.2 idempotence):
   * a reused keep-alive connection closed before any response byte (the backend
     closed it as the request went out: `UpstreamError.stale`): an idempotent request
     without a body is sent once more on a fresh connection; a fresh connection closed
-    that way (a server going down) sends it to another server of the pool instead;
+    that way (a server going down), first or after that retry, sends it once to
+    another server of the pool;
   * anything that may have reached the backend otherwise is never retried (a read
     timeout included).
 """
@@ -249,7 +250,9 @@ class ProxyAction(Action):
         request_id = req.request_id or self._request_id(req)
         retries = pool.config.retries
         tried: list[Backend] = []
-        fresh_once = req.method in IDEMPOTENT and body is None
+        idempotent = req.method in IDEMPOTENT and body is None
+        fresh_once = idempotent  # once: a fresh connection to the same server
+        move_once = idempotent  # once: another server, when a fresh connection dies
         fresh = False
         first = True  # the retry budget counts first attempts
         backend: Backend | None = None
@@ -302,15 +305,17 @@ class ProxyAction(Action):
                 outcome = None
             except UpstreamError as exc:
                 outcome = outcome_of(exc)
-                if fresh_once and exc.stale and not out.started:
-                    fresh_once = False
+                if exc.stale and not out.started and (fresh_once if reused else move_once):
                     if reused:
                         # The backend closed a kept-alive connection as we reused it.
+                        fresh_once = False
                         fresh = True
                         continue
                     # A new connection closed before any answer: the server is likely
-                    # going down. An idempotent request may be sent again (RFC 9110
-                    # §9.2.2), to another server.
+                    # going down (also after a reused one did: a server killed with
+                    # several connections open). An idempotent request may be sent
+                    # again (RFC 9110 §9.2.2), to another server.
+                    move_once = False
                     tried.append(backend)
                     other = pool.pick(req, tried)
                     if other is not None and pool.may_retry():

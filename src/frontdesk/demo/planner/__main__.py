@@ -1,0 +1,5 @@
+"""``python -m planner`` (in a demo directory) or ``python -m frontdesk.demo.planner``."""
+
+from .server import main
+
+main()

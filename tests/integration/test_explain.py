@@ -143,7 +143,7 @@ def test_explain_matches_the_server_on_the_readme_examples(
     log = tmp_path / "access.json"
     srv = server(routes, access_log=str(log), access_log_format="json", **keep)
     config = load_text(srv.config_path.read_text(), str(srv.config_path))
-    # Routes behind an access rule may refuse the probe (explain reports no layer yet).
+    # Routes behind an access rule may refuse the probe (explain reports their rules).
     guarded = {
         r.get("name") or f"route[{i}]"
         for i, r in enumerate(block["route"])

@@ -277,3 +277,7 @@ def render_text(e: Explanation) -> str:
         lines.append(f"  servers: {', '.join(p['servers'])}")
         lines.append(f"  forwarded as: {r['method']} {p['upstream_target']}")
     return "\n".join(lines)
+
+
+# The layers that report themselves (after register_layer exists: they import it).
+import frontdesk.access.explain  # noqa: E402, F401

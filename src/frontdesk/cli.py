@@ -415,11 +415,26 @@ def _serve(config: Config, path: str | None) -> int:
     import uvloop
 
     from frontdesk.log import setup_error_log
+    from frontdesk.master.sockets import bind
+
+    # The ports first, before the rest of the master is even imported: connections wait
+    # in the backlog until the workers take them (a platform's boot check only needs
+    # the port bound).
+    early = {}
+    try:
+        for addr in dict.fromkeys(config.listen_addresses()):
+            early[addr] = bind(addr, config.server.backlog)
+    except OSError as exc:
+        for sock in early.values():
+            sock.close()
+        print(f"frontdesk: cannot listen on {addr[0]}:{addr[1]}: {exc.strerror}", file=sys.stderr)
+        return 1
     from frontdesk.master.workers import Master
 
     setup_error_log()
     reload = (lambda: _load(path)) if path is not None else None
     master = Master(config, reload)
+    master.sockets.update(early)
     master.config_path = os.path.abspath(path) if path is not None else None
     pid_file = config.pid_file_path()
     try:

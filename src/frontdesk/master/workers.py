@@ -45,6 +45,7 @@ from frontdesk.master.orphans import die_with_parent
 from frontdesk.master.pool_admin import add_pool_routes
 from frontdesk.master.pools import MasterPool, PoolStates
 from frontdesk.master.purge import add_purge_routes
+from frontdesk.master.sockets import bind
 from frontdesk.master.status import add_status_routes
 from frontdesk.master.tls import MasterTls
 
@@ -68,19 +69,6 @@ class WorkerProcess:
     def send(self, msg: Message) -> None:
         if not self.writer.is_closing():
             self.writer.write(encode(msg))
-
-
-def bind(address: tuple[str, int], backlog: int) -> socket.socket:
-    host, port = address
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if family == socket.AF_INET6 and host == "::":
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    sock.bind((host, port))
-    sock.listen(backlog)
-    sock.set_inheritable(True)
-    return sock
 
 
 def preflight(config: Config) -> None:

@@ -3,7 +3,7 @@ server would do with a request, without sending any traffic.
 
 It goes through the same code the workers use: the request-target is parsed and
 normalised by http/target.py, each route is tried with the matcher `build_context`
-compiles (server/context.py `build_matcher`), in order, first match wins; for an
+compiles (pipeline/assemble.py `build_matcher`), in order, first match wins; for an
 earlier route that did not match, each of its conditions is tried alone to say which
 failed. A proxied route's upstream target comes from the route's own ProxyAction,
 and a cached route's key from cache/keys.py with the cache's key options.

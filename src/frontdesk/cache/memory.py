@@ -48,7 +48,7 @@ class Stored:
     prepared: Prepared
     hit: Hit  # what get() returns, built once: a hit allocates nothing per variant
     until: float | None  # entry.useful_until(), computed once
-    # The shell's rendered answers for the current second of age (cache/hot.py): a
+    # The shell's rendered answers for the current second of age (cache/reply.py): a
     # mutable cell in an immutable record, so a hit re-renders at most once a second.
     rendered: list[object] = field(default_factory=lambda: [-1, b"", b""])
 

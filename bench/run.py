@@ -309,9 +309,12 @@ def run_scenario(scenario: Scenario, opts: Options, run_dir: Path) -> dict[str, 
             workdir.mkdir(parents=True)
             # The shared upstream sits on the wrk core: the server core stays the
             # server's alone, and both proxies pay the same backend.
-            backend, ports = servers.start_backend(
-                workdir, wrk_cpu, scenario.upstream, scenario.upstream_headers
-            )
+            if scenario.origin == "nginx":
+                backend, ports = servers.start_nginx_origin(workdir, wrk_cpu)
+            else:
+                backend, ports = servers.start_backend(
+                    workdir, wrk_cpu, scenario.upstream, scenario.upstream_headers
+                )
             helpers.append(backend)
             extra["upstream_port"] = str(ports[0])
             for i, port in enumerate(ports[1:], 2):

@@ -79,6 +79,9 @@ class Scenario:
     listening on this many ports ({upstream_port}, {upstream_port2}, ...)."""
     upstream_headers: tuple[str, ...] = ()
     """Header field lines the backend adds to every response ("Name: value")."""
+    origin: str = "backend"
+    """What listens on {upstream_port}: "backend" (bench/backend.py) or "nginx" (an
+    nginx answering 1 KiB, as fast an origin as this machine has)."""
     servers: tuple[str, ...] = ("nginx", "frontdesk")
     """The servers measured side by side; frontdesk's req/s is divided by each other's.
     "varnish" is Varnish in front of the backend (needs `upstream`); "floor" is
@@ -324,6 +327,20 @@ SCENARIOS.append(
         nginx_http=NGINX_PROXY_HTTP,
         frontdesk_config=FRONTDESK_PROXY,
         upstream=1,
+    )
+)
+
+# The proxy as a new user sets it up: frontdesk's default pool settings (no keepalive
+# line) against nginx's proxy_pass with upstream keepalive, both to an nginx origin.
+SCENARIOS.append(
+    Scenario(
+        name="proxy-1k-nginx-origin",
+        description="reverse proxy to an nginx origin, 1 KiB; frontdesk's pool as defaulted",
+        nginx_server=NGINX_PROXY,
+        nginx_http=NGINX_PROXY_HTTP.replace("keepalive 64", "keepalive 128"),
+        frontdesk_config=FRONTDESK_PROXY.replace("keepalive = 64\n", ""),
+        upstream=1,
+        origin="nginx",
     )
 )
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import procs
-from scenarios import Scenario, render
+from scenarios import NGINX_FIXED_1K, Scenario, render
 
 NGINX_CONF = """\
 worker_processes 1;
@@ -55,6 +55,15 @@ def start_backend(
         argv += ["--header", line]
     argv += map(str, numbers)
     return start("backend", argv, numbers[0], workdir, cpu), numbers
+
+
+def start_nginx_origin(workdir: Path, cpu: int) -> tuple[Server, list[int]]:
+    """nginx answering 1 KiB on a free port: the fast origin of the scenarios that
+    measure the proxy itself (bench/backend.py is a Python server, slower than both)."""
+    port = procs.free_port()
+    conf = workdir / "origin.conf"
+    conf.write_text(nginx_conf_text(NGINX_FIXED_1K, "", port, workdir, {}))
+    return start("origin", nginx_argv(conf, workdir), port, workdir, cpu), [port]
 
 
 DEFAULT_FRONTDESK_CMD = f"{shlex.quote(sys.executable)} -m frontdesk serve -c {{config}}"

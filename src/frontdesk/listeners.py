@@ -26,7 +26,10 @@ class HttpsProtocol(HttpProtocol):
     marked https, so the proxy sends X-Forwarded-Proto: https."""
 
     __slots__ = ()
-    https = True
+
+    def __init__(self, ctx: WorkerContext) -> None:
+        super().__init__(ctx)
+        self.https = True
 
     def eof_received(self) -> bool | None:
         # TLS has no half-close (the peer's close_notify ends the session): the SSL

@@ -31,7 +31,14 @@ from .keys import make_key, strip_query
 from .messages import CacheRequest, OriginResponse
 from .policy import Action as Do
 from .policy import Decision, decide, matching, select, stale_detail
-from .reply import render_hit, render_not_modified, render_range, write_range, write_stored
+from .reply import (
+    UNTIL,
+    render_hit,
+    render_not_modified,
+    render_range,
+    write_range,
+    write_stored,
+)
 from .serve import if_range_holds, not_modified, parse_range
 from .status import Fwd
 from .store import Hit
@@ -187,11 +194,49 @@ class CachedProxy(Action):
                     conditions.append((low, value))
         now = time.time()
         found = self.memory.variants(key, now)  # type: ignore[union-attr]
+        if len(found) == 1 and found[0].plain:
+            stored = found[0]
+        else:
+            picked = self._hot_pick(found, headers)
+            if picked is None:
+                return None
+            stored = picked
+        memo = stored.rendered
+        if now >= memo[UNTIL]:  # type: ignore[operator]
+            # A new second of age (or the end of freshness): render it once.
+            entry = stored.entry
+            resident = now - entry.response_time
+            age = entry.initial_age + resident if resident > 0 else entry.initial_age
+            ttl = entry.lifetime - age
+            if ttl <= 0:
+                return None
+            prepared = stored.prepared
+            memo[:] = render_hit(
+                entry, prepared.head, prepared.body, age, ttl, self.options, self.via, now
+            )
+        if conditions is not None:
+            return self._hot_conditional(method, conditions, stored)
+        if stored.plain:
+            if method == GET:
+                return memo[1]  # type: ignore[return-value]
+            self.fast_head += 1
+            return memo[2]  # type: ignore[return-value]
+        status = stored.entry.status
+        if status != 200:
+            self.count_fast(method, status)  # a stored 301, 404...
+        elif method != GET:
+            self.fast_head += 1
+        return memo[1] if method == GET else memo[2]  # type: ignore[return-value]
+
+    @staticmethod
+    def _hot_pick(found: tuple[Stored, ...], headers: list[tuple[bytes, bytes]]) -> Stored | None:
+        """The variant the hot lane may answer with, beyond the plain case: the one
+        decide() would pick among several (Vary: Accept-Encoding, ...); None when
+        the request must take the slower lanes."""
         if not found:
             return None
         stored = found[0]
         if len(found) != 1 or stored.entry.vary is not None:
-            # Variants (Vary: Accept-Encoding, ...): the one decide() would pick.
             entries = matching([s.entry for s in found], GET, headers)
             if not entries:
                 return None
@@ -200,20 +245,7 @@ class CachedProxy(Action):
         entry = stored.entry
         if entry.method != GET or entry.invalid or entry.cc.no_cache:
             return None
-        resident = now - entry.response_time
-        age = entry.initial_age + resident if resident > 0 else entry.initial_age
-        ttl = entry.lifetime - age
-        if ttl <= 0:
-            return None
-        memo = stored.rendered
-        if memo[0] != int(age):
-            prepared = stored.prepared
-            memo[:] = render_hit(
-                entry, prepared.head, prepared.body, age, ttl, self.options, self.via
-            )
-        if conditions is not None:
-            return self._hot_conditional(method, conditions, stored)
-        return memo[1] if method == GET else memo[2]  # type: ignore[return-value]
+        return stored
 
     def _hot_conditional(
         self, method: bytes, conditions: list[tuple[bytes, bytes]], stored: Stored
@@ -224,14 +256,20 @@ class CachedProxy(Action):
         memo = stored.rendered
         if entry.status == 200:
             if not_modified(conditions, entry):
+                self.count_fast(method, 304)
                 return render_not_modified(entry, memo, self.via)
             if method == GET:
                 ranges = [v for n, v in conditions if n == b"range"]
                 if len(ranges) == 1 and if_range_holds(conditions, entry):
                     span = parse_range(ranges[0], entry.content_length)
                     if span is not None:
+                        self.count_fast(method, 416 if span is False else 206)
                         p = stored.prepared
                         return render_range(p.head, p.body, span, memo, self.via)
+            elif method != GET:
+                self.fast_head += 1
+        else:
+            self.count_fast(method, entry.status)
         return memo[1] if method == GET else memo[2]  # type: ignore[return-value]
 
     # ------------------------------------------------------ without a Task

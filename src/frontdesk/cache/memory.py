@@ -48,9 +48,14 @@ class Stored:
     prepared: Prepared
     hit: Hit  # what get() returns, built once: a hit allocates nothing per variant
     until: float | None  # entry.useful_until(), computed once
+    # A fresh hit of this variant is the hot lane's plain case: a GET response with a
+    # 200, no Vary, not invalidated and not no-cache (one test instead of five).
+    plain: bool = False
     # The shell's rendered answers for the current second of age (cache/reply.py): a
     # mutable cell in an immutable record, so a hit re-renders at most once a second.
-    rendered: list[object] = field(default_factory=lambda: [-1, b"", b""])
+    rendered: list[object] = field(
+        default_factory=lambda: [-1, b"", b"", None, None, None, None, 0.0]
+    )
 
     @property
     def charge(self) -> int:
@@ -64,7 +69,14 @@ def make_stored(entry: Entry, body: bytes) -> Stored:
         entry = replace(entry, content_length=len(body))
     prepared = Prepared(serialise_fields(entry.served), body)
     entry = replace(entry, ref=prepared)
-    return Stored(entry, prepared, Hit(entry, BytesBody(body)), entry.useful_until())
+    plain = (
+        entry.method == b"GET"
+        and entry.status == 200
+        and entry.vary is None
+        and not entry.invalid
+        and not entry.cc.no_cache
+    )
+    return Stored(entry, prepared, Hit(entry, BytesBody(body)), entry.useful_until(), plain)
 
 
 class MemoryTier:

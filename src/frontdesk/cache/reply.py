@@ -28,8 +28,10 @@ _NO_LENGTH = (204, 304)  # RFC 9110 §8.6: no Content-Length on 204; a 304 descr
 # The hot lane's memo of one entry (memory.Stored.rendered), rebuilt once per second of
 # age: [0] whole seconds, [1] the 200 GET bytes, [2] the HEAD bytes, [3] the
 # Cache-Status member; [4] the 304, [5] the 416 and [6] the 206's (prefix, suffix) are
-# made the first time a request of that shape comes in that second.
-AGE, GET, HEAD, MEMBER, NOT_MODIFIED, UNSATISFIABLE, PARTIAL = range(7)
+# made the first time a request of that shape comes in that second; [7] the time
+# (time.time()) until which it holds: the next whole second of age, or the end of
+# freshness if sooner. A hit before then needs no arithmetic on the entry's age.
+AGE, GET, HEAD, MEMBER, NOT_MODIFIED, UNSATISFIABLE, PARTIAL, UNTIL = range(8)
 
 
 def _tail(via: bytes, age: int, member: bytes) -> bytes:
@@ -46,13 +48,18 @@ def render_hit(
     ttl: float,
     options: CacheOptions,
     via: bytes,
+    now: float,
 ) -> list[object]:
     """The memo (above) for a fresh entry whose served fields are `fields` (serialised
-    when stored) and body `body`, at `age`."""
+    when stored) and body `body`, at `age` and `ttl` seconds at time `now`."""
     member = Decision(Action.HIT, entry, ttl=ttl).status_member(options)
     length = b"" if entry.status in _NO_LENGTH else b"Content-Length: %d\r\n" % len(body)
-    head = b"".join((status_line(entry.status), fields, length, _tail(via, int(age), member)))
-    return [int(age), head + body, head, member, None, None, None]
+    whole = int(age)
+    head = b"".join((status_line(entry.status), fields, length, _tail(via, whole, member)))
+    # Age grows with the clock (or stands still before response_time: re-rendering
+    # early then is harmless), so the memo holds until the next whole second of age.
+    until = now + min(whole + 1 - age, ttl)
+    return [whole, head + body, head, member, None, None, None, until]
 
 
 def render_not_modified(entry: Entry, memo: list[object], via: bytes) -> bytes:

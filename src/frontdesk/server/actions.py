@@ -36,10 +36,32 @@ class Action:
     name = ""
     # The route's label in metrics and the access log (set by build_context), and the
     # answers this action gave in the protocol's fast lane (no Request built), counted
-    # here because that lane has no other per-request hook (admin/metrics.py).
+    # here because that lane has no other per-request hook (admin/metrics.py):
+    # `fast_answers` all of them (folded in by runs, Connection.end_run), `fast_head`
+    # the plain HEADs and `fast_other` the answers with another status than the
+    # plain one (a 304, a 206...), which hot() counts itself. The rest are plain GETs.
     label = "-"
-    fast_get = 0
+    fast_answers = 0
     fast_head = 0
+    fast_other: dict[tuple[bytes, int], int] | None = None
+
+    def count_fast(self, method: bytes, status: int) -> None:
+        """Count a fast-lane answer whose status is not the action's plain one."""
+        other = self.fast_other
+        if other is None:
+            other = self.fast_other = {}
+        key = (method, status)
+        other[key] = other.get(key, 0) + 1
+
+    def fast_counts(self, live: int) -> list[tuple[str, int, int]]:
+        """(method, status, count) of the fast lane's answers; `live` adds the runs
+        of open connections, not folded in yet."""
+        plain = self.fixed.status if self.fixed is not None else 200
+        other = self.fast_other or {}
+        get = self.fast_answers + live - self.fast_head - sum(other.values())
+        rows = [("GET", plain, get), ("HEAD", plain, self.fast_head)]
+        rows += [(m.decode("latin-1"), status, n) for (m, status), n in other.items()]
+        return rows
     # An action whose answer never varies sets this: the protocol then skips the call.
     fixed: FixedResponse | None = None
     # The largest request body this action takes; None: the server's max_body_size.

@@ -81,12 +81,19 @@ class Connection(asyncio.Protocol):
         "_write_paused",
         "_drain_waiter",
         "served",
+        "run_action",
+        "run_since",
         "flow_peer",
         "tunnel",
     )
 
     state: int
     served: int  # answers not counted by ctx.log_request (no access log to feed)
+    # The fast lane counts its answers by runs: while consecutive fast answers come
+    # from one action, a run is `served - run_since` of `run_action` (see
+    # HttpProtocol._begin_run), so the lane pays one identity test per request.
+    run_action: Action | None
+    run_since: int
     deadline: float
     _reader: BodyReader | None
     _active: Exchange | None
@@ -117,6 +124,13 @@ class Connection(asyncio.Protocol):
     _out: list[bytes]
     _close_after: bool
     _stop: bool
+
+    def end_run(self) -> None:
+        """Fold the fast lane's current run into its action's count."""
+        action = self.run_action
+        if action is not None:
+            action.fast_answers += self.served - self.run_since
+            self.run_action = None
 
     @property
     def _url(self) -> bytes:

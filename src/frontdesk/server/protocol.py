@@ -130,6 +130,7 @@ class _Stop(Exception):
 
 class HttpProtocol(Connection):
     __slots__ = (
+        "https",
         "on_url",
         "_answered",
         "_headers",
@@ -150,9 +151,11 @@ class HttpProtocol(Connection):
         "tunnel_data",
     )
 
-    https = False  # HttpsProtocol (frontdesk/listeners.py) serves a TLS listener
-
     def __init__(self, ctx: WorkerContext) -> None:
+        # True for HttpsProtocol (frontdesk/listeners.py), on a TLS listener. A slot,
+        # not a class attribute: a class attribute read through a slotted instance is
+        # not specialised by the interpreter, and the fast lane reads it.
+        self.https = False
         self.ctx = ctx
         self.clock = ctx.clock
         self.limits = ctx.limits
@@ -199,6 +202,8 @@ class HttpProtocol(Connection):
         self._body_raw = 0
         self._fresh: bytes | None = None
         self.served = 0
+        self.run_action: Action | None = None
+        self.run_since = 0
         self._upgrade = False
         self._content_length = -1
         self._max_body = self.limits.max_body_size
@@ -232,6 +237,7 @@ class HttpProtocol(Connection):
         self.state = CLOSED
         ctx = self.ctx
         ctx.connections.discard(self)
+        self.end_run()
         ctx.requests += self.served
         if ctx.accept_paused:
             ctx.below_capacity()
@@ -429,18 +435,17 @@ class HttpProtocol(Connection):
             if fixed is None:
                 data = action.hot(method, url, path, raw_host, headers, self.clock)
                 # A file body goes out with sendfile(2): not on TLS, where the normal
-                # path reads and writes it through the TLS transport.
-                if data is not None and (isinstance(data, bytes) or not self.https):
-                    if isinstance(data, bytes):
+                # path reads and writes it through the TLS transport. (`__class__ is`:
+                # the cheapest test, and `https` is read only for a file.)
+                if data is not None and (data.__class__ is bytes or not self.https):
+                    if data.__class__ is bytes:
                         self._out.append(data)
                     else:
                         answer_with_file(self, *data)
                     self._answered = True
+                    if action is not self.run_action:
+                        self._begin_run(action)
                     self.served += 1
-                    if method == b"HEAD":
-                        action.fast_head += 1
-                    else:
-                        action.fast_get += 1
                     return
             elif method != b"HEAD":
                 date_line = self.clock.date_line
@@ -449,10 +454,18 @@ class HttpProtocol(Connection):
                 else:
                     self._out.append(fixed.rendered(date_line))
                 self._answered = True
+                if action is not self.run_action:
+                    self._begin_run(action)
                 self.served += 1
-                action.fast_get += 1
                 return
         self._dispatch(method, url, path, query, version, headers, host, has_body, action)
+
+    def _begin_run(self, action: Action) -> None:
+        """A fast answer from another action than the last one: a new run. Counting
+        by runs keeps a per-answer counter off the fast lane (Action.fast_answers)."""
+        self.end_run()
+        self.run_action = action
+        self.run_since = self.served
 
     def _dispatch(
         self,
@@ -466,6 +479,8 @@ class HttpProtocol(Connection):
         has_body: bool,
         action: Action,
     ) -> None:
+        if self.run_action is not None:
+            self.end_run()  # `served` counts this answer too: the run ends before it
         ctx = self.ctx
         keep_alive = (
             self.parser.should_keep_alive()

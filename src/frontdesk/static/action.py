@@ -162,12 +162,17 @@ class StaticFiles(Action):
             if resp is None:
                 return None
             res.used = True
+            if resp.status != 200:
+                self.count_fast(method, resp.status)  # 304, 206, 412, 416
+            elif method == b"HEAD":
+                self.fast_head += 1
             if method == b"HEAD":
                 return resp.head + clock.date_line + b"\r\n"
             return resp.rendered(clock.date_line)
         res.used = True
         date_line = clock.date_line
         if method == b"HEAD":
+            self.fast_head += 1
             return resp.head + date_line + b"\r\n"
         fd = res.sendfile_fd
         if fd is not None and resp.body is res.variants[""].body:

@@ -259,9 +259,14 @@ class CachedProxy(Action):
                 self.count_fast(method, 304)
                 return render_not_modified(entry, memo, self.via)
             if method == GET:
-                ranges = [v for n, v in conditions if n == b"range"]
-                if len(ranges) == 1 and if_range_holds(conditions, entry):
-                    span = parse_range(ranges[0], entry.content_length)
+                ranges = 0
+                wanted = b""
+                for name, value in conditions:
+                    if name == b"range":
+                        ranges += 1
+                        wanted = value
+                if ranges == 1 and if_range_holds(conditions, entry):
+                    span = parse_range(wanted, entry.content_length)
                     if span is not None:
                         self.count_fast(method, 416 if span is False else 206)
                         p = stored.prepared

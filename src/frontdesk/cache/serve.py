@@ -130,6 +130,10 @@ def not_modified(request_headers: Fields, entry: Entry) -> bool:
     """
     inm = get_all(request_headers, b"if-none-match")
     if inm:
+        if len(inm) == 1 and entry.etag is not None:
+            quick = _one_tag_match(inm[0], entry.etag)
+            if quick is not None:
+                return quick
         tags = parse_etag_list(b", ".join(inm))
         if tags is STAR:
             return True
@@ -144,6 +148,20 @@ def not_modified(request_headers: Fields, entry: Entry) -> bool:
         return False
     modified = entry.last_modified if entry.last_modified is not None else entry.date
     return modified <= since
+
+
+def _one_tag_match(value: bytes, etag: bytes) -> bool | None:
+    """If-None-Match's answer for the value a browser sends back, one quoted tag with
+    nothing around it, without parsing: None for any other shape (a list, "*", W/,
+    white space), which the general rule above decides.
+
+    A valid `etag` equals `value` only when `value` is a valid entity-tag; a value
+    that differs is either invalid (the field is then ignored: false) or another tag
+    (no weak match: false). RFC 9110 §8.8.3.2: the weak comparison ignores W/.
+    """
+    if value[:1] != b'"' or value[-1:] != b'"' or b"," in value:
+        return None
+    return value == (etag if etag[:1] == b'"' else etag[2:])
 
 
 def not_modified_fields(entry: Entry) -> FieldTuple:
@@ -171,6 +189,29 @@ def parse_range(value: bytes, length: int) -> tuple[int, int] | None | Literal[F
     valid but unsatisfiable (→ 416); None when the field must be ignored (→ 200):
     another unit, invalid syntax, several ranges, or an empty representation.
     """
+    if value[:6] == b"bytes=" and length > 0:
+        # The common shape first, parsed without the regular expression: one
+        # int-range or suffix-range with nothing around it ("bytes=0-99",
+        # "bytes=100-", "bytes=-500"), what players and PDF viewers send. Anything
+        # else (lists, spaces, other units) takes the general rule below.
+        first, dash, last = value[6:].partition(b"-")
+        if dash and first.isdigit():  # bytes.isdigit(): ASCII digits only
+            start = int(first)
+            if not last:
+                return (start, length) if start < length else False
+            if last.isdigit():
+                end = int(last)
+                if end < start:
+                    return None  # §14.1.1: invalid if last-pos < first-pos
+                return (start, min(end, length - 1) + 1) if start < length else False
+        elif dash and not first and last.isdigit():
+            n = int(last)
+            return (max(0, length - n), length) if n > 0 else False
+    return _parse_range_set(value, length)
+
+
+def _parse_range_set(value: bytes, length: int) -> tuple[int, int] | None | Literal[False]:
+    """parse_range's general rule: any range-set, any white space, any unit."""
     unit, eq, spec = value.partition(b"=")
     if not eq or unit.strip(b" \t").lower() != b"bytes" or length <= 0:
         return None

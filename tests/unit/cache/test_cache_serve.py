@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 from cache_helpers import T0, date, h, stored
+from hypothesis import given
+from hypothesis import strategies as st
 
-from frontdesk.cache.fields import get_all, get_first
-from frontdesk.cache.serve import answer, parse_range
+from frontdesk.cache.fields import get_all, get_first, parse_etag_list, weak_match
+from frontdesk.cache.serve import _one_tag_match, _parse_range_set, answer, parse_range
 
 LM = "Mon, 01 Jan 2001 00:00:00 GMT"
 
@@ -216,3 +218,41 @@ def test_204_has_no_content_length_rfc9110_8_6() -> None:
     e = stored(h(cache_control="max-age=100"), status=204, body=0)
     a = answer(b"GET", [], e, T0)
     assert a.status == 204 and get_first(a.headers, b"content-length") is None and a.body is None
+
+
+# The hot lane's shortcuts agree with the general rules they skip.
+
+
+_RANGE_BYTES = st.sampled_from([b"0", b"1", b"9", b"42", b"100", b"-", b",", b" ", b"="])
+
+
+@given(
+    st.sampled_from([b"bytes=", b"Bytes=", b"bytes =", b"items=", b""]),
+    st.lists(_RANGE_BYTES, max_size=8).map(b"".join),
+    st.integers(min_value=0, max_value=150),
+)
+def test_the_common_range_shape_is_resolved_as_the_general_rule_does(
+    unit: bytes, spec: bytes, length: int
+) -> None:
+    value = unit + spec
+    assert parse_range(value, length) == _parse_range_set(value, length)
+
+
+def _general_match(value: bytes, etag: bytes) -> bool:
+    tags = parse_etag_list(value)
+    return isinstance(tags, list) and any(weak_match(t, etag) for t in tags)
+
+
+_TAG_BYTES = st.sampled_from([b'"', b"W/", b"a", b"b", b",", b" ", b"*", b"\t"])
+
+
+@given(
+    st.lists(_TAG_BYTES, max_size=8).map(b"".join),
+    st.sampled_from([b'"a"', b'"ab"', b'W/"a"', b'W/"ab"', b'""', b'W/""']),
+)
+def test_one_quoted_tag_is_matched_as_the_general_rule_does(value: bytes, etag: bytes) -> None:
+    quick = _one_tag_match(value, etag)
+    if quick is not None:
+        assert quick == _general_match(value, etag)
+    if value == etag or (etag.startswith(b"W/") and value == etag[2:]):
+        assert quick is True  # the shape browsers send back takes the shortcut

@@ -21,6 +21,7 @@ stall), `shutdown` (GOAWAY, then close when the streams in flight are done), `se
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
 import h2.config
@@ -47,6 +48,21 @@ __all__ = ["H2Protocol"]
 
 _NEVER = float("inf")
 _S = h2.settings.SettingCodes
+_WARN_EVERY = 10.0  # seconds between warnings of one kind: a flood must not flood the log
+_warned: dict[str, list[float]] = {}  # kind → [when last logged, floods not logged since]
+
+
+def _warn_flood(peer: str, why: str) -> None:
+    kind = why.partition(":")[0]
+    now = time.monotonic()
+    seen = _warned.setdefault(kind, [-_WARN_EVERY, 0])
+    if now - seen[0] < _WARN_EVERY:
+        seen[1] += 1
+        return
+    more = f" ({seen[1]:.0f} more since the last warning)" if seen[1] else ""
+    error_log.warning("http2 connection from %s closed: %s%s", peer, why, more)
+    seen[0] = now
+    seen[1] = 0
 
 
 class H2Protocol(H2Dispatch, asyncio.Protocol):
@@ -166,7 +182,10 @@ class H2Protocol(H2Dispatch, asyncio.Protocol):
                 self._event(event)
         except h2.exceptions.ProtocolError as exc:
             # h2 has queued a GOAWAY with the error's code (§5.4.1): send it, close.
-            error_log.info("http2 connection from %s ended: %s", self.peer, exc)
+            if isinstance(exc, h2.exceptions.DenialOfServiceError):
+                _warn_flood(self.peer, str(exc))
+            else:
+                error_log.info("http2 connection from %s ended: %s", self.peer, exc)
             self._close()
             return
         finally:
@@ -470,7 +489,7 @@ class H2Protocol(H2Dispatch, asyncio.Protocol):
             self.transport.write(frame.serialize())
 
     def _calm(self, why: str) -> None:
-        error_log.warning("http2 connection from %s closed: %s", self.peer, why)
+        _warn_flood(self.peer, why)
         self._goaway(ErrorCodes.ENHANCE_YOUR_CALM)
         self._close()
 

@@ -33,12 +33,11 @@ from h2.errors import ErrorCodes
 from hyperframe.frame import GoAwayFrame
 
 from frontdesk.log import error_log
-from frontdesk.server.h2dispatch import H2Dispatch
+from frontdesk.server.h2dispatch import H2Dispatch, H2Settings
 from frontdesk.server.h2fields import response_fields
 from frontdesk.server.h2guard import FrameGuard
 
 if TYPE_CHECKING:
-    from frontdesk.config.http2 import Http2
     from frontdesk.http.routing import RouteTable
     from frontdesk.server.actions import Action
     from frontdesk.server.context import WorkerContext
@@ -71,7 +70,7 @@ class H2Protocol(H2Dispatch, asyncio.Protocol):
     def __init__(
         self,
         ctx: WorkerContext,
-        settings: Http2,
+        settings: H2Settings,
         https: bool,
         routes: RouteTable[Action],
         hsts: dict[str, bytes] | None = None,

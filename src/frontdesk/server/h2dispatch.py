@@ -10,7 +10,7 @@ half knows frames, windows and the socket.
 from __future__ import annotations
 
 from time import monotonic
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from frontdesk.http.target import parse_host, parse_target
 from frontdesk.server.actions import ANSWERED
@@ -20,12 +20,31 @@ from frontdesk.server.request import Request
 from frontdesk.server.response import NO_BODY_STATUS
 
 if TYPE_CHECKING:
-    from frontdesk.config.http2 import Http2
     from frontdesk.http.routing import RouteTable
     from frontdesk.server.actions import Action
     from frontdesk.server.clock import Clock
     from frontdesk.server.context import Limits, WorkerContext
     from frontdesk.server.response import FixedResponse
+
+
+
+class H2Settings(Protocol):
+    """The `[http2]` table as the server sees it (config/http2.py; the server package
+    knows no config model)."""
+
+    @property
+    def max_concurrent_streams(self) -> int: ...
+    @property
+    def max_header_list_size(self) -> int: ...
+    @property
+    def initial_window_size(self) -> int: ...
+    @property
+    def connection_window_size(self) -> int: ...
+    @property
+    def max_resets(self) -> int: ...
+    @property
+    def max_control_frames(self) -> int: ...
+
 
 _MEMO = 1024  # fixed answers' HTTP/2 fields remembered per worker (cleared when full)
 _fixed_memo: dict[bytes, list[tuple[bytes, bytes]]] = {}
@@ -49,7 +68,7 @@ class H2Dispatch:
     ctx: WorkerContext
     clock: Clock
     limits: Limits
-    settings: Http2
+    settings: H2Settings
     routes: RouteTable[Action]
     catch_all: Action | None
     peer: str

@@ -55,9 +55,11 @@ class Allowance:
         if tokens < self.burst:
             tokens = min(self.burst, tokens + (now - self.stamp) * self.rate)
         self.stamp = now
-        tokens -= n
-        self.tokens = tokens
-        return tokens >= 0
+        if tokens < n:
+            self.tokens = tokens
+            return False
+        self.tokens = tokens - n
+        return True
 
 
 class FrameGuard:

@@ -1,0 +1,99 @@
+"""HTTP/2 request fields to the core's request head, and responses back (RFC 9113 §8)."""
+
+from __future__ import annotations
+
+import pytest
+
+from frontdesk.server.h2fields import H2Request, field_lines, request_head, response_fields
+
+BASE = [
+    (b":method", b"GET"),
+    (b":scheme", b"https"),
+    (b":path", b"/a?b=1"),
+    (b":authority", b"ex.com"),
+]
+
+
+MISSING = "missing :method, :scheme or :path"
+
+
+def head(*extra: tuple[bytes, bytes], base: list[tuple[bytes, bytes]] = BASE) -> H2Request | str:
+    return request_head([*base, *extra])
+
+
+def test_a_plain_request() -> None:
+    r = head((b"accept", b"*/*"))
+    assert isinstance(r, H2Request)
+    assert (r.method, r.target, r.scheme, r.authority) == (b"GET", b"/a?b=1", b"https", b"ex.com")
+    # §8.3.1: :authority is what an HTTP/1.1 request carries as Host.
+    assert r.headers == [(b"accept", b"*/*"), (b"host", b"ex.com")]
+    assert r.size == sum(len(n) + len(v) + 32 for n, v in [*BASE, (b"accept", b"*/*")])
+
+
+def test_cookie_crumbs_are_joined() -> None:
+    r = head((b"cookie", b"a=1"), (b"x", b"y"), (b"cookie", b"b=2"))
+    assert isinstance(r, H2Request)
+    assert (b"cookie", b"a=1; b=2") in r.headers  # §8.2.3
+    assert [n for n, _ in r.headers].count(b"cookie") == 1
+
+
+def test_host_without_authority_and_matching_host() -> None:
+    r = request_head([*BASE[:3], (b"host", b"h.test")])
+    assert isinstance(r, H2Request) and r.authority == b"h.test"
+    r = head((b"host", b"EX.com"))
+    assert isinstance(r, H2Request) and r.headers == [(b"host", b"ex.com")]
+
+
+@pytest.mark.parametrize(
+    ("fields", "why"),
+    [
+        ([(b"connection", b"close")], "connection-specific field"),
+        ([(b"keep-alive", b"5")], "connection-specific field"),
+        ([(b"proxy-connection", b"x")], "connection-specific field"),
+        ([(b"transfer-encoding", b"chunked")], "connection-specific field"),
+        ([(b"upgrade", b"h2c")], "connection-specific field"),
+        ([(b"te", b"gzip")], "TE other than trailers"),
+        ([(b"Accept", b"x")], "invalid field name"),
+        ([(b"x", b"a\r\nb")], "invalid field value"),
+        ([(b"x", b" lead")], "invalid field value"),
+        ([(b"x", b"nul\x00")], "invalid field value"),
+        ([(b"host", b"other.com")], "host and :authority differ"),
+        ([(b"x", b"1"), (b":method", b"GET")], "pseudo-header field after a regular field"),
+        ([(b":protocol", b"websocket")], "unknown pseudo-header field"),
+        ([(b":path", b"/again")], "repeated :path"),
+    ],
+)
+def test_malformed_requests(fields: list[tuple[bytes, bytes]], why: str) -> None:
+    assert head(*fields) == why
+
+
+@pytest.mark.parametrize(
+    ("base", "why"),
+    [
+        (BASE[1:], MISSING),
+        ([(b":method", b"CONNECT"), (b":authority", b"x:443")], MISSING),
+        ([(b":method", b"CONNECT"), *BASE[1:]], "CONNECT"),
+        ([BASE[0], BASE[1], (b":path", b"")], "invalid :path"),
+        ([BASE[0], BASE[1], (b":path", b"a/b")], "invalid :path"),
+        ([BASE[0], BASE[1], (b":path", b"/a b")], "invalid :path"),
+        ([BASE[0], BASE[1], (b":path", b"*")], "asterisk :path for a method other than OPTIONS"),
+    ],
+)
+def test_bad_pseudo_headers(base: list[tuple[bytes, bytes]], why: str) -> None:
+    assert request_head(base) == why
+
+
+def test_te_trailers_is_allowed() -> None:
+    assert isinstance(head((b"te", b"trailers")), H2Request)
+    r = request_head([(b":method", b"OPTIONS"), (b":scheme", b"http"), (b":path", b"*")])
+    assert isinstance(r, H2Request) and r.authority is None
+
+
+def test_response_fields_are_lower_case_without_connection_fields() -> None:
+    block = (
+        b"Content-Type: text/plain\r\nConnection: close\r\n"
+        b"Transfer-Encoding: chunked\r\nX-A:  v \r\n"
+    )
+    fields = response_fields(200, field_lines(block))
+    assert fields == [(b":status", b"200"), (b"content-type", b"text/plain"), (b"x-a", b"v")]
+    assert response_fields(599, [(b"Keep-Alive", b"1")]) == [(b":status", b"599")]

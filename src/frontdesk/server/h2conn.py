@@ -34,7 +34,7 @@ from hyperframe.frame import GoAwayFrame
 
 from frontdesk.log import error_log
 from frontdesk.server.h2dispatch import H2Dispatch, H2Settings
-from frontdesk.server.h2fields import response_fields
+from frontdesk.server.h2fields import LiteralEncoder, response_fields
 from frontdesk.server.h2guard import FrameGuard
 
 if TYPE_CHECKING:
@@ -125,6 +125,7 @@ class H2Protocol(H2Dispatch, asyncio.Protocol):
         # Decoding stops (and the connection ends) at twice the advertised limit: a
         # section between the two is decoded and answered 431, a bomb is not.
         conn.decoder.max_header_list_size = 2 * limit
+        conn.encoder = LiteralEncoder()
         self._h2 = conn
         self._guard = FrameGuard(
             2 * limit, settings.max_resets, settings.max_control_frames, ctx.clock.now

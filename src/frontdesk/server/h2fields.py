@@ -25,8 +25,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["H2Request", "CONNECTION_SPECIFIC", "request_head", "response_fields", "field_lines"]
+from hpack import Encoder
+from hpack.hpack import encode_integer
+from hpack.table import HeaderTable
+
+__all__ = [
+    "H2Request",
+    "CONNECTION_SPECIFIC",
+    "LiteralEncoder",
+    "request_head",
+    "response_fields",
+    "field_lines",
+]
 
 CONNECTION_SPECIFIC = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
@@ -169,3 +181,48 @@ def field_lines(block: bytes) -> list[tuple[bytes, bytes]]:
             name, _, value = line.partition(b":")
             out.append((name, value.strip(b" \t")))
     return out
+
+
+# RFC 7541 Appendix A: the static table, by (name, value) and by name (first index).
+_STATIC_FIELD: dict[tuple[bytes, bytes], int] = {}
+_STATIC_NAME: dict[bytes, int] = {}
+for _i, (_n, _v) in enumerate(HeaderTable.STATIC_TABLE, 1):
+    _STATIC_FIELD.setdefault((_n, _v), _i)
+    _STATIC_NAME.setdefault(_n, _i)
+_BLOCKS: dict[tuple[tuple[bytes, bytes], ...], bytes] = {}
+_MAX_BLOCKS = 512  # response field sections remembered per worker (cleared when full)
+
+
+def _field(name: bytes, value: bytes) -> bytes:
+    index = _STATIC_FIELD.get((name, value))
+    if index is not None:
+        return bytes((0x80 | index,))  # §6.1 indexed field (static entries are < 64)
+    # §6.2.2 literal field without indexing: a static name index (4-bit prefix) or a
+    # literal name, then the value as a raw string (no Huffman: no work per byte).
+    index = _STATIC_NAME.get(name)
+    if index is None:
+        head = b"\x00" + bytes(encode_integer(len(name), 7)) + name
+    else:
+        head = bytes(encode_integer(index, 4))
+    return head + bytes(encode_integer(len(value), 7)) + value
+
+
+class LiteralEncoder(Encoder):
+    """The HPACK encoder of a connection's responses: fields are never added to the
+    dynamic table, so the block of a field section depends on nothing but the fields
+    and is encoded once per worker (a fixed answer's, a static file's) instead of once
+    per response. The decoder's table stays empty of our entries, which RFC 7541 §2.3
+    allows; a table size update the peer asked for (§4.2) goes through hpack's own
+    encoder, which emits it."""
+
+    def encode(self, headers: Any, huffman: bool = True) -> bytes:
+        if self.table_size_changes:
+            return super().encode(headers, huffman)
+        key = tuple(headers)
+        block = _BLOCKS.get(key)
+        if block is None:
+            block = b"".join([_field(n, v) for n, v in key])
+            if len(_BLOCKS) >= _MAX_BLOCKS:
+                _BLOCKS.clear()
+            _BLOCKS[key] = block
+        return block

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from hpack import Decoder
+from hypothesis import given
+from hypothesis import strategies as st
 
-from frontdesk.server.h2fields import H2Request, field_lines, request_head, response_fields
+from frontdesk.server.h2fields import (
+    H2Request,
+    LiteralEncoder,
+    field_lines,
+    request_head,
+    response_fields,
+)
 
 BASE = [
     (b":method", b"GET"),
@@ -97,3 +106,30 @@ def test_response_fields_are_lower_case_without_connection_fields() -> None:
     fields = response_fields(200, field_lines(block))
     assert fields == [(b":status", b"200"), (b"content-type", b"text/plain"), (b"x-a", b"v")]
     assert response_fields(599, [(b"Keep-Alive", b"1")]) == [(b":status", b"599")]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([b":status", b"server", b"content-type", b"date", b"x-a", b"etag"]),
+            st.binary(max_size=200),
+        ),
+        max_size=12,
+    )
+)
+def test_literal_encoder_round_trips_and_leaves_the_table_empty(
+    fields: list[tuple[bytes, bytes]],
+) -> None:
+    encoder, decoder = LiteralEncoder(), Decoder()
+    for _ in range(2):  # the second time from the memo
+        assert decoder.decode(encoder.encode(fields), raw=True) == fields
+    assert len(decoder.header_table.dynamic_entries) == 0
+
+
+def test_literal_encoder_signals_a_table_size_change() -> None:
+    encoder, decoder = LiteralEncoder(), Decoder()
+    fields = [(b":status", b"200"), (b"x-long", b"v" * 100)]
+    encoder.header_table_size = 256  # RFC 7541 §4.2: the next block starts with the update
+    block = encoder.encode(fields)
+    assert block[0] & 0xE0 == 0x20
+    assert decoder.decode(block, raw=True) == fields

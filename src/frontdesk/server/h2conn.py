@@ -34,7 +34,7 @@ from hyperframe.frame import GoAwayFrame
 
 from frontdesk.log import error_log
 from frontdesk.server.h2dispatch import H2Dispatch, H2Settings
-from frontdesk.server.h2fields import LiteralEncoder, response_fields
+from frontdesk.server.h2fields import LiteralEncoder, MemoDecoder, response_fields
 from frontdesk.server.h2guard import FrameGuard
 
 if TYPE_CHECKING:
@@ -124,6 +124,7 @@ class H2Protocol(H2Dispatch, asyncio.Protocol):
         )
         # Decoding stops (and the connection ends) at twice the advertised limit: a
         # section between the two is decoded and answered 431, a bomb is not.
+        conn.decoder = MemoDecoder()
         conn.decoder.max_header_list_size = 2 * limit
         conn.encoder = LiteralEncoder()
         self._h2 = conn

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from hpack import Encoder
+from hpack import Decoder, Encoder
 from hpack.hpack import encode_integer
 from hpack.table import HeaderTable
 
@@ -35,6 +35,7 @@ __all__ = [
     "H2Request",
     "CONNECTION_SPECIFIC",
     "LiteralEncoder",
+    "MemoDecoder",
     "request_head",
     "response_fields",
     "field_lines",
@@ -226,3 +227,34 @@ class LiteralEncoder(Encoder):
                 _BLOCKS.clear()
             _BLOCKS[key] = block
         return block
+
+
+# A header block made only of one-byte indexed fields (RFC 7541 §6.1, indices 1-126):
+# decoding it reads the tables and changes nothing.
+_INDEXED_ONLY = re.compile(rb"[\x81-\xfe]*\Z")
+
+
+class MemoDecoder(Decoder):
+    """The HPACK decoder of a connection's requests, remembering the blocks that only
+    reference table entries: a client repeating a request (h2load, an API client, a
+    browser's subresources with the same fields) sends the same few bytes, and while
+    the dynamic table has not changed they decode to the same fields. Any other block
+    may change the table: everything remembered is forgotten."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._memo: dict[bytes, list[tuple[bytes, bytes]]] = {}
+
+    def decode(self, data: Any, raw: bool = False) -> Any:
+        memo = self._memo
+        known = memo.get(data)
+        if known is not None:
+            return list(known)
+        fields = super().decode(data, raw)
+        if _INDEXED_ONLY.match(data):
+            if len(memo) >= 64:
+                memo.clear()
+            memo[bytes(data)] = list(fields)
+        elif memo:
+            memo.clear()
+        return fields

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from hpack import Decoder
+from hpack import Decoder, Encoder
 from hypothesis import given
 from hypothesis import strategies as st
 
 from frontdesk.server.h2fields import (
     H2Request,
     LiteralEncoder,
+    MemoDecoder,
     field_lines,
     request_head,
     response_fields,
@@ -133,3 +134,19 @@ def test_literal_encoder_signals_a_table_size_change() -> None:
     block = encoder.encode(fields)
     assert block[0] & 0xE0 == 0x20
     assert decoder.decode(block, raw=True) == fields
+
+
+def test_memo_decoder_follows_the_dynamic_table() -> None:
+    """Indexed-only blocks are remembered; a block that changes the table forgets them."""
+    encoder, decoder = Encoder(), MemoDecoder()
+    first = [(b":path", b"/a"), (b"x-user", b"ann")]
+    assert decoder.decode(encoder.encode(first), raw=True) == first  # literals, indexed
+    again = encoder.encode(first)
+    assert all(b & 0x80 for b in again)  # now only references
+    assert decoder.decode(again, raw=True) == first
+    assert decoder.decode(again, raw=True) == first  # from the memo
+    # The encoder evicts and re-adds: the same reference bytes now mean other fields.
+    encoder.header_table_size = decoder.header_table_size = 100
+    other = [(b":path", b"/b"), (b"x-user", b"bob")]
+    for fields in (other, other, first, first):
+        assert decoder.decode(encoder.encode(fields), raw=True) == fields

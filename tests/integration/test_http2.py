@@ -17,6 +17,7 @@ import pytest
 import trustme
 from h2.errors import ErrorCodes
 from h2_helpers import H2Client, vm_rss_kb
+from hyperframe.frame import HeadersFrame
 from proc_helpers import Server, free_port, live_children, start_server
 
 BIG = 50 * 1000 * 1000
@@ -351,5 +352,34 @@ def test_large_bodies_are_not_buffered(h2server, tls, path: str) -> None:
         print(f"\n{path}: worker RSS {before} KiB before, peak {peak} KiB (+{growth:.1f} MB)")
         assert answer.status == 200
         assert growth < 20
+    finally:
+        c.close()
+
+
+def test_more_streams_than_the_limit_end_the_connection(h2server, tls) -> None:
+    """SETTINGS_MAX_CONCURRENT_STREAMS (100) is enforced: the 101st open stream is a
+    connection error (the client ignored our SETTINGS), answered with GOAWAY."""
+    _, tls_port, _ = h2server
+    c = H2Client(tls_port, tls)
+    try:
+        c.get("/health")  # our SETTINGS are in
+        for _ in range(100):  # requests whose bodies never end: they stay open
+            c.send("/api/upload", "POST", [], b"x", end=False)
+        # The h2 library would not open a 101st: the frame is written by hand.
+        extra = c.conn.highest_outbound_stream_id + 2
+        frame = HeadersFrame(extra, flags=["END_HEADERS"])
+        frame.data = c.conn.encoder.encode(
+            [(b":method", b"POST"), (b":path", b"/api/upload"), (b":scheme", b"https"),
+             (b":authority", b"localhost")]
+        )  # fmt: skip
+        c.sock.sendall(frame.serialize())
+        while c.goaway is None and c.read_once():
+            pass
+        assert c.goaway == ErrorCodes.PROTOCOL_ERROR
+    finally:
+        c.close()
+    c = H2Client(tls_port, tls)  # and the worker serves the next connection
+    try:
+        assert c.get("/health").status == 200
     finally:
         c.close()

@@ -150,6 +150,11 @@ class H2Client:
             answer.ended = True
         elif isinstance(event, h2.events.ConnectionTerminated):
             self.goaway = event.error_code
+            if event.error_code == 0:
+                # A graceful GOAWAY (RFC 9113 §6.8): streams up to its last id still get
+                # their answers, but the h2 library closes its state machine on any
+                # GOAWAY; reopened here so those answers can be read.
+                self.conn.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
 
     def wait(self, sid: int, timeout: float = 10.0) -> Answer:
         answer = self.answers[sid]

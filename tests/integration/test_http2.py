@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import signal
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import bcrypt
 import pytest
@@ -383,3 +386,52 @@ def test_more_streams_than_the_limit_end_the_connection(h2server, tls) -> None:
         assert c.get("/health").status == 200
     finally:
         c.close()
+
+
+@pytest.mark.slow
+def test_shutdown_says_goaway_and_finishes_streams_in_flight(tmp_path: Path) -> None:
+    """SIGTERM: GOAWAY (NO_ERROR) at once, the request in flight still answered."""
+    class Slow(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 (the stdlib's spelling)
+            time.sleep(1.5)
+            self.send_response(200)
+            self.send_header("Content-Length", "5")
+            self.end_headers()
+            self.wfile.write(b"slow\n")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    backend = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    port, h2c_port = free_port(), free_port()
+    config = f"""\
+[server]
+listen = ["127.0.0.1:{port}", {{ address = "127.0.0.1:{h2c_port}", h2c = true }}]
+workers = 1
+access_log = "off"
+shutdown_timeout = "10s"
+
+[[route]]
+proxy = {{ pool = "slow" }}
+
+[pool.slow]
+servers = ["127.0.0.1:{backend.server_address[1]}"]
+"""
+    server = start_server(tmp_path, config, port)
+    client = H2Client(h2c_port, timeout=10)
+    try:
+        sid = client.send("/wait")
+        time.sleep(0.3)  # the request is with the backend
+        server.proc.send_signal(signal.SIGTERM)
+        answer = client.wait(sid)
+        assert (answer.status, answer.body) == (200, b"slow\n")
+        assert client.goaway == 0  # NO_ERROR
+        assert server.proc.wait(10) == 0
+    finally:
+        client.close()
+        server.terminate()
+        backend.shutdown()
+        backend.server_close()

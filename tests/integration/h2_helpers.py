@@ -11,6 +11,7 @@ import h2.config
 import h2.connection
 import h2.events
 import h2.exceptions
+import h2.settings
 
 
 @dataclass
@@ -57,8 +58,11 @@ class H2Client:
             normalize_outbound_headers=False,
         )
         self.conn = h2.connection.H2Connection(config)
-        if window is not None:
-            self.conn.local_settings.initial_window_size = window
+        if window is not None:  # in force from the first SETTINGS frame on
+            self.conn.local_settings = h2.settings.Settings(
+                client=True,
+                initial_values={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window},
+            )
         self.conn.initiate_connection()
         self.answers: dict[int, Answer] = {}
         self.goaway: int | None = None

@@ -435,3 +435,19 @@ servers = ["127.0.0.1:{backend.server_address[1]}"]
         server.terminate()
         backend.shutdown()
         backend.server_close()
+
+
+def test_small_windows_hold_responses_back(h2server, tls) -> None:
+    """A client whose stream window is 100 bytes gets every byte, 100 at a time (the
+    whole-response shortcut only applies when the windows allow it)."""
+    _, tls_port, _ = h2server
+    c = H2Client(tls_port, tls, window=100)
+    try:
+        a = c.get("/static/big.bin", [(b"range", b"bytes=0-4999")])
+        assert (a.status, len(a.body)) == (206, 5000)
+        assert a.body == b"0123456789" * 500
+        assert c.get("/health").body == b"ok\n"
+        a = c.get("/api/small-window")
+        assert a.body == b"backend /api/small-window\n"
+    finally:
+        c.close()

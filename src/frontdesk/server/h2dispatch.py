@@ -89,6 +89,9 @@ class H2Dispatch:
     def date_field(self) -> tuple[bytes, bytes]:
         raise NotImplementedError
 
+    def send_whole(self, stream: H2Stream, fields: list[tuple[bytes, bytes]], body: bytes) -> bool:
+        raise NotImplementedError
+
     def refuse_stream(self, stream_id: int, reason: str) -> None:
         raise NotImplementedError
 
@@ -198,9 +201,10 @@ class H2Dispatch:
             fields.extend(extra)
         body = resp.body
         head_only = req.method == b"HEAD" or resp.status in NO_BODY_STATUS
-        self.send_head(stream, fields, head_only or not body)
-        if body and not head_only:
-            self.send_body(stream, body, True)
+        if not self.send_whole(stream, fields, b"" if head_only else body):
+            self.send_head(stream, fields, head_only or not body)
+            if body and not head_only:
+                self.send_body(stream, body, True)
         self.answered(stream, req, resp.status, 0 if head_only else len(body))
 
     def refuse(self, stream: H2Stream, req: Request, status: int, reason: str) -> None:

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 __all__ = ["H2Stream", "H2ResponseWriter", "H2BodyReader"]
 
+# A response whose Content-Length is at most this has its head held until the body
+# comes, to go out with it (one frame each).
+SMALL = 16 * 1024
 # A stream's response bytes waiting for flow-control window: above this the action's
 # source (the proxy's backend connection) is paused, and drain() waits.
 HIGH_WATER = 64 * 1024
@@ -219,12 +222,15 @@ class H2BodyReader(BodyReader):
 class H2ResponseWriter(ResponseWriter):
     """A response as HEADERS and DATA frames of one stream (RFC 9113 §8.1)."""
 
-    __slots__ = ("stream", "_length")
+    __slots__ = ("stream", "_length", "_held")
 
     def __init__(self, stream: H2Stream, req: Request) -> None:
         super().__init__(cast(Any, stream), req)
         self.stream = stream
         self._length = -1  # Content-Length, when known: the last DATA frame ends the stream
+        # The fields of a small response's head, held until its body comes (usually at
+        # once): head and body then go out together (H2Protocol.send_whole).
+        self._held: list[tuple[bytes, bytes]] | None = None
 
     def start(
         self, status: int, headers: list[tuple[bytes, bytes]], content_length: int | None = None
@@ -276,13 +282,29 @@ class H2ResponseWriter(ResponseWriter):
         if stream.closed:
             return
         end = self._no_body or self._length == 0
-        stream.proto.send_head(stream, response_fields(status, headers), end)
+        fields = response_fields(status, headers)
+        if not end and 0 < self._length <= SMALL:
+            self._held = fields
+            return
+        stream.proto.send_head(stream, fields, end)
         if end:
             self.ended = True
+
+    def _release(self, held: list[tuple[bytes, bytes]]) -> None:
+        self._held = None
+        self.stream.proto.send_head(self.stream, held, False)
 
     def write(self, data: bytes) -> None:
         if not data or self._no_body or self.ended:
             return
+        held = self._held
+        if held is not None:
+            self._held = None
+            if len(data) == self._length and self.stream.proto.send_whole(self.stream, held, data):
+                self.sent = len(data)
+                self.ended = True
+                return
+            self._release(held)
         self.sent += len(data)
         end = self.sent == self._length  # the last bytes of a known length end the stream
         if end:
@@ -299,6 +321,8 @@ class H2ResponseWriter(ResponseWriter):
             self.start(204, [])
             if self.ended:
                 return
+        if self._held is not None:
+            self._release(self._held)
         self.ended = True
         self.stream.proto.end_body(self.stream, field_lines(trailers) if trailers else None)
 
@@ -309,4 +333,5 @@ class H2ResponseWriter(ResponseWriter):
     def abort(self) -> None:
         """A started response cannot be completed: RST_STREAM (RFC 9113 §8.1)."""
         self.ended = True
+        self._held = None
         self.stream.proto.reset(self.stream, internal=True)

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import h2load
 import procs
 import servers
 import wrk
@@ -145,6 +146,8 @@ def ensure_tools(opts: Options) -> None:
     needed = {"wrk": "wrk", "nginx": "nginx-light"}
     if "varnish" in used_servers(opts):
         needed["varnishd"] = "varnish"
+    if any(s.http2 for s in opts.scenarios):
+        needed["h2load"] = "nghttp2-client"
     procs.ensure_commands(needed)
 
 
@@ -250,7 +253,10 @@ def check_hit(scenario: Scenario, server: servers.Server, when: str) -> None:
 def measure(
     server: servers.Server, number: int, scenario: Scenario, opts: Options, script: Path | None
 ) -> Round:
-    """Warm up, then one measured wrk run with the server tree's CPU time around it."""
+    """Warm up, then one measured wrk (or h2load) run with the server tree's CPU time
+    around it."""
+    if scenario.http2:
+        return measure_h2(server, number, scenario, opts)
     scheme = "https" if scenario.tls else "http"
     url = f"{scheme}://127.0.0.1:{server.port}{scenario.request.path}"
     connections = opts.connections or scenario.connections
@@ -269,6 +275,35 @@ def measure(
         requests=result.requests,
         requests_per_s=result.requests_per_s,
         p99_ms=result.p99_ms,
+        errors=result.errors,
+        cpu_us_per_request=cpu_used / max(result.requests, 1) * 1e6,
+    )
+
+
+def measure_h2(server: servers.Server, number: int, scenario: Scenario, opts: Options) -> Round:
+    """An HTTP/2 scenario: h2load instead of wrk. h2load reports no percentiles: the
+    p99 column holds its mean request time."""
+    url = f"https://127.0.0.1:{server.port}{scenario.request.path}"
+    connections = opts.connections or scenario.connections
+    _, cpu = cpus()
+
+    def argv(seconds: float) -> list[str]:
+        return h2load.command(
+            url, connections, scenario.streams, seconds, scenario.request, cpu
+        )
+
+    if opts.warmup > 0:
+        h2load.run(argv(opts.warmup), opts.warmup)
+    cpu_before = procs.cpu_seconds(server.proc.pid)
+    output = h2load.run(argv(opts.duration), opts.duration)
+    cpu_used = procs.cpu_seconds(server.proc.pid) - cpu_before
+    result = h2load.parse(output)
+    return Round(
+        server=server.name,
+        round=number,
+        requests=result.requests,
+        requests_per_s=result.requests_per_s,
+        p99_ms=result.mean_ms,
         errors=result.errors,
         cpu_us_per_request=cpu_used / max(result.requests, 1) * 1e6,
     )

@@ -95,6 +95,12 @@ class Scenario:
     tls: bool = False
     """Both servers listen with TLS on a certificate the harness makes ({cert}, {key}:
     ECDSA P-256, as ACME clients get by default) and wrk speaks https."""
+    http2: bool = False
+    """HTTP/2 over TLS (needs `tls`): nginx listens `ssl http2`, and the load comes from
+    h2load (`connections` connections, `streams` requests in flight on each) instead
+    of wrk."""
+    streams: int = 1
+    """Requests in flight per connection (h2load -m), for `http2` scenarios."""
     cache_hits: bool = False
     """Every server must answer from its cache, checked after each warm-up and after
     each measured run by a header (nginx X-Cache-Status, Varnish X-Varnish, frontdesk
@@ -504,6 +510,22 @@ SCENARIOS += [
         frontdesk_config=FRONTDESK_TLS,
         request=Request(headers=(("Connection", "close"),)),
         tls=True,
+    ),
+]
+
+# HTTP/2: nginx 1.22 (Debian's) says `listen ... ssl http2`; h2load as browsers load a
+# page, many streams at once on few connections.
+SCENARIOS += [
+    Scenario(
+        name="h2-fixed-1k",
+        description="fixed-1k over HTTP/2 (TLS 1.3, ALPN h2), h2load -c 16 -m 16: the "
+        "HTTP/2 framing, HPACK and flow control on top of tls-fixed-1k",
+        nginx_server=NGINX_TLS,
+        frontdesk_config=FRONTDESK_TLS,
+        tls=True,
+        http2=True,
+        connections=16,
+        streams=16,
     ),
 ]
 

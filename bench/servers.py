@@ -92,17 +92,19 @@ def nginx_conf(
     scenario: Scenario, port: int, workdir: Path, extra: dict[str, str] | None = None
 ) -> str:
     values = {"port": str(port), "workdir": str(workdir), **(extra or {})}
-    return nginx_conf_text(scenario.nginx_server, scenario.nginx_http, port, workdir, values)
+    return nginx_conf_text(
+        scenario.nginx_server, scenario.nginx_http, port, workdir, values, scenario.http2
+    )
 
 
 def nginx_conf_text(
-    server: str, http: str, port: int, workdir: Path, values: dict[str, str]
+    server: str, http: str, port: int, workdir: Path, values: dict[str, str], http2: bool = False
 ) -> str:
     """The whole nginx.conf around a `server { }` body and `http { }` extras."""
     return NGINX_CONF.format(
         workdir=workdir,
         port=port,
-        listen_ssl=" ssl" if "cert" in values else "",
+        listen_ssl=(" ssl" if "cert" in values else "") + (" http2" if http2 else ""),
         server=render(server, values),
         http=render(http, values),
     )

@@ -32,6 +32,7 @@ from .access import Access, RateLimit
 from .admin import Admin
 from .apps import APP_NAME, App
 from .cache import Cache
+from .http2 import Http2
 from .proxy import Health, Pool, Proxy
 from .static import Static
 from .tls import Listener, Tls, uncovered
@@ -113,8 +114,8 @@ class ServerConfig(BaseModel):
         AfterValidator(_no_duplicates),
     ] = ("0.0.0.0:8080",)
     """Addresses to accept connections on: "host:port", "[::1]:port", ":port" (all
-    interfaces) or a bare port; or a table { address, tls, redirect_https } (see
-    [tls]), e.g. ["0.0.0.0:80", { address = "0.0.0.0:443", tls = true }]. One string is
+    interfaces) or a bare port; or a table { address, tls, redirect_https, h2c } (see
+    [tls], [http2]), e.g. ["0.0.0.0:80", { address = "0.0.0.0:443", tls = true }]. One string is
     accepted as a one-item list. When $PORT is set (Heroku), it replaces the port of
     every address. Default ["0.0.0.0:8080"]."""
 
@@ -401,6 +402,9 @@ class Config(BaseModel):
 
     tls: Tls | None = None
     """The ``[tls]`` table: certificates for the `tls = true` listeners."""
+
+    http2: Http2 = Http2()
+    """The ``[http2]`` table: HTTP/2 on TLS listeners (ALPN) and h2c listeners."""
 
     @model_validator(mode="after")
     def _check_tls(self) -> Config:

@@ -12,6 +12,7 @@ from frontdesk.config.access import Access, ForwardAuth, RateLimit, Signed
 from frontdesk.config.admin import Admin
 from frontdesk.config.apps import App
 from frontdesk.config.cache import Cache, Disk, Key, Redis
+from frontdesk.config.http2 import Http2
 from frontdesk.config.model import Match, Redirect, Respond, Route, ServerConfig
 from frontdesk.config.proxy import (
     Health,
@@ -57,6 +58,7 @@ SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("[tls]", Tls),
     ("[tls] certificates = [{ ... }]", Certificate),
     ("[tls] acme = { ... }", Acme),
+    ("[http2]", Http2),
 )
 
 

@@ -56,10 +56,20 @@ class Listener(BaseModel):
     same URL on the first TLS listener (ACME HTTP-01 challenges are still answered
     here). Default false."""
 
+    h2c: bool = False
+    """Also accept cleartext HTTP/2 with prior knowledge (RFC 9113 §3.3) on this plain
+    HTTP listener: a connection that opens with the HTTP/2 preface speaks HTTP/2, any
+    other HTTP/1.1. For a load balancer or proxy in front that speaks h2c; browsers
+    use HTTP/2 only over TLS, where ALPN picks it ([http2]). Default false."""
+
     @model_validator(mode="after")
     def _check(self) -> Listener:
         if self.tls and self.redirect_https:
             raise ValueError("redirect_https is for a plain HTTP listener, not a tls one")
+        if self.h2c and self.tls:
+            raise ValueError("h2c is for a plain listener: on a tls one ALPN offers HTTP/2")
+        if self.h2c and self.redirect_https:
+            raise ValueError("h2c and redirect_https do not go together: this listener redirects")
         return self
 
 

@@ -240,12 +240,15 @@ def _forwarding(
             # in each message that it forwards"; received-protocol is the version
             # the message was received in.
             b"\r\nVia: ",
-            b"1.1 " if version == "1.1" else b"1.0 ",
+            _RECEIVED.get(version, b"1.0 "),
             via,
             b"\r\n",
         )
     )
 
+
+# Via's received-protocol (RFC 9110 §7.6.3) by the client's version: HTTP/2 is "2".
+_RECEIVED = {"1.1": b"1.1 ", "1.0": b"1.0 ", "2.0": b"2 "}
 
 ResponseHead = tuple[bytes, int | None, bool]
 """A backend's response head, ready for the client (status line and framing aside):

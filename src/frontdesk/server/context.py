@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from frontdesk.admin.metrics import RequestMetrics
 from frontdesk.http.routing import RouteTable
@@ -22,12 +22,26 @@ from frontdesk.server.response import FixedResponse, error_response
 
 if TYPE_CHECKING:
     from frontdesk.server.connection import Connection
-    from frontdesk.server.protocol import HttpProtocol
     from frontdesk.server.request import Request
 
 
 def _nothing() -> None:
     pass
+
+
+class ClientConnection(Protocol):
+    """What the worker asks of a client connection: HTTP/1.1 (server/protocol.py) and
+    HTTP/2 (server/h2conn.py) alike."""
+
+    deadline: float
+    served: int
+    transport: Any
+    run_action: Any  # the fast lane's current run (an Action), or None
+    run_since: int
+
+    def on_deadline(self) -> None: ...
+
+    def shutdown(self, grace_idle: float) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +79,7 @@ class WorkerContext:
         self.access_log = access_log
         self.clock = clock or Clock()
         self.not_found: Action = NotFound(server_header)
-        self.connections: set[HttpProtocol] = set()
+        self.connections: set[ClientConnection] = set()
         self.closing = False
         # While draining (a reload): how long a kept-alive connection may stay idle
         # before it is closed; 0 when shutting down (server/connection.py).

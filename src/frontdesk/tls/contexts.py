@@ -8,9 +8,10 @@ context of the certificate for the requested name. Replacing the certificates
 (ACME renewal) builds new contexts and swaps the map; handshakes under way finish on
 the old ones, and the listener's context never changes, so nothing is restarted.
 
-ALPN: the listener context offers "http/1.1" only. A protocol chosen by ALPN ("h2"
-later) is a name added to `ALPN` and a protocol class picked in connection_made from
-`transport.get_extra_info("ssl_object").selected_alpn_protocol()` (docs/tls.md).
+ALPN (RFC 7301): every context offers "h2" then "http/1.1" (`ALPN_H2`), or "http/1.1"
+alone when `[http2] enabled = false`; the connection picks its protocol class in
+connection_made from `transport.get_extra_info("ssl_object").selected_alpn_protocol()`
+(listeners.py). A client that offers no ALPN speaks HTTP/1.1.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from typing import Any
 from frontdesk.config.tls import Tls, cert_names
 from frontdesk.tls import tickets
 
-__all__ = ["CertificateMap", "ServerTls", "ALPN", "new_context"]
+__all__ = ["CertificateMap", "ServerTls", "ALPN", "ALPN_H2", "new_context"]
 
 ALPN = ["http/1.1"]
+ALPN_H2 = ["h2", "http/1.1"]  # RFC 9113 §3.2: "h2" is HTTP/2 over TLS
 
 _VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
@@ -95,14 +97,14 @@ class DirectSSLObject(ssl.SSLObject):
         return self  # type: ignore[no-any-return]
 
 
-def new_context(tls: Tls) -> ssl.SSLContext:
+def new_context(tls: Tls, alpn: list[str] = ALPN) -> ssl.SSLContext:
     """A server context with `tls`'s versions and ciphers and no certificate yet."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     # TLS 1.0 and 1.1 are never offered, whatever min_version says (RFC 8996).
     context.minimum_version = _VERSIONS[tls.min_version]
     context.maximum_version = ssl.TLSVersion.TLSv1_3
     context.set_ciphers(tls.ciphers)
-    context.set_alpn_protocols(ALPN)
+    context.set_alpn_protocols(alpn)
     context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
     context.sslobject_class = DirectSSLObject
     if not tls.session_tickets:
@@ -114,10 +116,13 @@ def new_context(tls: Tls) -> ssl.SSLContext:
 class ServerTls:
     """A worker's certificates and the listener context that serves them."""
 
-    def __init__(self, tls: Tls, obtained: Iterable[tuple[str, str]] = ()) -> None:
+    def __init__(
+        self, tls: Tls, obtained: Iterable[tuple[str, str]] = (), http2: bool = False
+    ) -> None:
         self.tls = tls
+        self.alpn = ALPN_H2 if http2 else ALPN
         self.ticket_key: bytes | None = None
-        self.listener = new_context(tls)
+        self.listener = new_context(tls, self.alpn)
         self.map = CertificateMap()
         self.load(obtained)
 
@@ -142,7 +147,7 @@ class ServerTls:
                 fresh.add(names, self.listener)
                 first = False
                 continue
-            context = new_context(self.tls)
+            context = new_context(self.tls, self.alpn)
             context.load_cert_chain(cert, key)
             if self.ticket_key is not None:
                 tickets.install(context, self.ticket_key)

@@ -57,7 +57,7 @@ class WorkerTls:
         tls = config.tls
         self.server: ServerTls | None = None
         if tls is not None and any(x.tls for x in config.listeners()):
-            self.server = ServerTls(tls)
+            self.server = ServerTls(tls, http2=config.http2.enabled)
         self.challenge: ChallengeAnswers | None = None
         if tls is not None and tls.acme is not None:
             self.challenge = ChallengeAnswers(config.server.server_header)

@@ -1,0 +1,228 @@
+"""An HTTP/2 request, from its HEADERS to the route's action: the same Request, route
+table and Action interface as HTTP/1.1 (server/protocol.py), so every route — static
+files with ranges and validators, the proxy, the cache, access rules, fixed answers —
+behaves the same over both.
+
+`H2Dispatch` is the half of `H2Protocol` (h2conn.py) that knows requests; the other
+half knows frames, windows and the socket.
+"""
+
+from __future__ import annotations
+
+from time import monotonic
+from typing import TYPE_CHECKING, Any, Protocol
+
+from frontdesk.http.target import parse_host, parse_target
+from frontdesk.server.actions import ANSWERED
+from frontdesk.server.h2fields import field_lines, request_head, response_fields
+from frontdesk.server.h2stream import H2BodyReader, H2ResponseWriter, H2Stream
+from frontdesk.server.request import Request
+from frontdesk.server.response import NO_BODY_STATUS
+
+if TYPE_CHECKING:
+    from frontdesk.http.routing import RouteTable
+    from frontdesk.server.actions import Action
+    from frontdesk.server.clock import Clock
+    from frontdesk.server.context import Limits, WorkerContext
+    from frontdesk.server.response import FixedResponse
+
+
+
+class H2Settings(Protocol):
+    """The `[http2]` table as the server sees it (config/http2.py; the server package
+    knows no config model)."""
+
+    @property
+    def max_concurrent_streams(self) -> int: ...
+    @property
+    def max_header_list_size(self) -> int: ...
+    @property
+    def initial_window_size(self) -> int: ...
+    @property
+    def connection_window_size(self) -> int: ...
+    @property
+    def max_resets(self) -> int: ...
+    @property
+    def max_control_frames(self) -> int: ...
+
+
+_MEMO = 1024  # fixed answers' HTTP/2 fields remembered per worker (cleared when full)
+_fixed_memo: dict[bytes, list[tuple[bytes, bytes]]] = {}
+
+
+def fixed_fields(resp: FixedResponse) -> list[tuple[bytes, bytes]]:
+    """The HEADERS of a pre-serialised answer (its status line and header lines)."""
+    fields = _fixed_memo.get(resp.head)
+    if fields is None:
+        block = resp.head.partition(b"\r\n")[2]
+        fields = response_fields(resp.status, field_lines(block))
+        if len(_fixed_memo) >= _MEMO:
+            _fixed_memo.clear()
+        _fixed_memo[resp.head] = fields
+    return fields
+
+
+class H2Dispatch:
+    """Requests of one HTTP/2 connection: parse, route, run the action, log."""
+
+    ctx: WorkerContext
+    clock: Clock
+    limits: Limits
+    settings: H2Settings
+    routes: RouteTable[Action]
+    catch_all: Action | None
+    peer: str
+    https: bool
+    served: int
+    streams: dict[int, H2Stream]
+    hsts: dict[str, bytes]
+    hsts_default: bytes
+    server_field: tuple[bytes, bytes] | None
+
+    # Provided by H2Protocol:
+    def send_head(self, stream: H2Stream, fields: list[tuple[bytes, bytes]], end: bool) -> None:
+        raise NotImplementedError
+
+    def send_body(self, stream: H2Stream, data: bytes, end: bool) -> None:
+        raise NotImplementedError
+
+    def date_field(self) -> tuple[bytes, bytes]:
+        raise NotImplementedError
+
+    def send_whole(self, stream: H2Stream, fields: list[tuple[bytes, bytes]], body: bytes) -> bool:
+        raise NotImplementedError
+
+    def refuse_stream(self, stream_id: int, reason: str) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ requests
+
+    def extra_fields(self, req: Request) -> list[tuple[bytes, bytes]] | None:
+        """Fields of the listener's own on every answer: HSTS on TLS (RFC 6797 §7.1)."""
+        if not self.hsts_default and not self.hsts:
+            return None
+        value = self.hsts.get(req.host, self.hsts_default)
+        return [(b"strict-transport-security", value)] if value else None
+
+    def request(self, stream_id: int, fields: Any, ended: bool) -> None:
+        """A complete HEADERS block opened stream `stream_id`."""
+        head = request_head(fields)
+        if isinstance(head, str):
+            # RFC 9113 §8.1.1: a malformed request is a stream error (PROTOCOL_ERROR).
+            self.refuse_stream(stream_id, head)
+            return
+        stream = H2Stream(self, stream_id)  # type: ignore[arg-type]
+        stream.remote_done = ended
+        self.streams[stream_id] = stream
+        ctx = self.ctx
+        limits = self.limits
+        method = head.method
+        target = head.target
+        req = Request(
+            method, target, "/", "", "2.0", head.headers, "", True, self.peer, False,
+            not ended, self.clock.now, route="-", began=monotonic(),
+        )  # fmt: skip
+        req.https = self.https
+        stream.req = req
+        if head.size > self.settings.max_header_list_size:
+            return self.refuse(stream, req, 431, "request header section too large")
+        authority = head.authority
+        if authority is None:
+            return self.refuse(stream, req, 400, "missing :authority")
+        host = ctx.host_cache.get(authority)
+        if host is None:
+            host = parse_host(authority)
+            if not host:
+                return self.refuse(stream, req, 400, "invalid :authority")
+            if len(ctx.host_cache) < 4096:
+                ctx.host_cache[authority] = host
+        req.host = host
+        if len(target) > limits.max_uri_size:
+            return self.refuse(stream, req, 414, "request-target too long")
+        parsed = ctx.target_cache.get(target)
+        if parsed is None:
+            t = parse_target(target, method)
+            if t is None:
+                return self.refuse(stream, req, 400, "invalid request-target")
+            parsed = (t.path, t.query, t.host)
+        req.path, req.query = parsed[0], parsed[1]
+        headers = head.headers
+        action = self.catch_all or self.routes.match(method, host, req.path, headers)
+        if action is None:
+            action = ctx.not_found
+        req.route = action.label
+        expect = False
+        if not ended:
+            max_body = action.max_body_size
+            if max_body is None:
+                max_body = limits.max_body_size
+            stream.max_body = max_body
+            length = req.header(b"content-length") if head.has_length else None
+            if length is not None and max_body and int(length) > max_body:
+                return self.refuse(stream, req, 413, "request body too large")
+            value = req.header(b"expect")
+            if value is not None:
+                # RFC 9110 §10.1.1: the only expectation defined is 100-continue.
+                if value.lower() != b"100-continue":
+                    return self.refuse(stream, req, 417, "unsupported expectation")
+                expect = req.expect_continue = True
+        if action.streaming:
+            self.start(stream, req, action, expect)
+            return
+        resp = action.fixed or action.respond(req)
+        if resp is None:  # a non-streaming action that streams this one (a large file)
+            self.start(stream, req, action, expect)
+        else:
+            self.answer(stream, req, resp)
+
+    def start(self, stream: H2Stream, req: Request, action: Action, expect: bool) -> None:
+        writer = H2ResponseWriter(stream, req)
+        stream.writer = writer
+        if not req.has_body or not action.streaming:
+            exchange = action.begin(req, writer) if action.streaming else None
+            if exchange is ANSWERED:
+                stream.exchange_done(req, writer)
+                return
+            if exchange is not None:
+                stream.active = exchange
+                return
+            stream.run_task(req, action, None, writer)
+            return
+        reader = H2BodyReader(stream, expect)
+        stream.reader = reader
+        stream.run_task(req, action, reader, writer)
+
+    def answer(self, stream: H2Stream, req: Request, resp: FixedResponse) -> None:
+        """A whole answer known in advance (fixed, redirects, errors, small files)."""
+        fields = list(fixed_fields(resp))
+        fields.append(self.date_field())
+        extra = self.extra_fields(req)
+        if extra:
+            fields.extend(extra)
+        body = resp.body
+        head_only = req.method == b"HEAD" or resp.status in NO_BODY_STATUS
+        if not self.send_whole(stream, fields, b"" if head_only else body):
+            self.send_head(stream, fields, head_only or not body)
+            if body and not head_only:
+                self.send_body(stream, body, True)
+        self.answered(stream, req, resp.status, 0 if head_only else len(body))
+
+    def refuse(self, stream: H2Stream, req: Request, status: int, reason: str) -> None:
+        """An error answer (bad request, body too large, an action that failed)."""
+        if stream.closed:
+            return
+        self.answer(stream, req, self.ctx.error(status, reason))
+
+    def answered(self, stream: H2Stream, req: Request, status: int, sent: int) -> None:
+        """The response is complete (or given up): the access log and metrics."""
+        ctx = self.ctx
+        if ctx.access_log.enabled:
+            ctx.log_request(req, status, sent)
+        else:
+            self.served += 1
+            ctx.observe(req, status)
+
+    def trailer_fields(self, fields: Any) -> list[tuple[bytes, bytes]]:
+        """Request trailers for the action (the proxy forwards them), as HTTP/1.1 has
+        them: pseudo-header fields have no place there (RFC 9113 §8.1)."""
+        return [(bytes(n), bytes(v)) for n, v in fields if n[:1] != b":"]

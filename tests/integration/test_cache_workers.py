@@ -145,6 +145,7 @@ def test_hits_spell_field_names_as_every_other_answer(srv):
     r, _ = srv.get(u)
     names = {n for n, _ in r.getheaders()}
     assert {"Content-Length", "Cache-Status"} <= names
+    wait_stored(srv, u)  # stored as its last bytes went out: the hits below must be hits
     conn = srv.http()  # keep-alive: the second request takes the hot lane
     try:
         for headers in ({}, {}, {"Range": "bytes=0-3"}, {"If-None-Match": '"n1"'}, {"Pragma": "x"}):

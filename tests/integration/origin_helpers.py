@@ -34,7 +34,7 @@ def seen(srv, path: str, method: str = "GET") -> int:
 
 
 def wait_stored(
-    srv, u: str, timeout: float = 10.0, headers: dict[str, str] | None = None
+    srv, u: str, timeout: float = 30.0, headers: dict[str, str] | None = None
 ) -> None:
     """Until `u` is in the cache: a response is stored as its last bytes go out, so the
     client can ask again (and reach the other worker) a moment before the store has it.

@@ -84,7 +84,7 @@ def admin_socket(srv) -> str:
     return f"{tempfile.gettempdir()}/frontdesk-{srv.port}.sock"
 
 
-def status(srv, timeout: float = 5.0) -> dict[str, Any]:
+def status(srv, timeout: float = 30.0) -> dict[str, Any]:
     """The admin API's /status (its socket may appear just after the port answers)."""
     deadline = time.monotonic() + timeout
     while True:

@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -39,6 +40,7 @@ CHROMIUM_ARGS = [
 ]
 
 _saved: list[Path] = []
+_session_started = time.time()  # under xdist the summary lists what the workers saved
 
 
 def _chromium() -> str:
@@ -106,7 +108,10 @@ def screenshot(request: pytest.FixtureRequest) -> Callable[..., Path]:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _saved:
+    saved = _saved or sorted(
+        p for p in ARTIFACTS.glob("*.png") if p.stat().st_mtime >= _session_started
+    )
+    if saved:
         terminalreporter.section("browser screenshots")
-        for path in _saved:
+        for path in saved:
             terminalreporter.write_line(str(path))

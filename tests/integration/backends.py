@@ -16,6 +16,8 @@ its path, to MODE: "ok" (as described), "fail" (answer 500), "hang" (never answe
 server killed mid-request).
 `/_health?set=STATE` does the same for `/healthz` alone (the active checks' path):
 "ok" (200 "ok"), "fail" (503), "sick" (200 "sick") or "hang".
+`/hold` answers only once `/_release` has been requested (directly): a request that
+stays in flight exactly as long as a test needs, with no clock involved.
 
 SIGTERM stops it as servers such as uvicorn do: the listener closes (new connections
 are refused), connections waiting for a request are closed, requests being answered
@@ -44,6 +46,7 @@ OPEN: set[asyncio.StreamWriter] = set()  # every connection, for a graceful stop
 IDLE: set[asyncio.StreamWriter] = set()  # those waiting for a request (head)
 STOPPING = False  # SIGTERM received
 HEALTH = "ok"  # what /healthz answers; see the module docstring
+RELEASED = asyncio.Event()  # set by /_release: every /hold request answers
 
 
 def count(key: str) -> None:
@@ -171,6 +174,10 @@ async def handle(reader, writer, req: Req, conn_id: int, n: int) -> bool:
         HEALTH = q["set"]
         await respond(writer, req, 200, HEALTH.encode())
         return True
+    if path == "/_release":
+        RELEASED.set()
+        await respond(writer, req, 200, b"released")
+        return True
     if path == "/healthz":
         if HEALTH == "hang":
             await asyncio.sleep(3600)
@@ -219,6 +226,8 @@ async def handle(reader, writer, req: Req, conn_id: int, n: int) -> bool:
             await asyncio.sleep(float(q["slow_read"]))
     if path.startswith("/sleep/"):
         await asyncio.sleep(float(path.split("/")[2]))
+    if path == "/hold":
+        await RELEASED.wait()
     if path.startswith("/bytes/"):
         n = int(path.split("/")[2])
         chunked = "chunked" in q

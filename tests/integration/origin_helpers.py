@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 _ROUTES = """
 [[route]]
@@ -30,3 +31,18 @@ def seen(srv, path: str, method: str = "GET") -> int:
     """How many requests for `path` reached the origin."""
     _, body = srv.get("/stats")
     return int(json.loads(body).get(f"{method} {path}", 0))
+
+
+def wait_stored(
+    srv, u: str, timeout: float = 30.0, headers: dict[str, str] | None = None
+) -> None:
+    """Until `u` is in the cache: a response is stored as its last bytes go out, so the
+    client can ask again (and reach the other worker) a moment before the store has it.
+    Asks with only-if-cached (RFC 9111 §5.2.1.7), which never reaches the origin."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r, _ = srv.get(u, headers={**(headers or {}), "Cache-Control": "only-if-cached"})
+        if r.status == 200:
+            return
+        assert r.status == 504 and time.monotonic() < deadline, r.status
+        time.sleep(0.02)

@@ -32,6 +32,16 @@ def set_health(backend, state: str) -> None:
     _switch(backend, "health", state)
 
 
+def release(backend) -> None:
+    """Let every `/hold` request `backend` is keeping (and any later one) answer."""
+    conn = http.client.HTTPConnection("127.0.0.1", backend.port, timeout=5)
+    try:
+        conn.request("GET", "/_release")
+        assert conn.getresponse().read() == b"released"
+    finally:
+        conn.close()
+
+
 def pool_server(
     server, backends_, *, pool: str = "", weights: tuple[int, ...] = (), **server_keys: object
 ):
@@ -74,7 +84,7 @@ def admin_socket(srv) -> str:
     return f"{tempfile.gettempdir()}/frontdesk-{srv.port}.sock"
 
 
-def status(srv, timeout: float = 5.0) -> dict[str, Any]:
+def status(srv, timeout: float = 30.0) -> dict[str, Any]:
     """The admin API's /status (its socket may appear just after the port answers)."""
     deadline = time.monotonic() + timeout
     while True:

@@ -311,11 +311,16 @@ def test_frontdesk_status_in_a_terminal(running: Any) -> None:
     assert watch.stdout is not None
     seen = b""
     deadline = time.monotonic() + 30
-    while seen.count(b"traffic: ") < 2 and time.monotonic() < deadline:
-        if select.select([watch.stdout], [], [], 1.0)[0]:
-            seen += os.read(watch.stdout.fileno(), 65536)
-    watch.send_signal(signal.SIGINT)
-    rest, _ = watch.communicate(timeout=10)
+    try:
+        while seen.count(b"traffic: ") < 2 and time.monotonic() < deadline:
+            if select.select([watch.stdout], [], [], 1.0)[0]:
+                seen += os.read(watch.stdout.fileno(), 65536)
+        watch.send_signal(signal.SIGINT)
+        rest, _ = watch.communicate(timeout=30)
+    finally:  # never leave it running into the next test
+        if watch.poll() is None:
+            watch.kill()
+            watch.communicate()
     assert watch.returncode == 0
     text = (seen + rest).decode()
     assert text.count("\x1b[H\x1b[2J") >= 2 and text.count("traffic: ") >= 2

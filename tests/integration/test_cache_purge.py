@@ -9,7 +9,7 @@ import subprocess
 from urllib.parse import quote
 
 import pytest
-from origin_helpers import cached_routes, seen
+from origin_helpers import cached_routes, seen, wait_stored
 
 CACHE = """
 [cache.main]
@@ -30,7 +30,9 @@ def srv(module_server, origin, tmp_path_factory):
 def fill(srv, u: str, path: str) -> set[bytes]:
     """Store the URL and serve it on new connections (both workers, so both hold a hot
     copy): the one body they all give."""
-    bodies = {srv.get(u)[1] for _ in range(20)}
+    bodies = {srv.get(u)[1]}
+    wait_stored(srv, u)
+    bodies |= {srv.get(u)[1] for _ in range(20)}
     assert len(bodies) == 1, bodies  # one cache: stored once, a hit in both workers
     assert seen(srv, path) == 1
     return bodies
@@ -57,6 +59,7 @@ def test_purge_by_tag(srv):
     u = "/c/p-tag?cc=" + quote("max-age=600") + "&h=" + quote("Surrogate-Key:news front")
     r, _ = srv.get(u)
     assert r.getheader("Surrogate-Key") is None  # tags are for the cache, not clients
+    wait_stored(srv, u)
     old = fill(srv, u, "/c/p-tag")
     result = cli(srv, "--tag", "front")
     assert result.returncode == 0, result.stderr

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from urllib.parse import quote
 
-from origin_helpers import cached_routes, seen
+from origin_helpers import cached_routes, seen, wait_stored
 
 
 def routes(origin, tiers: str, memory: str = "4MB") -> str:
@@ -41,7 +41,7 @@ def test_redis_tier_is_shared_by_two_instances(server, origin, redis_server):
     b = server(routes(origin, tiers))
     u = U.format("shared")
     assert get(a, u)[1] == b"/c/shared #1"
-    time.sleep(0.2)
+    wait_stored(b, u, headers=SITE)  # only in Redis can b find it
     r, body = get(b, u)
     assert body == b"/c/shared #1" and "hit" in r.getheader("Cache-Status")
     assert seen(a, "/c/shared") == 1
@@ -54,7 +54,7 @@ def test_redis_going_away_keeps_serving_and_comes_back(server, origin, redis_ser
     srv = server(routes(origin, tiers, memory="0"))  # Redis is the only tier
     u1 = U.format("r1")
     assert get(srv, u1)[1] == b"/c/r1 #1"
-    time.sleep(0.2)
+    wait_stored(srv, u1, headers=SITE)
     assert get(srv, u1)[1] == b"/c/r1 #1"
     redis_server.stop()
     u2 = U.format("r2")

@@ -10,7 +10,7 @@ import time
 from urllib.parse import quote
 
 import pytest
-from origin_helpers import cached_routes, seen
+from origin_helpers import cached_routes, seen, wait_stored
 
 CACHE = """
 [cache.main]
@@ -40,6 +40,14 @@ def worker_hits(srv) -> list[int]:
     return [int(w["caches"]["main"]["hits"]) for w in workers]
 
 
+def stored(srv, u: str, n: int = 40) -> set[bytes]:
+    """One GET (a miss, stored), then `n` more once the store has it: every body seen."""
+    r, first = srv.get(u)
+    assert r.status == 200
+    wait_stored(srv, u)
+    return {first} | many(srv, u, n)
+
+
 def many(srv, u: str, n: int = 40) -> set[bytes]:
     """The bodies of `n` GETs, each on a new connection (they land on both workers)."""
     bodies = set()
@@ -55,6 +63,7 @@ def test_a_response_stored_by_one_worker_is_a_hit_in_both(srv):
     before = worker_hits(srv)
     r, first = srv.get(u)  # stored by whichever worker took it
     assert r.getheader("Cache-Status").endswith("stored")
+    wait_stored(srv, u)
     assert many(srv, u) == {first}
     assert seen(srv, "/c/w-store") == 1  # the origin was asked once, not once per worker
     after = worker_hits(srv)
@@ -78,22 +87,22 @@ def test_a_304_freshening_is_seen_by_both(srv):
 
 def test_a_purge_is_seen_by_both_at_once(srv):
     u = "/c/w-purge?cc=" + quote("max-age=600")
-    old = many(srv, u, 10)
+    old = stored(srv, u, 10)
     assert len(old) == 1
     r, _ = srv.get(u, method="PURGE")
     assert r.status == 200
     # No pause: the other worker's copy is gone as soon as the PURGE is answered.
-    new = many(srv, u)
+    new = stored(srv, u)
     assert len(new) == 1 and not new & old
     assert seen(srv, "/c/w-purge") == 2
 
 
 def test_an_invalidation_is_seen_by_both_at_once(srv):
     u = "/c/w-post?cc=" + quote("max-age=600")
-    old = many(srv, u, 10)
+    old = stored(srv, u, 10)
     r, _ = srv.get(u, method="DELETE")
     assert r.status == 200
-    new = many(srv, u)
+    new = stored(srv, u)
     assert len(new) == 1 and not new & old
 
 
@@ -136,6 +145,7 @@ def test_hits_spell_field_names_as_every_other_answer(srv):
     r, _ = srv.get(u)
     names = {n for n, _ in r.getheaders()}
     assert {"Content-Length", "Cache-Status"} <= names
+    wait_stored(srv, u)  # stored as its last bytes went out: the hits below must be hits
     conn = srv.http()  # keep-alive: the second request takes the hot lane
     try:
         for headers in ({}, {}, {"Range": "bytes=0-3"}, {"If-None-Match": '"n1"'}, {"Pragma": "x"}):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from pool_helpers import hit, pool_cli, pool_server, shares, status, wait_states
+from pool_helpers import hit, pool_cli, pool_server, release, shares, status, wait_states
 
 TWO = {"workers": 2}
 
@@ -21,8 +21,8 @@ def test_drain_lets_a_slow_request_finish_while_new_ones_go_elsewhere(server, ba
     slow: list[tuple[int, str | None]] = []
 
     def slow_request() -> None:
-        conn = srv.http(timeout=10)
-        conn.request("GET", "/sleep/1.5")
+        conn = srv.http(timeout=30)
+        conn.request("GET", "/hold")  # answered only once the test releases its backend
         resp = conn.getresponse()
         resp.read()
         slow.append((resp.status, resp.getheader("X-Backend")))
@@ -30,7 +30,7 @@ def test_drain_lets_a_slow_request_finish_while_new_ones_go_elsewhere(server, ba
 
     thread = threading.Thread(target=slow_request)
     thread.start()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 10
     busy: list[str] = []
     while not busy and time.monotonic() < deadline:
         busy = [server for server, n in in_flight(srv).items() if n]
@@ -42,14 +42,16 @@ def test_drain_lets_a_slow_request_finish_while_new_ones_go_elsewhere(server, ba
     assert done.stdout.strip() == f"pool p: server {drained} is now drain"
     other = "dr-b" if drained == a.address else "dr-a"
     assert hit(srv, 10) == [(200, other)] * 10  # while the slow one is still running
-    assert thread.is_alive()
+    assert thread.is_alive() and in_flight(srv)[drained] == 1
+    assert slow == []
+    release(a if drained == a.address else b)
     thread.join(10)
     assert slow == [(200, "dr-b" if other == "dr-a" else "dr-a")]  # it finished, on the drained one
     kept = a.address if drained == b.address else b.address
-    wait_states(srv, {drained: {"drain": 2}, kept: {"up": 2}}, timeout=2)
+    wait_states(srv, {drained: {"drain": 2}, kept: {"up": 2}}, timeout=10)
     assert in_flight(srv)[drained] == 0
     assert pool_cli(srv, "enable", "p", drained).returncode == 0
-    wait_states(srv, {a.address: {"up": 2}, b.address: {"up": 2}}, timeout=2)
+    wait_states(srv, {a.address: {"up": 2}, b.address: {"up": 2}}, timeout=10)
     assert shares(hit(srv, 10)) == {"dr-a": 5, "dr-b": 5}
 
 

@@ -227,7 +227,7 @@ def test_connection_busy_at_reload_is_closed_after_its_request(
 
 @pytest.mark.slow
 def test_reload_under_load_fails_no_request(serve: Callable[..., Server]) -> None:
-    """8 keep-alive clients for ~8 s while the config is reloaded 3 times."""
+    """8 keep-alive clients for ~5 s while the config is reloaded 3 times."""
     port = free_port()
     bodies = [b"v1", b"v2", b"v3", b"v4"]
     srv = serve(config_text(port, body="v1"), port)
@@ -263,16 +263,16 @@ def test_reload_under_load_fails_no_request(serve: Callable[..., Server]) -> Non
         t.start()
     last_reload = 0.0
     for n, body in enumerate(bodies[1:], start=2):
-        time.sleep(1.5)
+        time.sleep(1.0)
         mark = srv.log_size()
         _rewrite(srv, config_text(port, body=body.decode()))
         srv.signal(signal.SIGHUP)
         srv.wait_log(f"reloaded: generation {n}", start=mark)
         last_reload = time.monotonic()
-    # Run at least 8 s in all, and on for a while after the last reload (on a busy
+    # Run at least 5 s in all, and on for a while after the last reload (on a busy
     # machine a generation takes longer to start).
     now = time.monotonic()
-    time.sleep(max(0.0, 8.0 - (now - started), last_reload + 2.5 - now))
+    time.sleep(max(0.0, 5.0 - (now - started), last_reload + 2.0 - now))
     stop.set()
     for t in threads:
         t.join(15)

@@ -81,6 +81,15 @@ class SharedBuckets:
         self.map.close()
         os.close(self.fd)
 
+    def size(self) -> int:
+        """Slots holding a key now (for the admin API: a read of the whole table,
+        without locks, never on the request path)."""
+        return sum(1 for (h, _, _) in _SLOT.iter_unpack(self.map) if h)
+
+    @property
+    def max_keys(self) -> int:
+        return self.sets * _WAYS
+
     def take(self, key: str, now: float) -> Taken:
         h = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little") or 1
         group = h % self.sets

@@ -197,7 +197,9 @@ def test_cache_never_shares_an_authorized_answer(server) -> None:
     def app(h):
         if h.headers.get("Authorization") != "Basic c3RhZmY6cHc=":
             return 401, [("WWW-Authenticate", 'Basic realm="app"')], b"who?"
-        cc = "public, max-age=60" if h.path.startswith("/public") else "max-age=60"
+        shared = {"/public": "public, max-age=60", "/smax": "s-maxage=60"}
+        shared["/revalidate"] = "max-age=60, must-revalidate"
+        cc = shared.get("/" + h.path.split("/")[1], "max-age=60")
         return 200, [("Cache-Control", cc)], PROTECTED
 
     with http_backend(app) as (port, _):
@@ -220,10 +222,11 @@ memory = "8MB"
         assert resp.status == 200 and body == PROTECTED
         resp, body = srv.get("/private/x")
         refused(resp, body, 401)
-        resp, body = srv.get("/public/x", headers=auth)
-        assert resp.status == 200
-        resp, body = srv.get("/public/x")  # the origin made it public: shared
-        assert resp.status == 200 and "hit" in (resp.getheader("Cache-Status") or "")
+        for path in ("/public/x", "/smax/x", "/revalidate/x"):
+            resp, body = srv.get(path, headers=auth)
+            assert resp.status == 200
+            resp, body = srv.get(path)  # the origin allowed sharing: served from the cache
+            assert resp.status == 200 and "hit" in (resp.getheader("Cache-Status") or ""), path
 
 
 def _htpasswd(path: Path, user: str, password: str) -> Path:

@@ -158,6 +158,9 @@ rate_limit = {{ rate = "1/m", burst = 1, max_keys = {MAX_KEYS} }}
     families = {f.name: f for f in text_string_to_metric_families(admin.get("/metrics"))}
     (keys,) = families["frontdesk_rate_limit_keys"].samples
     assert keys.labels == {"route": "api"} and keys.value <= MAX_KEYS
+    table = srv.cli("status")  # the terminal's picture says the same
+    assert table.returncode == 0, table.stderr
+    assert f"rate limit api: {limit['keys']} clients tracked (at most {MAX_KEYS})" in table.stdout
     unbounded = _unbounded_cost()
     print(
         f"\n{FLOOD} distinct addresses in {took:.1f}s ({FLOOD / took:.0f} req/s) on "

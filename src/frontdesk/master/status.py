@@ -212,13 +212,17 @@ def format_status(p: dict[str, Any]) -> str:
             f"cache {cache['cache']}: {cache['hits']} hits, {cache['misses']} misses "
             f"({ratio} hit), {cache['collapsed']} collapsed",
         ]
-        tiers: list[tuple[str, ...]] = [("tier", "entries", "size", "hit", "state")]
+        tiers: list[tuple[str, ...]] = [("tier", "entries", "size", "hit", "stores", "state")]
         for t in cache["tiers"]:
             state = "up" if t["up"] else "down"
             looked = t.get("hits", 0) + t.get("misses", 0)
             hit = f"{100 * t['hits'] / looked:.1f}%" if looked else "-"
-            tiers.append((t["name"], str(t["entries"]), _megabytes(t["bytes"]), hit, state))
+            size = _megabytes(t["bytes"])
+            tiers.append((t["name"], str(t["entries"]), size, hit, str(t.get("stores", 0)), state))
         lines += _table(tiers)
+    for r in p.get("rate_limits", []):
+        tracked = f"{r['keys']} clients tracked (at most {r['max_keys']})"
+        lines += ["", f"rate limit {r['route']}: {tracked}"]
     return "\n".join(lines)
 
 

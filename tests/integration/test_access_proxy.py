@@ -66,6 +66,9 @@ def test_rate_limit_holds_across_two_workers(server) -> None:
     done = srv.cli("status", "--json")
     counts = [w["requests"] for w in json.loads(done.stdout)["workers"]]
     assert all(c > 0 for c in counts), counts  # both workers answered some
+    # One table for both workers, counted once: its keys, its fixed bound.
+    (table,) = json.loads(done.stdout)["rate_limits"]
+    assert table["shared"] and 1 <= table["keys"] <= 3 and table["max_keys"] >= 100_000
 
 
 @pytest.mark.slow

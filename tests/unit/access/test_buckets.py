@@ -70,3 +70,19 @@ def test_shared_table_size_is_fixed_under_a_flood(tmp_path: Path) -> None:
     t.take("victim", 0.0)
     assert not t.take("victim", 0.0).allowed  # a fresh key still gets its limit
     t.close()
+
+
+def test_size_counts_the_keys_held(tmp_path: Path) -> None:
+    local = Buckets(rate=1.0, capacity=2, max_keys=100)
+    shared = SharedBuckets(str(tmp_path / "frontdesk-ratelimit-1-ef"), 1.0, 2, max_keys=1000)
+    assert local.size() == shared.size() == 0
+    for key in ("a", "b", "c", "a"):
+        local.take(key, 0.0)
+        shared.take(key, 0.0)
+    assert local.size() == shared.size() == 3
+    for i in range(500):
+        local.take(f"k{i}", 0.0)
+        shared.take(f"k{i}", 0.0)
+    assert local.size() <= local.max_keys
+    assert 0 < shared.size() <= shared.max_keys and shared.max_keys >= 1000
+    shared.close()

@@ -92,9 +92,11 @@ class SharedBuckets:
         return self.sets * _WAYS
 
     def take(self, key: str, now: float) -> Taken:
-        # Odd: never 0 (an empty slot), and the slot's first byte is never 0 (size()).
-        h = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little") | 1
-        group = h % self.sets
+        digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
+        group = digest % self.sets  # before the low bit is set: every set is used
+        # Stored odd: never 0 (an empty slot), and a slot's first byte is 0 only when
+        # it is empty (size() counts on it).
+        h = digest | 1
         base = group * _WAYS * _SLOT.size
         stripe = group % _STRIPES
         fcntl.lockf(self.fd, fcntl.LOCK_EX, 1, stripe)

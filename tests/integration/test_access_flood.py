@@ -13,6 +13,7 @@ import re
 import sys
 import time
 import tracemalloc
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,14 @@ rate_limit = {{ rate = "1/m", burst = 1, max_keys = {MAX_KEYS} }}
         trusted_proxies=["127.0.0.1"],
     )
     admin = _Admin(admin_port)
-    (worker,) = admin.get("/status")["workers"]
+    deadline = time.monotonic() + 15
+    while True:  # the admin listener opens once the worker is up
+        try:
+            (worker,) = admin.get("/status")["workers"]
+            break
+        except urllib.error.URLError:
+            assert time.monotonic() < deadline, "the admin listener never opened"
+            time.sleep(0.1)
     pid = worker["pid"]
     # Warm up (code paths, buffers, the first MAX_KEYS buckets) before the baseline.
     warm = asyncio.run(_flood(srv.port, 0, 2 * MAX_KEYS))

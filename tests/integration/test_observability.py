@@ -136,6 +136,7 @@ memory = "4MB"
 def test_cache_hits_misses_stores_and_bytes_per_tier_in_prometheus(
     server: Callable[..., Any], backends: Callable[..., Backend], tmp_path: Path
 ) -> None:
+    import urllib.error
     import urllib.request
 
     from prometheus_client.parser import text_string_to_metric_families
@@ -174,9 +175,14 @@ disk = {{ path = "{tmp_path / "disk"}", size = "16MB" }}
             text = r.read().decode()
         return {f.name: f for f in text_string_to_metric_families(text)}
 
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 15
     while True:  # a store is committed as the answer ends: wait for the last one
-        families = scrape()
+        try:
+            families = scrape()
+        except urllib.error.URLError:  # the admin listener opens once the workers are up
+            assert time.monotonic() < deadline, "the admin listener never opened"
+            time.sleep(0.1)
+            continue
         stores = {
             s.labels["tier"]: s.value
             for s in families["frontdesk_cache_stores"].samples

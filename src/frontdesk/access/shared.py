@@ -117,6 +117,11 @@ class SharedBuckets:
             slot_hash, slot_tokens, at = _SLOT.unpack_from(m, offset)
             if slot_hash == h:
                 found = offset
+                if at > now:
+                    # Stored by a worker whose clock is ahead (each worker's clock is
+                    # read once per tick, so theirs differ by up to a tick): no time
+                    # has passed, rather than negative time that would eat a token.
+                    now = at
                 tokens = min(float(capacity), slot_tokens + (now - at) * rate)
                 break
             if slot_hash == 0:

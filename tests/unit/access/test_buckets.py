@@ -72,6 +72,19 @@ def test_shared_table_size_is_fixed_under_a_flood(tmp_path: Path) -> None:
     t.close()
 
 
+def test_a_worker_whose_clock_lags_gets_the_last_token(tmp_path: Path) -> None:
+    # Workers read the clock once per tick: the next request may come to a worker
+    # whose time is a little behind the time the last one stored.
+    path = str(tmp_path / "frontdesk-ratelimit-1-bb")
+    ahead = SharedBuckets(path, rate=1 / 60, capacity=2, max_keys=1000)
+    behind = SharedBuckets(path, rate=1 / 60, capacity=2, max_keys=1000)
+    assert ahead.take("k", 10.0).allowed
+    assert behind.take("k", 9.6).allowed  # the last token: no negative refill
+    assert not ahead.take("k", 10.0).allowed
+    ahead.close()
+    behind.close()
+
+
 def test_size_counts_the_keys_held(tmp_path: Path) -> None:
     local = Buckets(rate=1.0, capacity=2, max_keys=100)
     shared = SharedBuckets(str(tmp_path / "frontdesk-ratelimit-1-ef"), 1.0, 2, max_keys=1000)

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import pytest
 
+import leakcheck
+
 START_TIMEOUT = 30.0  # generous: a shared 2-core CI machine can take 15 s to start Python
 STOP_TIMEOUT = 10.0
 IO_TIMEOUT = 5.0
@@ -101,6 +103,16 @@ class Incomplete(Exception):
 
 
 def parse_response(
+    data: bytes, *, head: bool = False, at_eof: bool = False
+) -> tuple[Response, int]:
+    """`_parse_response`, then the suite's check that a refused request got no
+    protected byte (tests/leakcheck.py)."""
+    resp, used = _parse_response(data, head=head, at_eof=at_eof)
+    leakcheck.check_answer(resp.status, [*resp.headers, *resp.trailers], resp.body)
+    return resp, used
+
+
+def _parse_response(
     data: bytes, *, head: bool = False, at_eof: bool = False
 ) -> tuple[Response, int]:
     """Parse one response at the start of `data`; return it and the bytes it used.
@@ -261,6 +273,25 @@ class RawConn:
     def exchange(self, data: bytes, *, head: bool = False) -> Response:
         self.send(data)
         return self.read_response(head=head)
+
+
+# ------------------------------------------------------------- protected bytes
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _leak_check_everywhere() -> Iterator[None]:
+    """Every socket of the test process goes through tests/leakcheck.py's check."""
+    leakcheck.install()
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _no_protected_byte_leaked(_leak_check_everywhere: None) -> Iterator[None]:
+    """A leak fails its test even when the test's own code swallowed the exception."""
+    yield
+    leaks = leakcheck.take_leaks()
+    if leaks:
+        pytest.fail("protected bytes reached a client that was not allowed:\n" + "\n".join(leaks))
 
 
 # --------------------------------------------------------------------------- server

@@ -163,6 +163,8 @@ class Worker:
             self.send({**answer, "id": msg["id"]})
 
     def stats(self) -> dict[str, Any]:
+        from frontdesk.access.ratelimit import rate_limit_stats
+
         ctx = self.ctx
         return {
             "pid": os.getpid(),
@@ -172,6 +174,7 @@ class Worker:
             "rss_bytes": _rss_bytes(),
             "pools": [p.snapshot(ctx.clock.now) for p in ctx.upstream_pools.values()],
             "caches": {name: c.stats() for name, c in ctx.caches.items()},
+            "rate_limits": rate_limit_stats(ctx.actions),
         }
 
     def on_channel_lost(self) -> None:

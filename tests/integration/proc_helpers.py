@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import leakcheck
+
 STARTUP_TIMEOUT = 20.0
 
 
@@ -250,4 +252,5 @@ def read_response(sock: socket.socket, timeout: float = 10.0) -> tuple[int, dict
             raise AssertionError(f"connection closed mid-body; got {rest!r}")
         rest += chunk
     assert len(rest) == length, f"bytes after the response: {rest[length:]!r}"
+    leakcheck.check_answer(status, headers.items(), rest)
     return status, headers, rest

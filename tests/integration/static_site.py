@@ -9,7 +9,11 @@ from pathlib import Path
 
 import brotli
 
-SECRET = b"TOPSECRET-outside-root"
+import leakcheck
+
+# Files outside the root are protected content: they carry the session's canary, so the
+# suite's leak check (tests/leakcheck.py) watches every refusal of a traversal too.
+SECRET = b"TOPSECRET-outside-root-" + leakcheck.CANARY.encode()
 BIG = 3 * 1024 * 1024 + 17  # over memory_cache_max_file: streamed from disk
 
 

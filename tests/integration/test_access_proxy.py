@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from access_helpers import PROTECTED, http_backend, protected_file, refused
 
+import leakcheck
+
 # The readiness probes of the test fixture (and connections they left in the backlog)
 # draw from the address's bucket; the tests count in a bucket of their own.
 ME = {"X-Client": "test"}
@@ -64,6 +66,9 @@ def test_rate_limit_holds_across_two_workers(server) -> None:
     done = srv.cli("status", "--json")
     counts = [w["requests"] for w in json.loads(done.stdout)["workers"]]
     assert all(c > 0 for c in counts), counts  # both workers answered some
+    # One table for both workers, counted once: its keys, its fixed bound.
+    (table,) = json.loads(done.stdout)["rate_limits"]
+    assert table["shared"] and 1 <= table["keys"] <= 3 and table["max_keys"] >= 100_000
 
 
 @pytest.mark.slow
@@ -195,7 +200,9 @@ def test_cache_never_shares_an_authorized_answer(server) -> None:
     def app(h):
         if h.headers.get("Authorization") != "Basic c3RhZmY6cHc=":
             return 401, [("WWW-Authenticate", 'Basic realm="app"')], b"who?"
-        cc = "public, max-age=60" if h.path.startswith("/public") else "max-age=60"
+        shared = {"/public": "public, max-age=60", "/smax": "s-maxage=60"}
+        shared["/revalidate"] = "max-age=60, must-revalidate"
+        cc = shared.get("/" + h.path.split("/")[1], "max-age=60")
         return 200, [("Cache-Control", cc)], PROTECTED
 
     with http_backend(app) as (port, _):
@@ -218,7 +225,139 @@ memory = "8MB"
         assert resp.status == 200 and body == PROTECTED
         resp, body = srv.get("/private/x")
         refused(resp, body, 401)
-        resp, body = srv.get("/public/x", headers=auth)
-        assert resp.status == 200
-        resp, body = srv.get("/public/x")  # the origin made it public: shared
-        assert resp.status == 200 and "hit" in (resp.getheader("Cache-Status") or "")
+        for path in ("/public/x", "/smax/x", "/revalidate/x"):
+            resp, body = srv.get(path, headers=auth)
+            assert resp.status == 200
+            resp, body = srv.get(path)  # the origin allowed sharing: served from the cache
+            assert resp.status == 200 and "hit" in (resp.getheader("Cache-Status") or ""), path
+
+
+def _htpasswd(path: Path, user: str, password: str) -> Path:
+    import bcrypt
+
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()
+    path.write_text(f"{user}:{hashed}\n")
+    return path
+
+
+def test_a_cached_protected_answer_is_never_served_to_the_unauthorised(
+    server, tmp_path: Path
+) -> None:
+    # The origin marks its protected answers public: they are stored and shared, but
+    # only behind the route's rules, which come before the cache in the chain.
+    def app(h):
+        return 200, [("Cache-Control", "public, max-age=60")], PROTECTED
+
+    users = _htpasswd(tmp_path / "users", "staff", "pw")
+    with http_backend(app) as (port, seen):
+        srv = server(
+            f"""
+[[route]]
+match = {{ path = "/basic/" }}
+access = "staff"
+proxy = {{ pool = "app" }}
+cache = "main"
+
+[[route]]
+match = {{ path = "/signed/" }}
+access = "links"
+proxy = {{ pool = "app" }}
+cache = "main"
+
+[pool.app]
+servers = ["127.0.0.1:{port}"]
+
+[cache.main]
+memory = "8MB"
+
+[access.staff]
+htpasswd = "{users}"
+
+[access.links]
+signed = {{ keys = ["key-0123456789abcdef"] }}
+"""
+        )
+        from frontdesk import sign_url
+
+        auth = {"Authorization": "Basic c3RhZmY6cHc="}  # staff:pw
+        conn = srv.http()
+        for n in range(3):
+            conn.request("GET", "/basic/report", headers=auth)
+            r = conn.getresponse()
+            assert r.status == 200 and r.read() == PROTECTED
+            assert n == 0 or "hit" in (r.getheader("Cache-Status") or "")
+            # The same keep-alive connection, now without credentials (the fast lane
+            # of a cache hit must not skip the rule).
+            conn.request("GET", "/basic/report")
+            r = conn.getresponse()
+            refused(r, r.read(), 401)
+        conn.close()
+        for headers in ({}, {"Authorization": "Basic c3RhZmY6bm8="}):
+            resp, body = srv.get("/basic/report", headers=headers)
+            refused(resp, body, 401)
+        signed = sign_url("/signed/report", "key-0123456789abcdef", 60)
+        for _ in range(2):
+            resp, body = srv.get(signed)
+            assert resp.status == 200 and body == PROTECTED
+        for path in ("/signed/report", signed.replace("signature=", "signature=A")):
+            resp, body = srv.get(path)
+            refused(resp, body, 403)
+        assert len(seen) == 2  # one fetch per URL: the others were cache hits
+
+
+def test_protected_static_files_never_reach_a_shared_cache_tier(server, tmp_path: Path) -> None:
+    # A disk tier is shared by the workers and survives restarts: whatever the routes
+    # send through the cache, a protected file's bytes must never be written there. (A
+    # static route cannot name a cache at all: the config refuses it.)
+    protected_file(tmp_path / "internal" / "report.pdf")
+    protected_file(tmp_path / "files" / "secret.txt")
+    users = _htpasswd(tmp_path / "users", "staff", "pw")
+    disk = tmp_path / "cache-disk"
+
+    def app(h):
+        return (
+            200,
+            [("X-Accel-Redirect", "/internal/report.pdf"), ("Cache-Control", "public, max-age=60")],
+            b"see the file",
+        )
+
+    with http_backend(app) as (port, _):
+        srv = server(
+            f"""
+[[route]]
+match = {{ path = "/internal/" }}
+internal = true
+static = {{ root = "{tmp_path / "internal"}" }}
+
+[[route]]
+match = {{ path = "/files/" }}
+access = "staff"
+static = {{ root = "{tmp_path / "files"}" }}
+
+[[route]]
+match = {{ path = "/" }}
+access = "staff"
+proxy = {{ pool = "app" }}
+cache = "main"
+
+[pool.app]
+servers = ["127.0.0.1:{port}"]
+
+[cache.main]
+memory = "8MB"
+disk = {{ path = "{disk}", size = "64MB" }}
+
+[access.staff]
+htpasswd = "{users}"
+"""
+        )
+        auth = {"Authorization": "Basic c3RhZmY6cHc="}
+        for _ in range(3):
+            for path in ("/files/secret.txt", "/download/report"):
+                resp, body = srv.get(path, headers=auth)
+                assert resp.status == 200 and body == PROTECTED, path
+            resp, body = srv.get("/download/report")
+            refused(resp, body, 401)
+        written = [p for p in disk.rglob("*") if p.is_file()]
+        for p in written:
+            assert leakcheck.CANARY.encode() not in p.read_bytes(), f"protected bytes in {p}"

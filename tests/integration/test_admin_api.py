@@ -302,7 +302,7 @@ def test_frontdesk_status_in_a_terminal(running: Any) -> None:
     assert re.search(r"^traffic: \d+ requests  2xx \d+.*p50 [\d.]+ ms  p99 [\d.]+ ms$", out, re.M)
     assert "pool app (p2c)" in out and a.address in out
     assert re.search(r"^cache main: \d+ hits", out, re.M)
-    assert re.search(r"^memory\s+\d+\s+[\d.]+ (KB|MB)\s+[\d.]+%\s+up$", out, re.M)
+    assert re.search(r"^memory\s+\d+\s+[\d.]+ (KB|MB)\s+[\d.]+%\s+\d+\s+up$", out, re.M)
     assert re.search(r"^web\.\d+\s+\d+\s+ready", out, re.M)
     as_json = json.loads(subprocess.run([*cmd, "--json"], capture_output=True, timeout=30).stdout)
     assert as_json["traffic"]["requests"] > 0

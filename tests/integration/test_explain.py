@@ -1,16 +1,27 @@
 """`frontdesk explain` against the running server, on the README's examples.
 
-Every ```toml block of README.md with routes is run as it is written, with only what
-cannot run here replaced: the listen address, backend addresses (one live backend),
-static roots (made), the disk and Redis tiers (dropped). For each route a request is
-made from its match (and one that matches no route); explain's verdict is compared
-with what the server did, read from its JSON access log: the route, and for proxied
-routes the backend and the target the backend received."""
+Every ```toml block of README.md with routes, and every examples/*/frontdesk.toml the
+README names, is run as it is written, with only what cannot run here replaced: the
+listen address, backend addresses (one live backend), static roots (made), htpasswd
+files (made, one user), the disk and Redis tiers (dropped), apps (their pool gets the
+backend). For each route a request is made from its match (and one that matches no
+route); explain's verdict is compared with what the server did, read from its JSON
+access log: the route, and for proxied routes the backend and the target the backend
+received.
+
+A route behind an access rule is asked twice: without credentials, the status must be
+the one explain names for the first check that refuses such a request; with
+everything the rule asks for (an allowed address through X-Forwarded-For, the user,
+a signed URL), the route's action must answer. A rate-limited route is asked past its
+burst: the 429 explain announces must come."""
 
 from __future__ import annotations
 
+import base64
+import ipaddress
 import json
 import re
+import socket
 import time
 import tomllib
 from collections.abc import Callable
@@ -19,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from frontdesk.admin.explain import explain, parse_request
+from frontdesk import sign_url
+from frontdesk.admin.explain import Explanation, explain, parse_request
 from frontdesk.config.load import load_text
 
 if TYPE_CHECKING:
@@ -27,11 +39,18 @@ if TYPE_CHECKING:
     from conftest import Backend
 
 README = Path(__file__).resolve().parents[2] / "README.md"
+# The one user of the htpasswd files made for the examples' rules.
+PROBE_USER = "Basic " + base64.b64encode(b"probe:probe").decode()
 
 
 def blocks() -> list[dict[str, Any]]:
     text = README.read_text()
     found = [tomllib.loads(b) for b in re.findall(r"```toml\n(.*?)```", text, re.S)]
+    named = sorted(set(re.findall(r"examples/([\w-]+)", text)))
+    for name in named:  # the example apps' own configs
+        cfg = README.parent / "examples" / name / "frontdesk.toml"
+        if cfg.exists():
+            found.append(tomllib.loads(cfg.read_text()))
     return [b for b in found if b.get("route")]
 
 
@@ -81,6 +100,9 @@ def runnable(block: dict[str, Any], backend: str, root: Path) -> tuple[str, dict
             rule = {**rule, "htpasswd": str(users)}
         out.append(table(f"[access.{name}]", rule))
     keep = {k: v for k, v in block.get("server", {}).items() if k == "trusted_proxies"}
+    if any(r.get("allow") or r.get("deny") for r in block.get("access", {}).values()):
+        # The probes claim their addresses through X-Forwarded-For from 127.0.0.1.
+        keep["trusted_proxies"] = [*keep.get("trusted_proxies", []), "127.0.0.1"]
     return "\n".join(out), keep
 
 
@@ -105,8 +127,6 @@ def probes(block: dict[str, Any]) -> list[tuple[str, list[str]]]:
 
 
 def send(port: int, line: str, headers: list[str]) -> tuple[int, bytes]:
-    import socket
-
     method, url = line.split()
     _, _, rest = url.partition("://")
     host, _, target = rest.partition("/")
@@ -143,33 +163,109 @@ def test_explain_matches_the_server_on_the_readme_examples(
     log = tmp_path / "access.json"
     srv = server(routes, access_log=str(log), access_log_format="json", **keep)
     config = load_text(srv.config_path.read_text(), str(srv.config_path))
-    # Routes behind an access rule may refuse the probe (explain reports their rules).
-    guarded = {
-        r.get("name") or f"route[{i}]"
-        for i, r in enumerate(block["route"])
-        if "access" in r or "auth" in r
-    }
-    for line, headers in probes(block):
+    labels = [r.name or f"route[{i}]" for i, r in enumerate(config.routes)]
+    probed = set()
+    for n, (line, headers) in enumerate(probes(block)):
         said = explain(config, parse_request(line, headers))
-        status, body = send(srv.port, line, headers)
-        entry = log_entry(log, "?" + line.rpartition("?")[2])
-        assert entry["route"] == (said.route or "-"), (line, said.tried, entry)
+        if n < len(labels):
+            probed.add(said.route)
+        route = config.routes[said.index] if said.index is not None else None
+        if route is not None and route.access_name is not None:
+            # Without credentials: the refusal explain names for the first check that
+            # refuses this request.
+            status, _ = same(srv, log, line, headers, said, backend)
+            assert status == refusal(said, config.access_rule(route.access_name)), (line, said)
+            line, headers = allowed(line, headers, config.access_rule(route.access_name))
+            said = explain(config, parse_request(line, headers))
+        status, body = same(srv, log, line, headers, said, backend)
         if said.route is None:
             assert status == 404
-        elif said.route in guarded:
-            assert status in (200, 401, 403), (line, said.action)
         elif said.action.startswith(("static", "respond")):
             assert status == 200, (line, said.action)
         elif said.action.startswith("redirect"):
             assert status == int(said.action.split()[1]), (line, said.action)
         if said.proxy is not None:
             assert status == 200, (line, body[:200])
-            assert entry["upstream"] == backend.address
-            assert entry["upstream_ttfb_ms"] is not None and entry["request_id"]
             echoed = json.loads(body)
             assert echoed["target"] == said.proxy["upstream_target"], (line, said.proxy)
-            request_ids = [v for k, v in echoed["headers"] if k.lower() == "x-request-id"]
-            assert request_ids == [entry["request_id"]]
+        if route is not None and route.rate_limit is not None:
+            over_the_limit(srv.port, line, headers, said, route.rate_limit.capacity)
+    assert probed == set(labels), "a route of the example was never reached"
+
+
+def same(
+    srv: Any, log: Path, line: str, headers: list[str], said: Explanation, backend: Backend
+) -> tuple[int, bytes]:
+    """Send the request explain was asked about; the server took the route explain
+    named, and (proxied) the backend it named."""
+    status, body = send(srv.port, line, headers)
+    entry = log_entry(log, "?" + line.rpartition("?")[2])
+    assert entry["route"] == (said.route or "-"), (line, said.tried, entry)
+    if said.proxy is not None and status == 200:
+        assert entry["upstream"] == backend.address
+        assert entry["upstream_ttfb_ms"] is not None and entry["request_id"]
+        echoed = json.loads(body)
+        request_ids = [v for k, v in echoed["headers"] if k.lower() == "x-request-id"]
+        assert request_ids == [entry["request_id"]]
+    return status, body
+
+
+def refusal(said: Explanation, rule: Any) -> int:
+    """The status explain names for the first of the rule's checks (in the guard's
+    order, which explain prints) that refuses a request from 127.0.0.1 carrying no
+    credentials."""
+    for text in said.layers["access"][1:]:
+        if text.startswith("client address"):
+            me = ipaddress.ip_address("127.0.0.1")
+            allowed = not rule.allow or any(me in ipaddress.ip_network(n) for n in rule.allow)
+            if allowed and not any(me in ipaddress.ip_network(n) for n in rule.deny):
+                continue
+            return int(re.search(r"refused: (\d{3})", text).group(1))  # type: ignore[union-attr]
+        if text.startswith("signed URL"):
+            return int(re.search(r"missing: (\d{3})", text).group(1))  # type: ignore[union-attr]
+        if text.startswith("Basic auth"):
+            return int(re.search(r"credentials: (\d{3})", text).group(1))  # type: ignore[union-attr]
+    raise AssertionError(f"explain names no refusal for {said.layers}")
+
+
+def allowed(line: str, headers: list[str], rule: Any) -> tuple[str, list[str]]:
+    """The same request with everything `rule` asks for (and a probe of its own)."""
+    method, url = line.split()
+    url = url.replace("?probe=", "?probe=ok")
+    headers = list(headers)
+    if rule.allow:
+        network = ipaddress.ip_network(str(rule.allow[0]))
+        headers.append(
+            f"X-Forwarded-For: {network[1] if network.num_addresses > 1 else network[0]}"
+        )
+    if rule.htpasswd is not None:
+        headers.append(f"Authorization: {PROBE_USER}")
+    if rule.signed is not None:
+        scheme, _, rest = url.partition("://")
+        host, _, target = rest.partition("/")
+        url = f"{scheme}://{host}" + sign_url("/" + target, rule.signed.keys[0], 600)
+    return f"{method} {url}", headers
+
+
+def over_the_limit(port: int, line: str, headers: list[str], said: Explanation, burst: int) -> None:
+    """Past the burst on one connection: the 429 explain announces, with its policy."""
+    assert "over it: 429" in said.layers["rate limit"][0]
+    method, url = line.split()
+    _, _, rest = url.partition("://")
+    host, _, target = rest.partition("/")
+    head = f"{method} /{target} HTTP/1.1\r\nHost: {host}\r\n"
+    head += "".join(f"{h}\r\n" for h in headers) + "\r\n"
+    statuses = []
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(head.encode() * (3 * burst))  # pipelined: faster than any refill
+        data = b""
+        while data.count(b"HTTP/1.1 ") < 3 * burst:
+            chunk = s.recv(65536)
+            assert chunk, data[-300:]
+            data += chunk
+    statuses = [int(m) for m in re.findall(rb"HTTP/1\.1 (\d{3}) ", data)]
+    assert 429 in statuses and statuses.index(429) >= burst - 1, statuses
+    assert f"q={burst}".encode() in data
 
 
 def test_explain_cli(tmp_path: Path) -> None:

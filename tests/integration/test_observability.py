@@ -131,3 +131,82 @@ memory = "4MB"
     assert miss["upstream"] == b.address
     assert hit["cache"].endswith("; hit") or "; hit;" in hit["cache"]
     assert hit["upstream"] is None and hit["upstream_ttfb_ms"] is None
+
+
+def test_cache_hits_misses_stores_and_bytes_per_tier_in_prometheus(
+    server: Callable[..., Any], backends: Callable[..., Backend], tmp_path: Path
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    b = backends("obs-tiers")
+    admin_port = _free_port()
+    srv = server(
+        f"""
+[admin]
+listen = "127.0.0.1:{admin_port}"
+
+[[route]]
+name = "cached"
+proxy = {{ pool = "app" }}
+cache = "main"
+
+[pool.app]
+servers = ["{b.address}"]
+
+[cache.main]
+memory = "4MB"
+disk = {{ path = "{tmp_path / "disk"}", size = "16MB" }}
+""",
+        workers=2,
+    )
+    urls = [f"/c/tier{i}?cc=max-age%3D60" for i in range(6)]
+    sizes = []
+    for _round in range(2):
+        for u in urls:
+            status, body = request(srv.port, u, {})
+            assert status == 200
+            sizes.append(len(body))
+
+    def scrape() -> dict[str, Any]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        return {f.name: f for f in text_string_to_metric_families(text)}
+
+    deadline = time.monotonic() + 15
+    while True:  # a store is committed as the answer ends: wait for the last one
+        try:
+            families = scrape()
+        except urllib.error.URLError:  # the admin listener opens once the workers are up
+            assert time.monotonic() < deadline, "the admin listener never opened"
+            time.sleep(0.1)
+            continue
+        stores = {
+            s.labels["tier"]: s.value
+            for s in families["frontdesk_cache_stores"].samples
+            if s.name == "frontdesk_cache_stores_total"
+        }
+        if stores == {"memory": 6, "disk": 6} or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    print(f"\nstores per tier: {stores}")
+    assert stores == {"memory": 6, "disk": 6}  # each URL once, in each tier
+    lookups = {
+        (s.labels["tier"], s.labels["result"]): s.value
+        for s in families["frontdesk_cache_lookups"].samples
+        if s.name == "frontdesk_cache_lookups_total"
+    }
+    print(f"lookups per tier: {lookups}")
+    assert lookups[("memory", "miss")] >= 6  # the first round: nothing anywhere
+    assert lookups[("memory", "hit")] + lookups[("disk", "hit")] == 6  # the second round
+    stored = {s.labels["tier"]: s.value for s in families["frontdesk_cache_bytes"].samples}
+    print(f"bytes per tier: {stored}")
+    assert stored["memory"] >= sum(sizes[:6]) and stored["disk"] >= sum(sizes[:6])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

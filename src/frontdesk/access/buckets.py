@@ -56,6 +56,10 @@ class Buckets:
         table[key] = (tokens, now)
         return Taken(False, 0, (1.0 - tokens) / rate, (capacity - tokens) / rate)
 
+    def size(self) -> int:
+        """Keys tracked now (for the admin API; never on the request path)."""
+        return len(self.table)
+
     def evict(self, now: float) -> None:
         """Forget the full buckets; if that frees less than a quarter, the oldest
         entries too, down to three quarters of max_keys."""

@@ -13,24 +13,31 @@ workers of one master), or Redis (several frontdesk instances; `redis` set).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from frontdesk.access.buckets import Buckets, Taken
 from frontdesk.access.rules import real_address
-from frontdesk.pipeline.layer import PENDING, Check
+from frontdesk.pipeline.layer import PENDING, Check, Guard, Layer
 from frontdesk.server.response import FixedResponse
 
 if TYPE_CHECKING:
     from frontdesk.access.client import Networks
     from frontdesk.access.redis_buckets import RedisBuckets
     from frontdesk.config.access import RateLimit
+    from frontdesk.server.actions import Action
     from frontdesk.server.request import Request
 
-__all__ = ["RateLimitCheck", "too_many"]
+__all__ = ["RateLimitCheck", "rate_limit_stats", "too_many"]
 
 
 class Table(Protocol):
+    @property
+    def max_keys(self) -> int: ...
+
     def take(self, key: str, now: float) -> Taken: ...
+
+    def size(self) -> int: ...
 
 
 def too_many(taken: Taken, policy: str, server: str) -> FixedResponse:
@@ -83,3 +90,27 @@ class RateLimitCheck(Check):
         assert self.remote is not None
         taken = await self.remote.take(self.key(req))
         return None if taken.allowed else too_many(taken, self.policy, self.server)
+
+
+def rate_limit_stats(chains: Iterable[Action]) -> list[dict[str, Any]]:
+    """The bucket tables of a worker's rate-limited routes: keys tracked and the most
+    they may hold, and whether the table is shared by the workers (counted once) or
+    the worker's own. Read when the admin API asks, never per request; a limit kept
+    in Redis is left out (Redis holds its keys, with expiry)."""
+    out = []
+    for chain in chains:
+        action = chain
+        while isinstance(action, Layer):
+            if isinstance(action, Guard):
+                for c in action.checks:
+                    if isinstance(c, RateLimitCheck) and c.remote is None:
+                        out.append(
+                            {
+                                "route": chain.label,
+                                "keys": c.table.size(),
+                                "max_keys": c.table.max_keys,
+                                "shared": not isinstance(c.table, Buckets),
+                            }
+                        )
+            action = action.inner
+    return out

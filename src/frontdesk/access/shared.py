@@ -81,9 +81,22 @@ class SharedBuckets:
         self.map.close()
         os.close(self.fd)
 
+    def size(self) -> int:
+        """Slots holding a key now (for the admin API, never on the request path): the
+        first byte of each slot, read without locks, is 0 only in an empty slot."""
+        first = self.map[:: _SLOT.size]
+        return len(first) - first.count(0)
+
+    @property
+    def max_keys(self) -> int:
+        return self.sets * _WAYS
+
     def take(self, key: str, now: float) -> Taken:
-        h = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little") or 1
-        group = h % self.sets
+        digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
+        group = digest % self.sets  # before the low bit is set: every set is used
+        # Stored odd: never 0 (an empty slot), and a slot's first byte is 0 only when
+        # it is empty (size() counts on it).
+        h = digest | 1
         base = group * _WAYS * _SLOT.size
         stripe = group % _STRIPES
         fcntl.lockf(self.fd, fcntl.LOCK_EX, 1, stripe)
@@ -104,6 +117,11 @@ class SharedBuckets:
             slot_hash, slot_tokens, at = _SLOT.unpack_from(m, offset)
             if slot_hash == h:
                 found = offset
+                if at > now:
+                    # Stored by a worker whose clock is ahead (each worker's clock is
+                    # read once per tick, so theirs differ by up to a tick): no time
+                    # has passed, rather than negative time that would eat a token.
+                    now = at
                 tokens = min(float(capacity), slot_tokens + (now - at) * rate)
                 break
             if slot_hash == 0:

@@ -176,6 +176,7 @@ def add_observability_routes(admin: AdminServer, master: Master) -> None:
             "workers": payload["workers"],
             "generation": payload["generation"],
             "apps": payload["apps"],
+            "rate_limits": payload["rate_limits"],
         }
         return 200, Raw(CONTENT_TYPE, render(snap))
 

@@ -48,6 +48,7 @@ class _Snapshot(Collector):
         yield from _caches(self.snap["caches"])
         yield from _process(self.snap)
         yield from _apps(self.snap.get("apps", []))
+        yield from _rate_limits(self.snap.get("rate_limits", []))
 
 
 def _requests(rows: list[list[Any]]) -> Iterable[Metric]:
@@ -122,6 +123,11 @@ def _caches(caches: list[dict[str, Any]]) -> Iterable[Metric]:
         "Cache lookups by result (hit, miss) in each tier.",
         labels=["cache", "tier", "result"],
     )
+    stores = CounterMetricFamily(
+        "frontdesk_cache_stores",
+        "Responses written to each tier (new entries and replaced variants).",
+        labels=["cache", "tier"],
+    )
     collapsed = CounterMetricFamily(
         "frontdesk_cache_collapsed",
         "Requests that waited for another request's fetch of the same key.",
@@ -142,10 +148,11 @@ def _caches(caches: list[dict[str, Any]]) -> Iterable[Metric]:
             labels = [c["cache"], t["name"]]
             lookups.add_metric([*labels, "hit"], t.get("hits", 0))
             lookups.add_metric([*labels, "miss"], t.get("misses", 0))
+            stores.add_metric(labels, t.get("stores", 0))
             entries.add_metric(labels, t["entries"])
             size.add_metric(labels, t["bytes"])
             tier_up.add_metric(labels, 1 if t["up"] else 0)
-    return [lookups, collapsed, entries, size, tier_up]
+    return [lookups, stores, collapsed, entries, size, tier_up]
 
 
 def _process(snap: dict[str, Any]) -> Iterable[Metric]:
@@ -177,6 +184,23 @@ def _apps(apps: list[dict[str, Any]]) -> Iterable[Metric]:
         restarts.add_metric([name], sum(int(r["restarts"]) for r in rows))
         running.add_metric([name], sum(1 for r in rows if r["state"] == "ready"))
     return [restarts, running]
+
+
+def _rate_limits(rows: list[dict[str, Any]]) -> Iterable[Metric]:
+    keys = GaugeMetricFamily(
+        "frontdesk_rate_limit_keys",
+        "Keys (clients) each rate-limited route's buckets track now.",
+        labels=["route"],
+    )
+    most = GaugeMetricFamily(
+        "frontdesk_rate_limit_max_keys",
+        "The most keys each rate-limited route's buckets hold (memory stays bounded).",
+        labels=["route"],
+    )
+    for r in rows:
+        keys.add_metric([r["route"]], r["keys"])
+        most.add_metric([r["route"]], r["max_keys"])
+    return [keys, most]
 
 
 def render(snap: dict[str, Any]) -> bytes:

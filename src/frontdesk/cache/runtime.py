@@ -167,6 +167,7 @@ class CacheRuntime:
                     "entries": t.entries,
                     "hits": t.hits,
                     "misses": t.misses,
+                    "stores": t.stores,
                     "up": t.up,
                     "shared": True,  # every tier is shared by the workers
                 }

@@ -47,6 +47,7 @@ async def status_payload(master: Master) -> dict[str, Any]:
         "totals": totals,
         "pools": merge_pools(workers),
         "caches": merge_caches(workers),
+        "rate_limits": merge_rate_limits(workers),
         "traffic": traffic(counters),
         "counters": counters,
         "apps": master.apps.rows(),  # master/app_admin.py documents a row
@@ -68,15 +69,33 @@ def merge_caches(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 row = cache["tiers"].setdefault(
                     t["name"],
                     {"name": t["name"], "entries": 0, "bytes": 0, "hits": 0, "misses": 0}
-                    | {"up": True},
+                    | {"stores": 0, "up": True},
                 )
-                row["hits"] += t.get("hits", 0)
-                row["misses"] += t.get("misses", 0)
+                for k in ("hits", "misses", "stores"):  # each worker's own lookups, stores
+                    row[k] += t.get(k, 0)
                 for k in ("entries", "bytes"):
                     own = not t.get("shared", t["name"] != "memory")  # each worker's own
                     row[k] = row[k] + t[k] if own else max(row[k], t[k])
                 row["up"] = row["up"] and t["up"]
     return [c | {"tiers": list(c["tiers"].values())} for c in caches.values()]
+
+
+def merge_rate_limits(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each rate-limited route's buckets over all workers: a table of each worker's own
+    summed, the table the workers share counted once (the largest view of it)."""
+    routes: dict[str, dict[str, Any]] = {}
+    for w in workers:
+        for r in w.get("rate_limits", []):
+            row = routes.setdefault(
+                r["route"], {"route": r["route"], "keys": 0, "max_keys": 0, "shared": r["shared"]}
+            )
+            if r["shared"]:
+                row["keys"] = max(row["keys"], r["keys"])
+                row["max_keys"] = max(row["max_keys"], r["max_keys"])
+            else:
+                row["keys"] += r["keys"]
+                row["max_keys"] += r["max_keys"]
+    return list(routes.values())
 
 
 def merge_pools(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -193,13 +212,17 @@ def format_status(p: dict[str, Any]) -> str:
             f"cache {cache['cache']}: {cache['hits']} hits, {cache['misses']} misses "
             f"({ratio} hit), {cache['collapsed']} collapsed",
         ]
-        tiers: list[tuple[str, ...]] = [("tier", "entries", "size", "hit", "state")]
+        tiers: list[tuple[str, ...]] = [("tier", "entries", "size", "hit", "stores", "state")]
         for t in cache["tiers"]:
             state = "up" if t["up"] else "down"
             looked = t.get("hits", 0) + t.get("misses", 0)
             hit = f"{100 * t['hits'] / looked:.1f}%" if looked else "-"
-            tiers.append((t["name"], str(t["entries"]), _megabytes(t["bytes"]), hit, state))
+            size = _megabytes(t["bytes"])
+            tiers.append((t["name"], str(t["entries"]), size, hit, str(t.get("stores", 0)), state))
         lines += _table(tiers)
+    for r in p.get("rate_limits", []):
+        tracked = f"{r['keys']} clients tracked (at most {r['max_keys']})"
+        lines += ["", f"rate limit {r['route']}: {tracked}"]
     return "\n".join(lines)
 
 

@@ -70,3 +70,43 @@ def test_shared_table_size_is_fixed_under_a_flood(tmp_path: Path) -> None:
     t.take("victim", 0.0)
     assert not t.take("victim", 0.0).allowed  # a fresh key still gets its limit
     t.close()
+
+
+def test_a_worker_whose_clock_lags_gets_the_last_token(tmp_path: Path) -> None:
+    # Workers read the clock once per tick: the next request may come to a worker
+    # whose time is a little behind the time the last one stored.
+    path = str(tmp_path / "frontdesk-ratelimit-1-bb")
+    ahead = SharedBuckets(path, rate=1 / 60, capacity=2, max_keys=1000)
+    behind = SharedBuckets(path, rate=1 / 60, capacity=2, max_keys=1000)
+    assert ahead.take("k", 10.0).allowed
+    assert behind.take("k", 9.6).allowed  # the last token: no negative refill
+    assert not ahead.take("k", 10.0).allowed
+    ahead.close()
+    behind.close()
+
+
+def test_size_counts_the_keys_held(tmp_path: Path) -> None:
+    local = Buckets(rate=1.0, capacity=2, max_keys=100)
+    shared = SharedBuckets(str(tmp_path / "frontdesk-ratelimit-1-ef"), 1.0, 2, max_keys=1000)
+    assert local.size() == shared.size() == 0
+    for key in ("a", "b", "c", "a"):
+        local.take(key, 0.0)
+        shared.take(key, 0.0)
+    assert local.size() == shared.size() == 3
+    for i in range(500):
+        local.take(f"k{i}", 0.0)
+        shared.take(f"k{i}", 0.0)
+    assert local.size() <= local.max_keys
+    assert 0 < shared.size() <= shared.max_keys and shared.max_keys >= 1000
+    shared.close()
+
+
+def test_shared_table_spreads_keys_over_every_set(tmp_path: Path) -> None:
+    # Half the table's bound in distinct keys: with keys spread over all the sets,
+    # hardly any set overflows its 8 ways, so nearly every key is still held.
+    t = SharedBuckets(str(tmp_path / "frontdesk-ratelimit-1-aa"), 1.0, 2, max_keys=40_000)
+    n = t.max_keys // 4
+    for i in range(n):
+        t.take(f"a:{i}", 0.0)
+    assert t.size() >= n * 0.995, (t.size(), n)
+    t.close()

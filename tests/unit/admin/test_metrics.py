@@ -81,12 +81,13 @@ def test_render_is_valid_prometheus_text() -> None:
                 "collapsed": 1,
                 "tiers": [
                     {"name": "memory", "hits": 5, "misses": 2, "entries": 3, "bytes": 900}
-                    | {"up": True}
+                    | {"stores": 4, "up": True}
                 ],
             }
         ],
         "workers": [{"connections": 4, "rss_bytes": 10}, {"error": "no answer"}],
         "generation": 3,
+        "rate_limits": [{"route": "api", "keys": 7, "max_keys": 100, "shared": True}],
         "apps": [
             {"app": "web", "restarts": 2, "state": "ready"},
             {"app": "web", "restarts": 1, "state": "backoff"},
@@ -108,3 +109,8 @@ def test_render_is_valid_prometheus_text() -> None:
     assert ready.value == 1
     hits = [s for s in families["frontdesk_cache_lookups"].samples if s.labels["result"] == "hit"]
     assert hits[0].value == 5
+    (stores,) = [s for s in families["frontdesk_cache_stores"].samples if s.name.endswith("_total")]
+    assert stores.value == 4 and stores.labels == {"cache": "main", "tier": "memory"}
+    (keys,) = families["frontdesk_rate_limit_keys"].samples
+    assert keys.value == 7 and keys.labels == {"route": "api"}
+    assert families["frontdesk_rate_limit_max_keys"].samples[0].value == 100

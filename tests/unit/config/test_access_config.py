@@ -86,3 +86,29 @@ def test_frontdesk_check_prints_file_line_key(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert f"{path}:3: route[0].access: no access rule 'nope'" in done.stderr
+
+
+def test_frontdesk_check_reports_every_access_mistake_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "fd.toml"
+    path.write_text(
+        '[[route]]\nrespond = {}\naccess = "nope"\n\n'
+        '[access.a]\nhtpasswd = "missing.htpasswd"\n\n'
+        '[access.b]\nallow = ["10.0.0.0/33"]\n\n'
+        "[access.c]\nsigned = { keys = [] }\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "frontdesk", "check", "-c", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    for expected in (
+        f"{path}:3: route[0].access: no access rule 'nope'",
+        f"{path}:6: access.a.htpasswd: htpasswd file '{tmp_path / 'missing.htpasswd'}' "
+        "does not exist",
+        f"{path}:9: access.b.allow[0]: invalid network '10.0.0.0/33'",
+        f"{path}:12: access.c.signed.keys: the key list is empty",
+    ):
+        assert expected in done.stderr, done.stderr
+    assert "4 errors in the config" in done.stderr

@@ -147,6 +147,10 @@ class Flooder:
 
 
 def rapid_reset(f: Flooder) -> None:
+    # Connect first: a reconnection starts a new HPACK encoder and stream ids, so the
+    # blocks must be encoded after it (encoded before, they name the old connection's
+    # table entries and ids, and the server rightly ends the connection for that).
+    f.connect()
     out = []
     for _ in range(50):
         sid = f.next_sid()

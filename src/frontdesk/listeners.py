@@ -31,7 +31,7 @@ __all__ = ["HttpsProtocol", "RoutedProtocol", "H2cProtocol", "factories"]
 
 
 class HttpsProtocol(HttpProtocol):
-    """HTTP/1.1 over TLS (uvloop's SSL transport carries the bytes): requests are
+    """HTTP/1.1 over TLS (tls/transport.py's TlsConnection carries the bytes): requests are
     marked https, so the proxy sends X-Forwarded-Proto: https. When ALPN chose "h2"
     the connection is handed to an H2Protocol before any byte is read."""
 

@@ -18,7 +18,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import uvloop
@@ -30,6 +30,7 @@ from frontdesk.master.channel import LineBuffer, Message, encode
 from frontdesk.pipeline import build_context
 from frontdesk.server.context import WorkerContext
 from frontdesk.tls.runtime import WorkerTls
+from frontdesk.tls.transport import tls_factory
 
 TICK = 0.5  # seconds between deadline sweeps, Date refreshes and access-log flushes
 DRAIN_IDLE_GRACE = 1.0  # reload: an idle keep-alive connection is closed after this
@@ -94,13 +95,10 @@ class Worker:
             return
         backlog = self.config.server.backlog
         for sock, (listener, factory) in zip(self._listen, self.factories, strict=True):
-            server = await loop.create_server(
-                factory,
-                sock=sock.dup(),
-                backlog=backlog,
-                ssl=self.tls.context if listener.tls else None,
-                ssl_handshake_timeout=self.config.server.header_timeout if listener.tls else None,
-            )
+            make: Callable[[], asyncio.Protocol] = factory
+            if listener.tls:
+                make = tls_factory(factory, self.tls.context, self.config.server.header_timeout)
+            server = await loop.create_server(make, sock=sock.dup(), backlog=backlog)
             self.servers.append(server)
 
     def _pause_accepting(self) -> None:

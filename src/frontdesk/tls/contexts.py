@@ -11,7 +11,8 @@ the old ones, and the listener's context never changes, so nothing is restarted.
 ALPN (RFC 7301): every context offers "h2" then "http/1.1" (`ALPN_H2`), or "http/1.1"
 alone when `[http2] enabled = false`; the connection picks its protocol class in
 connection_made from `transport.get_extra_info("ssl_object").selected_alpn_protocol()`
-(listeners.py). A client that offers no ALPN speaks HTTP/1.1.
+(listeners.py). A client that offers no ALPN speaks HTTP/1.1. The bytes of every
+connection go through tls/transport.py's TlsConnection, not uvloop's SSL transport.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from frontdesk.config.tls import Tls, cert_names
 from frontdesk.tls import tickets
@@ -65,38 +65,6 @@ class CertificateMap:
         return self.default
 
 
-RECORD_MAX = 16384  # RFC 8446 §5.1: a record carries at most 2^14 bytes of plaintext
-
-
-class DirectSSLObject(ssl.SSLObject):
-    """The SSLObject uvloop's SSL protocol reads and writes through, made cheaper.
-
-    uvloop asks read() for up to 256 KiB at a time; _ssl allocates a bytes object of
-    that size for each call, then shrinks it to the few hundred bytes a request is:
-    measured in-process, a read and write of one 1 KiB exchange cost ~125 us that
-    way and ~45 us when reading at most one record's plaintext (16 KiB). read() never
-    returns more than one record anyway, and uvloop calls it again while bytes are
-    pending, so nothing changes but the allocation. write and pending are the C
-    methods of the _ssl object themselves (ssl.SSLObject's only forward the call).
-    """
-
-    @classmethod
-    def _create(cls, *args: Any, **kwargs: Any) -> DirectSSLObject:
-        self = super()._create(*args, **kwargs)  # type: ignore[misc]
-        inner = self._sslobj
-        read = inner.read
-
-        def capped_read(size: int = 1024, buffer: Any = None) -> Any:
-            if buffer is not None:
-                return read(size, buffer)
-            return read(size if size < RECORD_MAX else RECORD_MAX)
-
-        self.read = capped_read
-        self.write = inner.write
-        self.pending = inner.pending
-        return self  # type: ignore[no-any-return]
-
-
 def new_context(tls: Tls, alpn: list[str] = ALPN) -> ssl.SSLContext:
     """A server context with `tls`'s versions and ciphers and no certificate yet."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -106,7 +74,6 @@ def new_context(tls: Tls, alpn: list[str] = ALPN) -> ssl.SSLContext:
     context.set_ciphers(tls.ciphers)
     context.set_alpn_protocols(alpn)
     context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
-    context.sslobject_class = DirectSSLObject
     if not tls.session_tickets:
         context.options |= ssl.OP_NO_TICKET
         context.num_tickets = 0

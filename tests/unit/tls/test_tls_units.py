@@ -16,7 +16,7 @@ from frontdesk.config.model import apply_env
 from frontdesk.config.tls import Listener
 from frontdesk.errors import ConfigError
 from frontdesk.tls import tickets
-from frontdesk.tls.contexts import RECORD_MAX, CertificateMap, DirectSSLObject
+from frontdesk.tls.contexts import CertificateMap
 
 
 def test_exact_name_then_wildcard_then_default() -> None:
@@ -123,38 +123,3 @@ def test_ticket_key_installed_and_read_back(tmp_path: Path) -> None:
     assert tickets.install(context, key)
     with pytest.raises(ValueError):
         tickets.install(context, b"short")
-
-
-def test_capped_read_returns_every_byte(tmp_path: Path) -> None:
-    """A 100 KB answer read through DirectSSLObject in 16 KiB pieces arrives whole."""
-    c, k = _pair(tmp_path, "localhost")
-    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server.load_cert_chain(c, k)
-    server.sslobject_class = DirectSSLObject
-    client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    client.check_hostname = False
-    client.verify_mode = ssl.CERT_NONE
-    s_in, s_out, c_in, c_out = (ssl.MemoryBIO() for _ in range(4))
-    s = server.wrap_bio(s_in, s_out, server_side=True)
-    c_obj = client.wrap_bio(c_in, c_out)
-    assert isinstance(s, DirectSSLObject)
-    for _ in range(5):
-        for side in (c_obj, s):
-            try:
-                side.do_handshake()
-            except ssl.SSLWantReadError:
-                pass
-        s_in.write(c_out.read())
-        c_in.write(s_out.read())
-    payload = bytes(range(256)) * 400
-    c_obj.write(payload)
-    s_in.write(c_out.read())
-    got = b""
-    while s_in.pending or s.pending():
-        try:
-            chunk = s.read(256 * 1024)
-        except ssl.SSLWantReadError:
-            break
-        assert len(chunk) <= RECORD_MAX
-        got += chunk
-    assert got == payload

@@ -99,6 +99,7 @@ class H2Protocol(H2FastPath, H2Output, H2Dispatch, asyncio.Protocol):
         self.run_action: Action | None = None
         self.run_since = 0
         self._max_streams = settings.max_concurrent_streams
+        self._peer_window = 65535  # §6.5.2: SETTINGS_INITIAL_WINDOW_SIZE's initial value
         self.streams: dict[int, H2Stream] = {}
         self.transport: Any = None
         self.deadline = _NEVER
@@ -243,6 +244,7 @@ class H2Protocol(H2FastPath, H2Output, H2Dispatch, asyncio.Protocol):
                 stream.reader.trailers = self.trailer_fields(event.headers)  # type: ignore[attr-defined]
         elif kind is ev.RemoteSettingsChanged:
             if _S.INITIAL_WINDOW_SIZE in event.changed_settings:  # type: ignore[attr-defined]
+                self._peer_window = self._h2.remote_settings.initial_window_size
                 for stream in list(self._blocked.values()):
                     self._unblock(stream)
         elif kind is ev.ConnectionTerminated:

@@ -30,6 +30,8 @@ attributes, as h2output.py's `send_whole` does.
 
 from __future__ import annotations
 
+import struct
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import h2.connection
@@ -49,6 +51,8 @@ _OPEN = h2.connection.ConnectionState.SERVER_OPEN
 _RECV_HEADERS = h2.stream.StreamInputs.RECV_HEADERS
 _RECV_END_STREAM = h2.stream.StreamInputs.RECV_END_STREAM
 _CLOSED_BY_US = h2.stream.StreamClosedBy.SEND_END_STREAM
+_FRAME_HEAD = struct.Struct(">BHBBI")  # RFC 9113 §4.1: length (24 bits), type, flags, id
+_remember = OrderedDict.__setitem__  # h2's SizeLimitDict without its per-item trim
 
 
 class H2FastPath:
@@ -58,6 +62,7 @@ class H2FastPath:
     _decoder: MemoDecoder
     _going_away: bool
     _max_streams: int
+    _peer_window: int  # the peer's SETTINGS_INITIAL_WINDOW_SIZE: a new stream's window
     closed: bool
     streams: dict[int, H2Stream]
 
@@ -91,12 +96,12 @@ class H2FastPath:
     def _take(self, data: bytes, pos: int) -> int:
         """Take the HEADERS frame at `pos` (a whole header block in `data`); its end,
         or 0 when it is `h2`'s to receive."""
-        flags = data[pos + 4]
+        high, low, _, flags, sid = _FRAME_HEAD.unpack_from(data, pos)
         if not flags & END_STREAM or self._going_away:
             return 0
         conn = self._h2
-        sid = int.from_bytes(data[pos + 5 : pos + 9], "big") & 0x7FFFFFFF
-        length = int.from_bytes(data[pos : pos + 3], "big")
+        sid &= 0x7FFFFFFF
+        length: int = high << 16 | low
         if (
             not sid & 1
             or sid <= conn.highest_inbound_stream_id
@@ -157,11 +162,14 @@ class H2FastPath:
         conn = self._h2
         if (
             size > conn.outbound_flow_control_window
-            or size > conn.remote_settings.initial_window_size
+            or size > self._peer_window
             or conn.encoder.table_size_changes
         ):
             return False
         conn.outbound_flow_control_window -= size
         conn._data_to_send += data
-        conn._closed_streams[stream_id] = _CLOSED_BY_US
+        closed = conn._closed_streams
+        _remember(closed, stream_id, _CLOSED_BY_US)
+        if len(closed) > conn.MAX_CLOSED_STREAMS:
+            closed._check_size_limit()  # type: ignore[attr-defined]
         return True

@@ -32,6 +32,8 @@ and not inside another header block (which would be a CONTINUATION's place).
 
 from __future__ import annotations
 
+import struct
+
 __all__ = ["Allowance", "FrameGuard", "PREFACE"]
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"  # RFC 9113 §3.4, the client's first bytes
@@ -41,6 +43,7 @@ WINDOW_UPDATE, CONTINUATION = 8, 9
 END_STREAM, END_HEADERS, PADDED, PRIORITY_FLAG = 0x1, 0x4, 0x8, 0x20
 _CONTROL = frozenset({PRIORITY, SETTINGS, PING})
 _KNOWN = frozenset(range(10))
+_HEAD = struct.Struct(">BHBB")  # §4.1: Length (24 bits), Type, Flags (the id is not needed)
 
 
 class Allowance:
@@ -107,22 +110,27 @@ class FrameGuard:
                     self._head = head
                     return None
                 self._head = b""
+                high, low, kind, flags = _HEAD.unpack(head[:5])
+                length = high << 16 | low
             else:
-                head = data[i : i + 9]
+                high, low, kind, flags = _HEAD.unpack_from(data, i)
+                length = high << 16 | low
                 i += 9
                 # RFC 9113 §6.2: a HEADERS frame with END_HEADERS carries a whole block.
                 if (
-                    head[3] == HEADERS
-                    and head[4] & (END_HEADERS | PADDED) == END_HEADERS
+                    kind == HEADERS
+                    and flags & (END_HEADERS | PADDED) == END_HEADERS
                     and not self._open
-                    and i + int.from_bytes(head[:3], "big") <= n
+                    and i + length <= n
                 ):
                     heads.append(i - 9)
-            length = int.from_bytes(head[:3], "big")
-            self._skip = length
-            why = self._frame(head[3], head[4], length, now)
+            why = self._frame(kind, flags, length, now)
             if why is not None:
                 return why
+            if i + length <= n:  # the payload is here: step over it
+                i += length
+            else:
+                self._skip = length
         return None
 
     def _frame(self, kind: int, flags: int, length: int, now: float) -> str | None:

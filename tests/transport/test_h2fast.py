@@ -8,6 +8,7 @@ RFC 9113 says."""
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from typing import Any
 
 import h2.config
@@ -42,6 +43,10 @@ name = "empty"
 match = {{ exact = "/empty" }}
 respond = {{ status = 204 }}
 [[route]]
+name = "files"
+match = {{ path = "/s/" }}
+static = {{ root = "{{root}}", compress = false }}
+[[route]]
 name = "other"
 match = {{ path = "/" }}
 respond = {{ status = 200, body = "other" }}
@@ -54,7 +59,9 @@ class Client:
     one read with `send`; `read` parses what the server wrote."""
 
     def __init__(self, log: str = "off", window: int | None = None, **kw: Any) -> None:
-        cfg = load_text(CONFIG.replace("{log}", log), "test.toml")
+        root = str(kw.get("root", tempfile.gettempdir()))
+        text = CONFIG.replace("{log}", log).replace("{root}", root)
+        cfg = load_text(text, "test.toml")
         self.ctx = build_context(cfg)
         routes = self.ctx.routes
         self.hold = asyncio.Event()
@@ -75,6 +82,14 @@ class Client:
             receive_event(event)
 
         self.proto._event = spy  # type: ignore[method-assign]
+        self.general: set[int] = set()  # the streams that took the general path (a Request)
+        general = self.proto.request
+
+        def spy_request(sid: int, *args: Any, **kw: Any) -> None:
+            self.general.add(sid)
+            general(sid, *args, **kw)
+
+        self.proto.request = spy_request  # type: ignore[method-assign]
         config = h2.config.H2Configuration(
             client_side=True, header_encoding=None, validate_outbound_headers=False,
             normalize_outbound_headers=False, validate_inbound_headers=False,
@@ -146,6 +161,10 @@ class Client:
             and conn._closed_streams.get(sid) is StreamClosedBy.SEND_END_STREAM
         )
 
+    def lane(self, sid: int) -> bool:
+        """Whether `sid` was answered by the fast lane: without `h2`, and no Request."""
+        return self.fast(sid) and sid not in self.general
+
 
 def test_repeated_gets_to_a_fixed_answer_take_the_fast_lane() -> None:
     c = Client()
@@ -166,13 +185,15 @@ def test_repeated_gets_to_a_fixed_answer_take_the_fast_lane() -> None:
     assert (c.answers[sids[3]]["status"], c.answers[sids[3]]["body"]) == (204, b"")
     assert c.answers[sids[4]]["body"] == b"other"
     assert not c.fast(first)
-    assert all(c.fast(sid) for sid in sids[:3])
-    # A target seen for the first time is parsed on the general path (and remembered).
-    assert not c.fast(sids[3]) and not c.fast(sids[4])
+    assert all(c.lane(sid) for sid in sids[:3])
+    # A target seen for the first time is parsed on the general path (and remembered),
+    # whose whole answers from memory still go out without h2.
+    assert not c.lane(sids[3]) and not c.lane(sids[4])
+    assert c.fast(sids[3]) and c.fast(sids[4])
     again = [c.get("/empty"), c.get("/else")]
     c.send()
     c.read()
-    assert all(c.fast(sid) and c.answers[sid]["ended"] for sid in again)
+    assert all(c.lane(sid) and c.answers[sid]["ended"] for sid in again)
     assert c.answers[again[0]]["status"] == 204 and c.answers[again[1]]["body"] == b"other"
     assert c.proto._h2.highest_inbound_stream_id == again[-1]
     assert not c.proto.streams and not c.t.closed
@@ -330,11 +351,11 @@ def test_new_authorities_and_paths_go_the_general_way_first() -> None:
     new = c.get("/?q=1", authority=b"b.test")
     c.send()
     c.read()
-    assert c.answers[new]["body"] == BODY and not c.fast(new)  # parsed, then remembered
+    assert c.answers[new]["body"] == BODY and not c.lane(new)  # parsed, then remembered
     again = c.get("/?q=1", authority=b"b.test")
     c.send()
     c.read()
-    assert c.answers[again]["body"] == BODY and c.fast(again)
+    assert c.answers[again]["body"] == BODY and c.lane(again)
 
 
 def test_missing_authority_is_400_on_the_general_path() -> None:
@@ -345,7 +366,7 @@ def test_missing_authority_is_400_on_the_general_path() -> None:
     sid = c.get(authority=b"")
     c.send()
     c.read()
-    assert c.answers[sid]["status"] == 400 and not c.fast(sid)
+    assert c.answers[sid]["status"] == 400 and not c.lane(sid) and c.fast(sid)
 
 
 def _headers_frame(sid: int, block: bytes, flags: int = 0x05) -> bytes:
@@ -512,3 +533,33 @@ def test_any_split_gives_the_same_answers(cuts: list[int]) -> None:
         return [(c.answers[s]["status"], c.answers[s]["body"], c.answers[s]["reset"]) for s in sids]
 
     assert run(True) == run(False)
+
+
+async def test_static_files_small_from_memory_large_through_h2(tmp_path: Any) -> None:
+    small, large = b"s" * 1000, bytes(range(256)) * 400  # 102,400 bytes
+    (tmp_path / "small.txt").write_bytes(small)
+    (tmp_path / "large.bin").write_bytes(large)
+    c = Client(root=tmp_path)
+    c.get()
+    c.send()
+    c.read()
+
+    async def fetch(path: str) -> dict[str, Any]:
+        sid = c.get(path)
+        c.send()
+        for _ in range(200):
+            c.read()
+            if c.answers[sid]["ended"]:
+                break
+            await asyncio.sleep(0.01)
+        assert c.answers[sid]["ended"] and c.answers[sid]["reset"] is None
+        return c.answers[sid] | {"fast": c.fast(sid), "sid": sid}
+
+    for _ in range(3):  # the first reads the file (a thread), then from memory
+        a = await fetch("/s/small.txt")
+        assert (a["status"], a["body"]) == (200, small)
+        assert a["headers"][b"content-length"] == b"1000" and b"etag" in a["headers"]
+    assert a["fast"]  # a whole answer from memory: written without h2
+    b = await fetch("/s/large.bin")
+    assert b["body"] == large and not b["fast"]  # streamed: h2 held the stream
+    assert not c.proto.streams and c.goaway is None

@@ -6,12 +6,14 @@ behaves the same over both.
 `H2Dispatch` is the half of `H2Protocol` (h2conn.py) that knows requests; the other
 half knows frames, windows and the socket.
 
-A request that the connection's fast receive path took (h2conn.py: `h2` has not seen
+A request that the connection's fast receive path took (h2fast.py: `h2` has not seen
 its HEADERS) comes to `fresh_request`. With no access log to feed, a GET that a fixed
 answer's route matches is answered there and then, as on HTTP/1.1's fast lane: no
 Request, no stream object, its HEADERS and DATA frames rendered once a second, the
-answers counted by runs (Action.fast_answers). Any other request is handed to `h2`
-(`adopt`) and takes the general path, `request`.
+answers counted by runs (Action.fast_answers). Any other request takes the general
+path, `request`, with a "fresh" stream: a whole answer from memory that fits the
+windows (a small static file, an error, a redirect) is still written without `h2`
+(`send_whole_fresh`); a streamed one is handed to `h2` first (`adopt`).
 """
 
 from __future__ import annotations
@@ -117,6 +119,11 @@ class H2Dispatch:
     def send_fast(self, stream_id: int, data: bytes, size: int) -> bool:
         raise NotImplementedError
 
+    def send_whole_fresh(
+        self, stream: H2Stream, fields: list[tuple[bytes, bytes]], body: bytes
+    ) -> bool:
+        raise NotImplementedError
+
     # ---------------------------------------------------------------- the fast lane
 
     def fresh_request(self, stream_id: int, head: H2Request | str) -> None:
@@ -148,8 +155,7 @@ class H2Dispatch:
                         self.run_since = self.served
                     self.served += 1
                     return
-        self.adopt(stream_id)
-        self.request(stream_id, head, True)
+        self.request(stream_id, head, True, fresh=True)
 
     def _fast_fixed(self, stream_id: int, fixed: FixedResponse, host: str) -> bool:
         """Write a fixed answer's frames (HEADERS, DATA with END_STREAM) for a stream
@@ -201,13 +207,19 @@ class H2Dispatch:
         value = self.hsts.get(req.host, self.hsts_default)
         return [(b"strict-transport-security", value)] if value else None
 
-    def request(self, stream_id: int, head: H2Request | str, ended: bool) -> None:
-        """A complete HEADERS block opened stream `stream_id` (`h2` knows it)."""
+    def request(
+        self, stream_id: int, head: H2Request | str, ended: bool, fresh: bool = False
+    ) -> None:
+        """A complete HEADERS block opened stream `stream_id` (`fresh`: `h2` does not
+        know the stream yet, see `answer` and `start`)."""
         if isinstance(head, str):
+            if fresh:
+                self.adopt(stream_id)
             # RFC 9113 §8.1.1: a malformed request is a stream error (PROTOCOL_ERROR).
             self.refuse_stream(stream_id, head)
             return
         stream = H2Stream(self, stream_id)  # type: ignore[arg-type]
+        stream.fresh = fresh
         stream.remote_done = ended
         self.streams[stream_id] = stream
         ctx = self.ctx
@@ -276,6 +288,9 @@ class H2Dispatch:
             self.answer(stream, req, resp)
 
     def start(self, stream: H2Stream, req: Request, action: Action, expect: bool) -> None:
+        if stream.fresh:
+            stream.fresh = False
+            self.adopt(stream.id)
         writer = H2ResponseWriter(stream, req)
         stream.writer = writer
         if not req.has_body or not action.streaming:
@@ -301,6 +316,12 @@ class H2Dispatch:
             fields.extend(extra)
         body = resp.body
         head_only = req.method == b"HEAD" or resp.status in NO_BODY_STATUS
+        if stream.fresh:
+            stream.fresh = False
+            if self.send_whole_fresh(stream, fields, b"" if head_only else body):
+                self.answered(stream, req, resp.status, 0 if head_only else len(body))
+                return
+            self.adopt(stream.id)
         if not self.send_whole(stream, fields, b"" if head_only else body):
             self.send_head(stream, fields, head_only or not body)
             if body and not head_only:

@@ -128,8 +128,8 @@ class H2Dispatch:
 
     def fresh_request(self, stream_id: int, head: H2Request | str) -> None:
         """A body-less request the fast receive path took: answered here when a fixed
-        answer's route matches a GET (the fast lane), else handed to `h2` and the
-        general path. `head` may be shared (MemoDecoder.head): it is not changed."""
+        answer's route matches a GET (the fast lane), else by the general path with a
+        fresh stream. `head` may be shared (MemoDecoder.head): it is not changed."""
         if self.fast_lane and head.__class__ is H2Request:
             h: H2Request = head
             ctx = self.ctx

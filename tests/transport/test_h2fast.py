@@ -107,6 +107,13 @@ class Client:
         out.start(200, [(b"content-type", b"text/plain")], 4)
         out.write(b"slow")
 
+    def first(self) -> int:
+        """The connection's first request: `h2` receives it (the preface, SETTINGS)."""
+        sid = self.get()
+        self.send()
+        self.read()
+        return sid
+
     def get(
         self, path: str = "/", fields: list[tuple[bytes, bytes]] | None = None,
         authority: bytes = b"a.test",
@@ -229,9 +236,7 @@ def test_an_access_log_turns_the_fast_lane_off(tmp_path: Any) -> None:
 
 def test_a_window_too_small_for_the_body_falls_back_and_waits() -> None:
     c = Client(window=100)  # every stream's send window: 100 bytes
-    c.get()
-    c.send()
-    c.read()
+    c.first()
     sids = [c.get() for _ in range(3)]
     c.send()
     c.read()
@@ -245,9 +250,7 @@ def test_a_window_too_small_for_the_body_falls_back_and_waits() -> None:
 def test_the_connection_window_is_charged_and_respected() -> None:
     c = Client()
     c.ack = False  # the client reads but never opens the connection window again
-    c.get()
-    c.send()
-    c.read()
+    c.first()
     sids = [c.get() for _ in range(3)]
     c.send()
     c.read()
@@ -271,9 +274,7 @@ def test_the_connection_window_is_charged_and_respected() -> None:
 
 def test_client_reset_of_an_answered_stream_is_ignored() -> None:
     c = Client()
-    c.get()
-    c.send()
-    c.read()
+    c.first()
     sid = c.get()
     c.conn.reset_stream(sid, ErrorCodes.CANCEL)
     c.send()  # HEADERS and RST_STREAM in one read: answered before the reset is seen
@@ -286,9 +287,7 @@ def test_client_reset_of_an_answered_stream_is_ignored() -> None:
 
 async def test_streaming_actions_are_handed_to_h2_and_can_be_reset() -> None:
     c = Client(slow=True)
-    c.get()
-    c.send()
-    c.read()
+    c.first()
     a = c.get("/slow")
     b = c.get("/slow")
     c.send()
@@ -326,9 +325,7 @@ async def test_the_concurrency_limit_still_holds() -> None:
 
 def test_malformed_requests_reset_their_stream_only() -> None:
     c = Client()
-    c.get()
-    c.send()
-    c.read()
+    c.first()
     bad = c.get("/", [(b"Upper", b"x")])  # §8.2.1: field names are lower case
     conn_specific = c.get("/", [(b"connection", b"keep-alive")])
     ok = c.get()
@@ -341,9 +338,7 @@ def test_malformed_requests_reset_their_stream_only() -> None:
 
 def test_new_authorities_and_paths_go_the_general_way_first() -> None:
     c = Client()
-    c.get()
-    c.send()
-    c.read()
+    c.first()
     new = c.get("/?q=1", authority=b"b.test")
     c.send()
     c.read()
@@ -356,9 +351,7 @@ def test_new_authorities_and_paths_go_the_general_way_first() -> None:
 
 def test_missing_authority_is_400_on_the_general_path() -> None:
     c = Client()
-    c.get()
-    c.send()
-    c.read()
+    c.first()
     sid = c.get(authority=b"")
     c.send()
     c.read()
@@ -371,9 +364,7 @@ def _headers_frame(sid: int, block: bytes, flags: int = 0x05) -> bytes:
 
 def test_hsts_and_a_new_date_reach_fast_answers() -> None:
     c = Client(hsts={"*": b"max-age=60"})
-    c.get()
-    c.send()
-    c.read()
+    c.first()
     sid = c.get()
     c.send()
     c.read()
@@ -393,9 +384,7 @@ async def test_static_files_small_from_memory_large_through_h2(tmp_path: Any) ->
     (tmp_path / "small.txt").write_bytes(small)
     (tmp_path / "large.bin").write_bytes(large)
     c = Client(root=tmp_path)
-    c.get()
-    c.send()
-    c.read()
+    c.first()
 
     async def fetch(path: str) -> dict[str, Any]:
         sid = c.get(path)

@@ -37,9 +37,7 @@ def test_out_of_order_stream_ids_are_connection_errors(why: str, sid: int, expec
 
 def test_a_broken_header_block_ends_the_connection() -> None:
     c = Client()
-    c.get()
-    c.send()
-    c.read()
+    c.first()
     c.proto.data_received(_headers_frame(3, b"\xff\xff\xff\xff\x7f"))  # an index far off
     c.read()
     assert c.goaway == ErrorCodes.PROTOCOL_ERROR and c.t.closed
@@ -47,9 +45,7 @@ def test_a_broken_header_block_ends_the_connection() -> None:
 
 def test_an_hpack_bomb_on_the_fast_path_is_enhance_your_calm() -> None:
     c = Client()
-    c.get()
-    c.send()
-    c.read()
+    c.first()
     enc = Encoder()
     # One big field added to the client's table, then referenced over and over:
     # a small block that decodes to far more than twice the 32 KB limit.
@@ -62,9 +58,7 @@ def test_an_hpack_bomb_on_the_fast_path_is_enhance_your_calm() -> None:
 
 def test_priority_in_headers_is_ignored_unless_a_stream_depends_on_itself() -> None:
     c = Client()
-    c.get()
-    c.send()
-    c.read()
+    c.first()
     fields = [(b":method", b"GET"), (b":path", b"/"), (b":scheme", b"https"),
               (b":authority", b"a.test")]  # fmt: skip
     c.conn.send_headers(3, fields, end_stream=True, priority_weight=16, priority_depends_on=1)
@@ -83,9 +77,7 @@ def test_priority_in_headers_is_ignored_unless_a_stream_depends_on_itself() -> N
 
 def test_a_header_table_size_change_goes_through_the_encoder() -> None:
     c = Client()
-    c.get()
-    c.send()
-    c.read()
+    c.first()
     c.conn.update_settings({_S.HEADER_TABLE_SIZE: 0})
     sid = c.get()
     c.send()
@@ -103,9 +95,7 @@ def test_a_header_table_size_change_goes_through_the_encoder() -> None:
 
 def test_after_goaway_new_streams_are_refused() -> None:
     c = Client()
-    c.get()
-    c.send()
-    c.read()
+    c.first()
     c.proto.shutdown(5.0)
     sid = c.get()
     c.send()  # sent before the client has read the GOAWAY
@@ -118,9 +108,7 @@ def test_after_goaway_new_streams_are_refused() -> None:
 
 def test_frames_split_across_reads_are_received_whole() -> None:
     c = Client()
-    c.get()
-    c.send()
-    c.read()
+    c.first()
     sids = [c.get() for _ in range(6)]
     data = c.conn.data_to_send()
     for i in range(0, len(data), 7):  # every frame boundary lands somewhere odd

@@ -12,7 +12,9 @@ control windows; this shell feeds it bytes, turns its events into requests
   queue answers to its PINGs and SETTINGS without bound (§6.7, CVE-2019-9512);
 - floods (rapid reset, CONTINUATION, control and empty frames) are judged by
   h2guard.py on the raw frame headers, before `h2` buffers or decodes anything, and
-  answered with GOAWAY ENHANCE_YOUR_CALM; the HPACK bomb stops at the decoder's limit.
+  answered with GOAWAY ENHANCE_YOUR_CALM; the HPACK bomb stops at the decoder's limit;
+- the HEADERS frames that open a stream with a body-less request are taken by the
+  fast receive path (h2fast.py) instead of `h2`'s event machinery.
 
 The worker treats it as any client connection: `deadline`/`on_deadline` (idle, write
 stall), `shutdown` (GOAWAY, then close when the streams in flight are done), `served`.
@@ -34,7 +36,8 @@ from hyperframe.frame import GoAwayFrame
 
 from frontdesk.log import error_log
 from frontdesk.server.h2dispatch import H2Dispatch, H2Settings
-from frontdesk.server.h2fields import LiteralEncoder, MemoDecoder
+from frontdesk.server.h2fast import H2FastPath
+from frontdesk.server.h2fields import LiteralEncoder, MemoDecoder, request_head
 from frontdesk.server.h2guard import FrameGuard
 from frontdesk.server.h2output import H2Output
 
@@ -65,7 +68,7 @@ def _warn_flood(peer: str, why: str) -> None:
     seen[1] = 0
 
 
-class H2Protocol(H2Output, H2Dispatch, asyncio.Protocol):
+class H2Protocol(H2FastPath, H2Output, H2Dispatch, asyncio.Protocol):
     """A client connection that speaks HTTP/2 (after ALPN "h2", or an h2c preface)."""
 
     def __init__(
@@ -90,10 +93,13 @@ class H2Protocol(H2Output, H2Dispatch, asyncio.Protocol):
         self.server_field = (b"server", server.encode("latin-1")) if server else None
         self.peer = "-"
         self.served = 0
-        # No fast lane on HTTP/2 (every stream is a Request): never a run to fold in
-        # (server/connection.py counts the HTTP/1.1 fast lane by runs).
-        self.run_action: Any = None
+        # The fast lane (H2Dispatch.fresh_request) counts its answers by runs, as
+        # HTTP/1.1's does (server/connection.py).
+        self.fast_lane = not ctx.access_log.enabled
+        self.run_action: Action | None = None
         self.run_since = 0
+        self._max_streams = settings.max_concurrent_streams
+        self._peer_window = 65535  # §6.5.2: SETTINGS_INITIAL_WINDOW_SIZE's initial value
         self.streams: dict[int, H2Stream] = {}
         self.transport: Any = None
         self.deadline = _NEVER
@@ -129,7 +135,7 @@ class H2Protocol(H2Output, H2Dispatch, asyncio.Protocol):
         )
         # Decoding stops (and the connection ends) at twice the advertised limit: a
         # section between the two is decoded and answered 431, a bomb is not.
-        conn.decoder = MemoDecoder()
+        self._decoder = conn.decoder = MemoDecoder()
         conn.decoder.max_header_list_size = 2 * limit
         conn.encoder = LiteralEncoder()
         self._h2 = conn
@@ -163,6 +169,7 @@ class H2Protocol(H2Output, H2Dispatch, asyncio.Protocol):
         self.closed = True
         ctx = self.ctx
         ctx.connections.discard(self)
+        self.end_run()
         ctx.requests += self.served
         self.served = 0
         if ctx.accept_paused:
@@ -176,16 +183,17 @@ class H2Protocol(H2Output, H2Dispatch, asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
-        why = self._guard.feed(data, self.clock.now)
+        guard = self._guard
+        why = guard.feed(data, self.clock.now)
         if why is not None:
             self._calm(why)
             return
-        conn = self._h2
         self._hold += 1
         try:
-            events = conn.receive_data(data)
-            for event in events:
-                self._event(event)
+            if guard.heads:
+                self._receive_split(data, guard.heads)
+            else:
+                self._receive(data)
         except h2.exceptions.ProtocolError as exc:
             # h2 has queued a GOAWAY with the error's code (§5.4.1): send it, close.
             if isinstance(exc, h2.exceptions.DenialOfServiceError):
@@ -206,7 +214,8 @@ class H2Protocol(H2Output, H2Dispatch, asyncio.Protocol):
             if self._going_away:
                 self.refuse_stream(sid, "", ErrorCodes.REFUSED_STREAM)
                 return
-            self.request(sid, event.headers, event.stream_ended is not None)  # type: ignore[attr-defined]
+            head = request_head(event.headers)  # type: ignore[attr-defined]
+            self.request(sid, head, event.stream_ended is not None)  # type: ignore[attr-defined]
         elif kind is ev.DataReceived:
             self._data(event)  # type: ignore[arg-type]
         elif kind is ev.StreamEnded:
@@ -235,6 +244,7 @@ class H2Protocol(H2Output, H2Dispatch, asyncio.Protocol):
                 stream.reader.trailers = self.trailer_fields(event.headers)  # type: ignore[attr-defined]
         elif kind is ev.RemoteSettingsChanged:
             if _S.INITIAL_WINDOW_SIZE in event.changed_settings:  # type: ignore[attr-defined]
+                self._peer_window = self._h2.remote_settings.initial_window_size
                 for stream in list(self._blocked.values()):
                     self._unblock(stream)
         elif kind is ev.ConnectionTerminated:

@@ -36,6 +36,7 @@ __all__ = [
     "CONNECTION_SPECIFIC",
     "LiteralEncoder",
     "MemoDecoder",
+    "literal_block",
     "request_head",
     "response_fields",
     "field_lines",
@@ -208,6 +209,19 @@ def _field(name: bytes, value: bytes) -> bytes:
     return head + bytes(encode_integer(len(value), 7)) + value
 
 
+def literal_block(fields: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """The HPACK block of a response field section, without the dynamic table: it
+    depends on nothing but the fields, so it is encoded once per worker."""
+    key = tuple(fields)
+    block = _BLOCKS.get(key)
+    if block is None:
+        block = b"".join([_field(n, v) for n, v in key])
+        if len(_BLOCKS) >= _MAX_BLOCKS:
+            _BLOCKS.clear()
+        _BLOCKS[key] = block
+    return block
+
+
 class LiteralEncoder(Encoder):
     """The HPACK encoder of a connection's responses: fields are never added to the
     dynamic table, so the block of a field section depends on nothing but the fields
@@ -219,14 +233,7 @@ class LiteralEncoder(Encoder):
     def encode(self, headers: Any, huffman: bool = True) -> bytes:
         if self.table_size_changes:
             return super().encode(headers, huffman)
-        key = tuple(headers)
-        block = _BLOCKS.get(key)
-        if block is None:
-            block = b"".join([_field(n, v) for n, v in key])
-            if len(_BLOCKS) >= _MAX_BLOCKS:
-                _BLOCKS.clear()
-            _BLOCKS[key] = block
-        return block
+        return literal_block(headers)
 
 
 # A header block made only of one-byte indexed fields (RFC 7541 §6.1, indices 1-126):
@@ -239,11 +246,15 @@ class MemoDecoder(Decoder):
     reference table entries: a client repeating a request (h2load, an API client, a
     browser's subresources with the same fields) sends the same few bytes, and while
     the dynamic table has not changed they decode to the same fields. Any other block
-    may change the table: everything remembered is forgotten."""
+    may change the table: everything remembered is forgotten.
+
+    `head` also remembers what `request_head` made of such a block (the connection's
+    fast receive path: a repeated request is then one dictionary lookup)."""
 
     def __init__(self) -> None:
         super().__init__()
         self._memo: dict[bytes, list[tuple[bytes, bytes]]] = {}
+        self._heads: dict[bytes, H2Request | str] = {}
 
     def decode(self, data: Any, raw: bool = False) -> Any:
         memo = self._memo
@@ -254,7 +265,19 @@ class MemoDecoder(Decoder):
         if _INDEXED_ONLY.match(data):
             if len(memo) >= 64:
                 memo.clear()
+                self._heads.clear()
             memo[bytes(data)] = list(fields)
         elif memo:
             memo.clear()
+            self._heads.clear()
         return fields
+
+    def head(self, data: bytes) -> H2Request | str:
+        """The request in header block `data` (decoded as `decode` does, raising what
+        it raises), or why it is malformed. The result is shared: not to be changed."""
+        head = self._heads.get(data)
+        if head is None:
+            head = request_head(self.decode(data, raw=True))
+            if data in self._memo:
+                self._heads[data] = head
+        return head

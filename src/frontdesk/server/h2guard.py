@@ -23,9 +23,16 @@ answers, and why each is needed:
 
 The HPACK bomb (a small block that decodes huge) is the decoder's limit
 (h2conn.py sets it): decoding stops at the limit and the connection ends.
+
+Since it walks every frame header anyway, the guard also notes where the HEADERS
+frames that the connection's fast receive path may take start (`heads`): a whole
+header block in one frame (END_HEADERS, no padding), entirely within the bytes fed,
+and not inside another header block (which would be a CONTINUATION's place).
 """
 
 from __future__ import annotations
+
+import struct
 
 __all__ = ["Allowance", "FrameGuard", "PREFACE"]
 
@@ -33,9 +40,10 @@ PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"  # RFC 9113 §3.4, the client's fi
 
 DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY = range(8)
 WINDOW_UPDATE, CONTINUATION = 8, 9
-END_STREAM = 0x1
+END_STREAM, END_HEADERS, PADDED, PRIORITY_FLAG = 0x1, 0x4, 0x8, 0x20
 _CONTROL = frozenset({PRIORITY, SETTINGS, PING})
 _KNOWN = frozenset(range(10))
+_HEAD = struct.Struct(">BHBB")  # §4.1: Length (24 bits), Type, Flags (the id is not needed)
 
 
 class Allowance:
@@ -66,12 +74,15 @@ class FrameGuard:
     """Follows the frame boundaries of a server connection's input (after the
     preface) and judges each frame header as it passes."""
 
-    __slots__ = ("_skip", "_head", "_block", "max_block", "resets", "control")
+    __slots__ = ("_skip", "_head", "_block", "_open", "heads", "max_block", "resets", "control")
 
     def __init__(self, max_block: int, max_resets: int, max_control: int, now: float) -> None:
         self._skip = len(PREFACE)  # bytes to pass before the next frame header
         self._head = b""  # a frame header split across reads
         self._block = 0  # encoded bytes of the header block being received
+        self._open = False  # a header block awaits its CONTINUATION frames
+        # Offsets (in the bytes last fed) of whole one-frame header blocks: see above.
+        self.heads: list[int] = []
         self.max_block = max_block
         self.resets = Allowance(max_resets, now)
         self.control = Allowance(max_control, now)
@@ -80,6 +91,9 @@ class FrameGuard:
         """None while `data` is acceptable, else why the connection must end."""
         i = 0
         n = len(data)
+        heads = self.heads
+        if heads:
+            heads.clear()
         while i < n:
             skip = self._skip
             if skip:
@@ -96,18 +110,33 @@ class FrameGuard:
                     self._head = head
                     return None
                 self._head = b""
+                high, low, kind, flags = _HEAD.unpack(head[:5])
+                length = high << 16 | low
             else:
-                head = data[i : i + 9]
+                high, low, kind, flags = _HEAD.unpack_from(data, i)
+                length = high << 16 | low
                 i += 9
-            length = int.from_bytes(head[:3], "big")
-            self._skip = length
-            why = self._frame(head[3], head[4], length, now)
+                # RFC 9113 §6.2: a HEADERS frame with END_HEADERS carries a whole block.
+                if (
+                    kind == HEADERS
+                    and flags & (END_HEADERS | PADDED) == END_HEADERS
+                    and not self._open
+                    and i + length <= n
+                ):
+                    heads.append(i - 9)
+            why = self._frame(kind, flags, length, now)
             if why is not None:
                 return why
+            if i + length <= n:  # the payload is here: step over it
+                i += length
+            else:
+                self._skip = length
         return None
 
     def _frame(self, kind: int, flags: int, length: int, now: float) -> str | None:
         if kind == HEADERS or kind == CONTINUATION:
+            # §6.10: the frames of one block follow each other until END_HEADERS.
+            self._open = not flags & END_HEADERS
             if kind == HEADERS:
                 self._block = length
             else:

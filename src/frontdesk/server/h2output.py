@@ -19,7 +19,7 @@ from h2.errors import ErrorCodes
 from h2.stream import StreamInputs
 
 from frontdesk.log import error_log
-from frontdesk.server.h2fields import response_fields
+from frontdesk.server.h2fields import literal_block, response_fields
 
 if TYPE_CHECKING:
     from frontdesk.server.clock import Clock
@@ -30,6 +30,19 @@ __all__ = ["H2Output"]
 _SEND_HEADERS = StreamInputs.SEND_HEADERS
 _SEND_DATA = StreamInputs.SEND_DATA
 _SEND_END_STREAM = StreamInputs.SEND_END_STREAM
+_MAX_FRAME = 16384  # RFC 9113 §4.2: no peer's SETTINGS_MAX_FRAME_SIZE is smaller
+
+
+def whole_frames(stream_id: int, block: bytes, body: bytes) -> bytes:
+    """HEADERS (END_HEADERS) and DATA (END_STREAM) frames, or one HEADERS frame with
+    both flags when there is no body (RFC 9113 §6.1, §6.2)."""
+    sid = stream_id.to_bytes(4, "big")
+    head = len(block).to_bytes(3, "big")
+    if body:
+        return b"".join(
+            (head, b"\x01\x04", sid, block, len(body).to_bytes(3, "big"), b"\x00\x01", sid, body)
+        )
+    return b"".join((head, b"\x01\x05", sid, block))
 
 
 class H2Output:
@@ -50,6 +63,10 @@ class H2Output:
 
     def _set_deadline(self) -> None:
         raise NotImplementedError
+
+    if TYPE_CHECKING:  # provided by H2FastPath (before this in the MRO)
+
+        def send_fast(self, stream_id: int, data: bytes, size: int) -> bool: ...
 
     def hold_writes(self) -> None:
         self._hold += 1
@@ -108,20 +125,28 @@ class H2Output:
             return False
         machine = state.state_machine
         machine.process_input(_SEND_HEADERS)
-        sid = stream.id.to_bytes(4, "big")
         if size:
             machine.process_input(_SEND_DATA)
-            machine.process_input(_SEND_END_STREAM)
             conn.outbound_flow_control_window -= size
             state.outbound_flow_control_window -= size
-            out = b"".join(
-                (len(block).to_bytes(3, "big"), b"\x01\x04", sid, block,
-                 size.to_bytes(3, "big"), b"\x00\x01", sid, body)
-            )  # fmt: skip
-        else:
-            machine.process_input(_SEND_END_STREAM)
-            out = b"".join((len(block).to_bytes(3, "big"), b"\x01\x05", sid, block))
-        conn._data_to_send += out
+        machine.process_input(_SEND_END_STREAM)
+        conn._data_to_send += whole_frames(stream.id, block, body)
+        self._ended(stream)
+        self._wrote()
+        return True
+
+    def send_whole_fresh(
+        self, stream: H2Stream, fields: list[tuple[bytes, bytes]], body: bytes
+    ) -> bool:
+        """`send_whole` for a stream `h2` has not seen (h2fast.py): the frames go out
+        without it when they fit the windows and one frame each. False: adopt it."""
+        if len(body) > _MAX_FRAME or self._h2.encoder.table_size_changes:
+            return False
+        block = literal_block(fields)  # what LiteralEncoder gives with no size update
+        if len(block) > _MAX_FRAME:
+            return False
+        if not self.send_fast(stream.id, whole_frames(stream.id, block, body), len(body)):
+            return False
         self._ended(stream)
         self._wrote()
         return True

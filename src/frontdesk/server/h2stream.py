@@ -56,6 +56,7 @@ class H2Stream:
         "max_body",
         "_waiter",
         "_peer_paused",
+        "fresh",
     )
 
     # The body goes out in DATA frames: sendfile(2) never applies (server/sendfile.py
@@ -82,6 +83,9 @@ class H2Stream:
         self.max_body = 0
         self._waiter: asyncio.Future[None] | None = None
         self._peer_paused = False
+        # `h2` does not know this stream yet (taken by the fast receive path, h2fast.py):
+        # a whole answer may still go out without it, anything else adopts it first.
+        self.fresh = False
 
     # ------------------------------------------------------ what actions call on conn
 

@@ -150,3 +150,22 @@ def test_memo_decoder_follows_the_dynamic_table() -> None:
     other = [(b":path", b"/b"), (b"x-user", b"bob")]
     for fields in (other, other, first, first):
         assert decoder.decode(encoder.encode(fields), raw=True) == fields
+
+
+def test_memo_decoder_head_is_remembered_with_the_fields() -> None:
+    """`head` gives what request_head makes of a block; for an indexed-only block it is
+    remembered (the same object) until a block changes the table."""
+    encoder, decoder = Encoder(), MemoDecoder()
+    fields = [(b":method", b"GET"), (b":path", b"/a"), (b":scheme", b"https"),
+              (b":authority", b"a.test")]  # fmt: skip
+    first = decoder.head(encoder.encode(fields))
+    assert isinstance(first, H2Request) and first.target == b"/a"
+    again = encoder.encode(fields)
+    head = decoder.head(again)
+    assert head == first and decoder.head(again) is head
+    bad = encoder.encode([*fields, (b"connection", b"close")])  # adds to the table
+    assert decoder.head(bad) == "connection-specific field"
+    # The table has changed: the same reference bytes now mean other fields (the
+    # indices moved), and what was remembered for them is gone.
+    assert decoder.head(again) == "connection-specific field"
+    assert decoder.head(encoder.encode(fields)) == first

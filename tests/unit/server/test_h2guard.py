@@ -83,3 +83,23 @@ def test_any_split_gives_the_same_verdict(cuts: list[int], kind: int) -> None:
         verdict = g.feed(data[i : i + 4096], 0.0)
         i += 4096
     assert verdict == whole is not None
+
+
+def test_whole_one_frame_header_blocks_are_noted() -> None:
+    """`heads`: where the HEADERS frames start that carry a whole block (END_HEADERS,
+    no padding) entirely within the bytes fed, outside another header block."""
+    g = guard()
+    data = PREFACE + frame(4, 6, sid=0) + frame(1, 20, 0x5, sid=1) + frame(1, 30, 0x4, sid=3)
+    assert g.feed(data, 0.0) is None
+    assert g.heads == [len(PREFACE) + 15, len(PREFACE) + 15 + 29]
+    padded, unended, priority = frame(1, 20, 0xD, sid=5), frame(1, 20, 0x1, sid=7), frame(
+        1, 25, 0x25, sid=9
+    )  # fmt: skip
+    cont, after = frame(9, 10, 0x4, sid=7), frame(1, 20, 0x5, sid=11)
+    assert g.feed(padded + unended + after + cont + after + priority, 0.0) is None
+    # Not the padded one, nor one inside the block stream 7 left open (a HEADERS
+    # there is the peer's error, left to h2); the next after its CONTINUATION is.
+    assert g.heads == [106, 135]  # 29 + 29 + 29 + 19 bytes in: `after`, then `priority`
+    split = frame(1, 20, 0x5, sid=13)
+    assert g.feed(split[:15], 0.0) is None and g.heads == []  # not whole in this read
+    assert g.feed(split[15:] + split, 0.0) is None and g.heads == [14]

@@ -68,6 +68,12 @@ class Round:
     p99_ms: float
     errors: int
     cpu_us_per_request: float
+    upstream_connections: int | None = None
+    """Connections the server opened to the nginx origin during the measured run (the
+    origin's stub_status); None when the origin is not nginx."""
+    upstream_connections_warmup: int | None = None
+    """The same during the warm-up before it (a pool filling up, after the other
+    server's round let its idle connections expire)."""
 
 
 # ---------------------------------------------------------------- set-up
@@ -251,24 +257,39 @@ def check_hit(scenario: Scenario, server: servers.Server, when: str) -> None:
 
 
 def measure(
-    server: servers.Server, number: int, scenario: Scenario, opts: Options, script: Path | None
+    server: servers.Server,
+    number: int,
+    scenario: Scenario,
+    opts: Options,
+    script: Path | None,
+    origin: int | None = None,
 ) -> Round:
     """Warm up, then one measured wrk (or h2load) run with the server tree's CPU time
-    around it."""
+    around it; with `origin` (the nginx origin's port), the connections the server
+    opened to it in each."""
     if scenario.http2:
         return measure_h2(server, number, scenario, opts)
     scheme = "https" if scenario.tls else "http"
     url = f"{scheme}://127.0.0.1:{server.port}{scenario.request.path}"
     connections = opts.connections or scenario.connections
     _, wrk_cpu = cpus()
+    accepts = [servers.origin_accepts(origin)] if origin else []
     if opts.warmup > 0:
         wrk.run(wrk.command(url, connections, opts.warmup, script, wrk_cpu), opts.warmup)
     check_hit(scenario, server, "after warm-up")
+    if origin:
+        accepts.append(servers.origin_accepts(origin))
     cpu_before = procs.cpu_seconds(server.proc.pid)
     output = wrk.run(wrk.command(url, connections, opts.duration, script, wrk_cpu), opts.duration)
     cpu_used = procs.cpu_seconds(server.proc.pid) - cpu_before
+    if origin:
+        accepts.append(servers.origin_accepts(origin))
     check_hit(scenario, server, "after the measured run")
     result = wrk.parse(output)
+    # Each reading counts its own connection: one less between two readings.
+    warm, measured = (
+        (accepts[1] - accepts[0] - 1, accepts[2] - accepts[1] - 1) if origin else (None, None)
+    )
     return Round(
         server=server.name,
         round=number,
@@ -277,6 +298,8 @@ def measure(
         p99_ms=result.p99_ms,
         errors=result.errors,
         cpu_us_per_request=cpu_used / max(result.requests, 1) * 1e6,
+        upstream_connections=measured,
+        upstream_connections_warmup=warm,
     )
 
 
@@ -314,17 +337,24 @@ def interleaved(
     scenario: Scenario,
     opts: Options,
     scripts: dict[str, Path | None],
+    origin: int | None = None,
 ) -> list[Round]:
     """Round i runs the servers in order, round i+1 in reverse (cancels drift)."""
     rounds: list[Round] = []
     for number in range(1, opts.rounds + 1):
         order = running if number % 2 else running[::-1]
         for server in order:
-            result = measure(server, number, scenario, opts, scripts[server.name])
+            result = measure(server, number, scenario, opts, scripts[server.name], origin)
+            opened = ""
+            if result.upstream_connections is not None:
+                opened = (
+                    f"  upstream connections opened {result.upstream_connections} "
+                    f"(warm-up {result.upstream_connections_warmup})"
+                )
             print(
                 f"  round {number} {server.name:9} {result.requests_per_s:10.0f} req/s  "
                 f"p99 {result.p99_ms:6.2f} ms  cpu {result.cpu_us_per_request:5.1f} us/req  "
-                f"errors {result.errors}",
+                f"errors {result.errors}{opened}",
                 flush=True,
             )
             rounds.append(result)
@@ -338,6 +368,7 @@ def run_scenario(scenario: Scenario, opts: Options, run_dir: Path) -> dict[str, 
     helpers: list[servers.Server] = []
     extra: dict[str, str] = {}
     scratch: list[Path] = []
+    origin: int | None = None  # the nginx origin's port: its connections are counted
     try:
         if scenario.upstream:
             workdir = run_dir / scenario.name / "backend"
@@ -346,6 +377,7 @@ def run_scenario(scenario: Scenario, opts: Options, run_dir: Path) -> dict[str, 
             # server's alone, and both proxies pay the same backend.
             if scenario.origin == "nginx":
                 backend, ports = servers.start_nginx_origin(workdir, wrk_cpu)
+                origin = ports[0]
             else:
                 backend, ports = servers.start_backend(
                     workdir, wrk_cpu, scenario.upstream, scenario.upstream_headers
@@ -370,7 +402,7 @@ def run_scenario(scenario: Scenario, opts: Options, run_dir: Path) -> dict[str, 
             )
             for s in running
         }
-        rounds = interleaved(running, scenario, opts, scripts)
+        rounds = interleaved(running, scenario, opts, scripts, origin)
     finally:
         for server in running + helpers:
             procs.stop(server.proc)
@@ -453,6 +485,12 @@ def summarise(rounds: list[Round], names: list[str]) -> dict[str, Any]:
         }
         for name in names
     }
+    for name in names:
+        opened = [r.upstream_connections for r in rounds if r.server == name]
+        counts = [n for n in opened if n is not None]
+        if counts:
+            # The most of any measured run: a pool that churns shows in every one.
+            summary[name]["upstream_connections_max"] = max(counts)
     if "frontdesk" in summary:
         fd = summary["frontdesk"]["requests_per_s"]
         summary["ratios"] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import http.client
 import shlex
 import subprocess
 import sys
@@ -57,13 +58,30 @@ def start_backend(
     return start("backend", argv, numbers[0], workdir, cpu), numbers
 
 
+ORIGIN_STATUS = "/.bench-origin-status"
+"""The nginx origin's stub_status: its `accepts` counter is how many connections the
+proxy under test opened to it (origin_accepts)."""
+
+
 def start_nginx_origin(workdir: Path, cpu: int) -> tuple[Server, list[int]]:
     """nginx answering 1 KiB on a free port: the fast origin of the scenarios that
     measure the proxy itself (bench/backend.py is a Python server, slower than both)."""
     port = procs.free_port()
     conf = workdir / "origin.conf"
-    conf.write_text(nginx_conf_text(NGINX_FIXED_1K, "", port, workdir, {}))
+    status = f"    location = {ORIGIN_STATUS} {{\n        stub_status;\n    }}\n"
+    conf.write_text(nginx_conf_text(NGINX_FIXED_1K + status, "", port, workdir, {}))
     return start("origin", nginx_argv(conf, workdir), port, workdir, cpu), [port]
+
+
+def origin_accepts(port: int) -> int:
+    """Connections the nginx origin has accepted so far, this request's own included."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", ORIGIN_STATUS)
+        # "Active connections: N \nserver accepts handled requests\n A H R \n..."
+        return int(conn.getresponse().read().split(b"\n")[2].split()[0])
+    finally:
+        conn.close()
 
 
 DEFAULT_FRONTDESK_CMD = f"{shlex.quote(sys.executable)} -m frontdesk serve -c {{config}}"

@@ -430,9 +430,9 @@ class Pool(BaseModel):
 
     keepalive: Annotated[int, Field(ge=0)] = 32
     """Idle connections kept open per backend server, per worker, for reuse, at least:
-    more are kept while the load needs them (as many as were busy at once in the last
+    more are kept while the load uses them (as many as carried a request in the last
     one or two `keepalive_timeout` periods), so steady load never closes a connection
-    only to open another; those no longer needed close after `keepalive_timeout`.
+    only to open another; those no longer used close after `keepalive_timeout`.
     0 opens a new connection for every request. Default 32."""
 
     keepalive_timeout: Annotated[Duration, Field(gt=0)] = 4.0

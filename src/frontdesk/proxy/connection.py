@@ -87,6 +87,7 @@ class UpstreamConnection(asyncio.Protocol):
         "status",
         "extra_head",
         "started_at",
+        "window",
         "sent_at",
         "head_at",
         "_complete",
@@ -130,6 +131,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.status = 0  # of the exchange's final response, once its head is in
         self.extra_head = b""  # header lines added to the response (a sticky Set-Cookie)
         self.started_at = 0.0  # when the exchange began, for the balancer's latency
+        self.window = -1  # the pool's idle-cap window it was last released in
         # For metrics and the access log: monotonic() when the request head went out
         # and when the response head was in (0.0: not yet).
         self.sent_at = 0.0

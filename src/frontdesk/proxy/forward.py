@@ -154,6 +154,8 @@ def request_head(
                     has_id = True
                     parts += (name, b": ", value, b"\r\n")
             elif lname == b"connection":
+                if value.lower() in HOP_BY_HOP:
+                    continue  # `keep-alive`, as browsers send it: names no other field
                 options = connection_options(headers) - HOP_BY_HOP
                 if options:  # rare: fields named as connection options go too
                     return request_head(
@@ -276,6 +278,10 @@ def response_head(
             elif lname == b"date":
                 has_date = True
             elif lname == b"connection":
+                # `Connection: keep-alive` (nginx sends it on every response) names no
+                # field to remove: only a line with other options needs the list parsed.
+                if value.lower() in HOP_BY_HOP:
+                    continue
                 options = connection_options(headers) - HOP_BY_HOP
                 if options:
                     return response_head(

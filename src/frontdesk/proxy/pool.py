@@ -1,11 +1,15 @@
 """A worker's connections to one pool's backends: keep-alive reuse, caps, connecting.
 
 Idle connections wait in a per-backend LIFO (the most recently used goes first, so
-the others can time out). How many may wait follows the load: at least `keepalive`,
-and as many as were busy at once lately (the peak of this window and the one before,
-a window being `keepalive_timeout` long), so that steady load never closes a
-connection it will reopen a moment later; those the load no longer needs expire after
-`keepalive_timeout` idle. A backend's open connections are capped by `max_connections`.
+the others can time out), except that one idle for more than half of
+`keepalive_timeout` goes first: a load that keeps using the connections it opened keeps
+them all, however its concurrency moves, while those it no longer uses expire after
+`keepalive_timeout` idle. How many may wait follows the load too: at least `keepalive`,
+and as many as carried a request lately (in this window or the one before, a window
+being `keepalive_timeout` long), so that steady load never closes a connection it will
+reopen a moment later. A worker therefore opens no more connections to a backend than
+its peak of concurrent requests to it. A backend's open connections are capped by
+`max_connections`.
 A pooled connection the backend has closed is noticed before use (its transport is
 closing, or EOF already arrived) and dropped. Timeouts are deadlines swept by the
 worker's tick (`sweep`), not a timer per request.
@@ -75,7 +79,11 @@ class UpstreamPool:
         self._requests = 0  # first attempts not yet handed to the budget
         self.connections: set[UpstreamConnection] = set()  # every open one, for sweep()
         self._waiters: list[asyncio.Future[None]] = []  # requests waiting for a free slot
-        self._window_end = 0.0  # when the idle cap's window of busy peaks ends (sweep)
+        # The idle cap's window (sweep): its number, and when it ends.
+        self._window = 0
+        self._window_end = 0.0
+        # An idle connection whose deadline is this close is taken first (take_idle).
+        self._half_idle = config.keepalive_timeout / 2
         if self._single is None:
             self._build_balance(config)
         self.ssl: ssl.SSLContext | None = None  # TLS to the servers (pool `tls`)
@@ -315,7 +323,13 @@ class UpstreamPool:
     def take_idle(self, backend: Backend) -> UpstreamConnection | None:
         idle = backend.idle
         while idle:
-            conn = idle.pop()
+            # The most recently used, unless the longest idle is past half of its
+            # keep-alive: reused now, it does not expire while the load still needs it
+            # (to be reopened by the next burst).
+            if idle[0].deadline <= self.clock.now + self._half_idle:
+                conn = idle.popleft()
+            else:
+                conn = idle.pop()
             if not conn.closed and not conn.transport.is_closing():
                 return conn
             conn.close()  # the backend closed it while idle
@@ -448,14 +462,12 @@ class UpstreamPool:
             and not conn.transport.is_closing()
         ):
             conn.idle(config.keepalive_timeout)
+            if conn.window != self._window:
+                conn.window = self._window  # counted once per window
+                backend.used += 1
             idle = backend.idle
-            busy = backend.open - len(idle)  # this one included
-            if busy > backend.busy_peak:
-                backend.busy_peak = busy
             idle.append(conn)
-            if len(idle) > config.keepalive and len(idle) > max(
-                backend.busy_peak, backend.busy_before
-            ):
+            if len(idle) > config.keepalive and len(idle) > max(backend.used, backend.used_before):
                 idle.popleft().close()  # the longest idle goes
             if self._waiters:
                 self._wake_one()
@@ -481,12 +493,13 @@ class UpstreamPool:
         for conn in [c for c in self.connections if c.deadline <= late]:
             conn.on_deadline()
         if late >= self._window_end:
-            # A new window of the idle cap: the peak of busy connections restarts, and
-            # the last one's is remembered (a load that just dipped keeps its pool).
+            # A new window of the idle cap: the count of connections used restarts,
+            # and the last one's is remembered (a load that just dipped keeps its pool).
+            self._window += 1
             self._window_end = late + self.config.keepalive_timeout
             for b in self.backends:
-                b.busy_before = b.busy_peak
-                b.busy_peak = b.open - len(b.idle)
+                b.used_before = b.used
+                b.used = 0
 
     def close_all(self) -> None:
         for conn in list(self.connections):

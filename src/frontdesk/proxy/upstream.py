@@ -34,8 +34,8 @@ class Backend:
         "fails",
         "member",
         "stats",
-        "busy_peak",
-        "busy_before",
+        "used",
+        "used_before",
     )
 
     def __init__(self, address: tuple[str, int] | str, label: str) -> None:
@@ -46,10 +46,10 @@ class Backend:
         self.open = 0  # connections open (idle, busy or connecting)
         self.in_flight = 0  # requests being forwarded now
         self.fails = 0  # consecutive connect failures
-        # The most connections busy at once in this window of the pool's idle cap, and
+        # Connections that carried a request in this window of the pool's idle cap, and
         # in the window before (UpstreamPool.release, UpstreamPool.sweep).
-        self.busy_peak = 0
-        self.busy_before = 0
+        self.used = 0
+        self.used_before = 0
         # Its entry in the pool's balancer (frontdesk.balance.Member); None in a pool of
         # one server, which has no balancer.
         self.member: Any = None

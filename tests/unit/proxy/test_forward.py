@@ -277,3 +277,44 @@ def test_property_memo_changes_nothing(headers, trusted) -> None:
     plain = request_head(b"GET", b"/", "1.1", headers, hop, POLICY, b"r")
     for _ in range(2):  # filling the memo, then reading from it
         assert request_head(b"GET", b"/", "1.1", headers, hop, POLICY, b"r", memo=memo) == plain
+
+
+def test_connection_keep_alive_line_does_not_hide_another_lines_options() -> None:
+    # `Connection: keep-alive` alone is skipped without parsing the list; a second
+    # Connection line naming a field must still remove that field (RFC 9110 §7.6.1).
+    headers = [
+        (b"Connection", b"keep-alive"),
+        (b"X-Private", b"secret"),
+        (b"Connection", b"X-Private"),
+        (b"X-Public", b"yes"),
+    ]
+    block = response_head(headers, "1.1", b"f")[0]
+    assert b"X-Private" not in block and b"Connection" not in block
+    assert b"X-Public: yes\r\n" in block
+    names = [n for n, _ in parse(build([(b"Host", b"h"), *headers]))[2]]
+    assert b"x-private" not in names and b"connection" not in names
+    assert b"x-public" in names
+
+
+# Connection values: the hop-by-hop ones take the fast path, tokens name fields.
+CONNECTION_VALUE = st.one_of(
+    st.sampled_from([b"keep-alive", b"Keep-Alive", b"upgrade", b"close"]), TOKEN
+)
+
+
+@given(
+    headers=st.lists(
+        st.one_of(st.tuples(NAMES, VALUE), st.tuples(st.just(b"Connection"), CONNECTION_VALUE)),
+        max_size=10,
+    )
+)
+def test_property_fields_named_by_any_connection_line_removed(headers) -> None:
+    options = connection_options(headers)
+    block = response_head(headers, "1.1", b"frontdesk")[0]
+    response_names = {line.split(b":", 1)[0].lower() for line in block.split(b"\r\n")[:-1]}
+    request_names = {n for n, _ in parse(build([*headers, (b"Host", b"h")]))[2]}
+    for option in options - {b"via", b"host", b"x-request-id", *FORWARDING}:
+        assert option not in response_names and option not in request_names, option
+    kept = {n.lower() for n, _ in headers} - options - set(HOP_NAMES) - set(FORWARDING)
+    kept -= {b"content-length", b"x-request-id", b"host", b"via"}
+    assert kept <= response_names and kept <= request_names

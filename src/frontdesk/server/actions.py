@@ -55,13 +55,15 @@ class Action:
 
     def fast_counts(self, live: int) -> list[tuple[str, int, int]]:
         """(method, status, count) of the fast lane's answers; `live` adds the runs
-        of open connections, not folded in yet."""
+        of open connections, not folded in yet. `fast_other` may count a plain status
+        too (a HEAD, or a GET's 200 after a failed If-None-Match): merged here."""
         plain = self.fixed.status if self.fixed is not None else 200
         other = self.fast_other or {}
         get = self.fast_answers + live - self.fast_head - sum(other.values())
-        rows = [("GET", plain, get), ("HEAD", plain, self.fast_head)]
-        rows += [(m.decode("latin-1"), status, n) for (m, status), n in other.items()]
-        return rows
+        counts = {(b"GET", plain): get, (b"HEAD", plain): self.fast_head}
+        for key, n in other.items():
+            counts[key] = counts.get(key, 0) + n
+        return [(m.decode("latin-1"), status, n) for (m, status), n in counts.items()]
     # An action whose answer never varies sets this: the protocol then skips the call.
     fixed: FixedResponse | None = None
     # The largest request body this action takes; None: the server's max_body_size.

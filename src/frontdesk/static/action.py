@@ -62,6 +62,7 @@ _NOT_HOT = frozenset(
 )
 _TEXT = b"text/plain; charset=utf-8"
 _MEMO_ANSWERS = 64  # rendered conditional/range answers kept per cached file
+_ANSWERS_ROOM = 4096  # and the bytes they may take besides the file's size
 _NO_AE = b"\n"  # the key's mark for "no Accept-Encoding" (never in a field value)
 
 
@@ -118,6 +119,7 @@ class StaticFiles(Action):
         self.charged = 0
         self.open_files = 0  # cached entries holding descriptors of files not in memory
         self.not_allowed = self._fixed_text(405, "Method Not Allowed", [(b"Allow", b"GET, HEAD")])
+        self.fast_other = {}  # counted inline by the hot lane (never None here)
 
     # ------------------------------------------------------------------- lanes
 
@@ -137,7 +139,7 @@ class StaticFiles(Action):
         # answered by its Accept-Encoding alone; any other shape by the whole key, a
         # lookup in the answers respond() rendered for the same fields before.
         ae = None
-        key: list[bytes] | None = None
+        key: tuple[bytes, ...] | None = None
         for name, value in headers:
             if _HOT_FIRST[name[0]] and len(name) in _HOT_LENGTHS:
                 lname = name.lower()
@@ -147,30 +149,32 @@ class StaticFiles(Action):
                     ae = value
                 elif lname in _NOT_HOT:
                     if key is None:
-                        key = [method, lname, value]
+                        key = (method, lname, value)
                     else:
                         key += (lname, value)
         if method != b"GET" and method != b"HEAD":
             return None
-        if key is None:
-            resp = res.responses.get(ae)
-            if resp is None:
-                return None
-        else:
-            key.append(_NO_AE if ae is None else ae)
-            resp = res.answers.get(tuple(key))
+        date_line = clock.date_line
+        if key is not None:
+            resp = res.answers.get(key + (_NO_AE,) if ae is None else key + (ae,))
             if resp is None:
                 return None
             res.used = True
-            if resp.status != 200:
-                self.count_fast(method, resp.status)  # 304, 206, 412, 416
-            elif method == b"HEAD":
-                self.fast_head += 1
-            if method == b"HEAD":
-                return resp.head + clock.date_line + b"\r\n"
-            return resp.rendered(clock.date_line)
+            status = resp.status
+            if status != 200 or method == b"HEAD":
+                # 304, 206, 412, 416, a HEAD (fast_counts); inline: per request.
+                other = self.fast_other
+                tally = (method, status)
+                other[tally] = other.get(tally, 0) + 1  # type: ignore[index,union-attr]
+                if method == b"HEAD":
+                    return resp.head + date_line + b"\r\n"
+            if resp._date is date_line:  # rendered this second already (inlined call)
+                return resp._rendered
+            return resp.rendered(date_line)
+        resp = res.responses.get(ae)
+        if resp is None:
+            return None
         res.used = True
-        date_line = clock.date_line
         if method == b"HEAD":
             self.fast_head += 1
             return resp.head + date_line + b"\r\n"
@@ -225,9 +229,16 @@ class StaticFiles(Action):
         elif key is not None:
             # The plan is a function of the method, these fields and the file (a
             # changed file is a new Resource): the same request gets the same bytes.
-            if len(res.answers) >= _MEMO_ANSWERS:
+            # Bounded in count and in bytes (keys, heads, bodies: a 206 is a slice of
+            # its own), to about the file's size: requests of ever new shapes cannot
+            # make a file hold much more memory than its own bytes.
+            size = sum(map(len, key)) + len(resp.head) + len(resp.body)
+            if len(res.answers) >= _MEMO_ANSWERS or size > res.answers_room:
                 res.answers.clear()
-            res.answers[key] = resp
+                res.answers_room = _ANSWERS_ROOM + res.identity.size
+            if size <= res.answers_room:
+                res.answers[key] = resp
+                res.answers_room -= size
         return resp
 
     async def stream(self, req: Request, body: BodyReader | None, out: ResponseWriter) -> None:

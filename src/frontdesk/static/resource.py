@@ -78,6 +78,7 @@ class Resource:
     # (method, the raw fields the answer depends on): a browser's revalidation sends the
     # same If-None-Match each time, a player the same Range. See static/action.py.
     answers: dict[tuple[bytes, ...], FixedResponse] = field(default_factory=dict)
+    answers_room: int = 0  # the bytes `answers` may still take (static/action.py)
 
     @property
     def identity(self) -> Variant:

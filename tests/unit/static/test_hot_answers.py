@@ -101,6 +101,20 @@ def test_answers_are_bounded_per_file(tmp_path: Path) -> None:
     assert len(action.memory["/f.bin"].answers) <= 64
 
 
+def test_answers_are_bounded_in_bytes_per_file(tmp_path: Path) -> None:
+    """Big ranges of ever new shapes: what the memo holds stays about the file's size
+    (each 206 is a slice of its own), and every answer is still right."""
+    action = make_action(tmp_path)
+    clock = Clock()
+    for i in range(200):
+        got = wire(action, b"GET", [(b"Range", b"bytes=%d-" % i)], clock)
+        assert got.endswith(BODY[i:])
+        assert hot(action, b"GET", [(b"Range", b"bytes=%d-" % i)], clock) in (None, got)
+        answers = action.memory["/f.bin"].answers
+        held = sum(len(r.head) + len(r.body) for r in answers.values())
+        assert held <= len(BODY) + 4096
+
+
 NAMES = st.sampled_from(
     [
         b"If-None-Match",

@@ -36,9 +36,10 @@ _NO_LENGTH = (204, 304)  # RFC 9110 §8.6: no Content-Length on 204; a 304 descr
 # what the fast lane counts for each: a revalidation or a player's next range is a
 # lookup. [9] the bytes [8] may still take (keys and 206 bodies; the other answers are
 # the slots above): about the entry's own size, so that requests of ever new shapes
-# cannot make an entry hold more than twice its bytes. Slots [4]-[9] are dropped with
-# the rest when the second changes.
-AGE, GET, HEAD, MEMBER, NOT_MODIFIED, UNSATISFIABLE, PARTIAL, UNTIL, SHAPES, ROOM = range(10)
+# cannot make an entry hold more than twice its bytes. [10] the last of them answered:
+# (shape, bytes, its counter or None, the CachedProxy counting it). Slots [4]-[10] are
+# dropped with the rest when the second changes.
+AGE, GET, HEAD, MEMBER, NOT_MODIFIED, UNSATISFIABLE, PARTIAL, UNTIL, SHAPES, ROOM, LAST = range(11)
 
 
 def _tail(via: bytes, age: int, member: bytes) -> bytes:
@@ -66,7 +67,7 @@ def render_hit(
     # Age grows with the clock (or stands still before response_time: re-rendering
     # early then is harmless), so the memo holds until the next whole second of age.
     until = now + min(whole + 1 - age, ttl)
-    return [whole, head + body, head, member, None, None, None, until, None, 0]
+    return [whole, head + body, head, member, None, None, None, until, None, 0, None]
 
 
 def render_not_modified(entry: Entry, memo: list[object], via: bytes) -> bytes:

@@ -60,6 +60,20 @@ _NOT_HOT = frozenset(
         b"if-unmodified-since",
     }
 )
+# The fields hot() reads, as browsers and curl spell them and in lower case.
+_SPELLED = {
+    spelling: name.lower()
+    for name in (
+        b"Accept-Encoding",
+        b"Range",
+        b"If-Range",
+        b"If-Match",
+        b"If-None-Match",
+        b"If-Modified-Since",
+        b"If-Unmodified-Since",
+    )
+    for spelling in (name, name.lower())
+}
 _TEXT = b"text/plain; charset=utf-8"
 _MEMO_ANSWERS = 64  # rendered conditional/range answers kept per cached file
 _ANSWERS_ROOM = 4096  # and the bytes they may take besides the file's size
@@ -119,7 +133,6 @@ class StaticFiles(Action):
         self.charged = 0
         self.open_files = 0  # cached entries holding descriptors of files not in memory
         self.not_allowed = self._fixed_text(405, "Method Not Allowed", [(b"Allow", b"GET, HEAD")])
-        self.fast_other = {}  # counted inline by the hot lane (never None here)
 
     # ------------------------------------------------------------------- lanes
 
@@ -142,7 +155,11 @@ class StaticFiles(Action):
         key: tuple[bytes, ...] | None = None
         for name, value in headers:
             if _HOT_FIRST[name[0]] and len(name) in _HOT_LENGTHS:
-                lname = name.lower()
+                # The name as commonly spelled: looked up by the hash the protocol's
+                # field scan computed already (a lower-cased copy needs its own).
+                lname = _SPELLED.get(name)
+                if lname is None:
+                    lname = name.lower()
                 if lname == b"accept-encoding":
                     if ae is not None:
                         return None  # repeated: respond() joins the lines
@@ -156,24 +173,36 @@ class StaticFiles(Action):
             return None
         date_line = clock.date_line
         if key is not None:
-            resp = res.answers.get(key + (_NO_AE,) if ae is None else key + (ae,))
-            if resp is None:
-                return None
+            key += (_NO_AE if ae is None else ae,)
+            # The last shape answered first: compared, not hashed (hashing the fields'
+            # values, new bytes each request, costs more than the rest of the lookup).
+            last = res.last_answer
+            if last is not None and last[0] == key:
+                resp = last[1]
+                cell = last[2]
+            else:
+                found = res.answers.get(key)
+                if found is None:
+                    return None
+                resp = found
+                status = resp.status
+                # What the counts add: nothing for a 200 to a GET (the runs count it).
+                cell = None
+                if status != 200 or method != b"GET":
+                    cell = self.fast_cell(method, status)
+                res.last_answer = (key, resp, cell)
             res.used = True
-            status = resp.status
-            if status != 200 or method == b"HEAD":
-                # 304, 206, 412, 416, a HEAD (fast_counts); inline: per request.
-                other = self.fast_other
-                tally = (method, status)
-                other[tally] = other.get(tally, 0) + 1  # type: ignore[index,union-attr]
+            if cell is not None:  # 304, 206, 412, 416, a HEAD (fast_counts)
+                cell[0] += 1
                 if method == b"HEAD":
                     return resp.head + date_line + b"\r\n"
             if resp._date is date_line:  # rendered this second already (inlined call)
                 return resp._rendered
             return resp.rendered(date_line)
-        resp = res.responses.get(ae)
-        if resp is None:
+        plain = res.responses.get(ae)
+        if plain is None:
             return None
+        resp = plain
         res.used = True
         if method == b"HEAD":
             self.fast_head += 1

@@ -1,11 +1,11 @@
 """Instructions per request, counted by callgrind: a figure a noisy machine cannot move.
 
     .venv/bin/python bench/instructions.py CONFIG PATH [-H "Name: value" ...]
-                     [--src DIR] [--requests N]
+                     [-X METHOD] [--src DIR] [--requests N]
 
 Builds a worker's context from CONFIG in this process, connects one HttpProtocol to a
-fake transport and feeds it the same keep-alive request (`GET PATH`, Host and the -H
-fields) over and over, as wrk would, but without sockets: what is counted is the
+fake transport and feeds it the same keep-alive request (`GET PATH`, or -X's method, Host
+and the -H fields) over and over, as wrk would, but without sockets: what is counted is the
 server's own work per request in user space (parser callbacks, routing, the action, the
 fast lane), not the kernel's. The first three requests warm up (a proxied route fetches
 from its backend once, so a cache route is then answered from the cache).
@@ -90,6 +90,7 @@ def _count(args: argparse.Namespace, n: int) -> int:
     argv += [sys.executable, __file__, "--child", str(n), args.config, args.path]
     for field in args.header:
         argv += ["-H", field]
+    argv += ["-X", args.method]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     m = _COLLECTED.search(done.stderr)
     if done.returncode != 0 or m is None:
@@ -102,12 +103,13 @@ def main() -> None:
     parser.add_argument("config")
     parser.add_argument("path")
     parser.add_argument("-H", "--header", action="append", default=[])
+    parser.add_argument("-X", "--method", default="GET", help="GET (default), HEAD...")
     parser.add_argument("--src", help="a checkout's src directory to run instead")
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     fields = "".join(f"{h}\r\n" for h in args.header)
-    request = f"GET {args.path} HTTP/1.1\r\nHost: localhost\r\n{fields}\r\n".encode()
+    request = f"{args.method} {args.path} HTTP/1.1\r\nHost: localhost\r\n{fields}\r\n".encode()
     if args.child is not None:
         import uvloop
 

@@ -101,6 +101,10 @@ class Scenario:
     of wrk."""
     streams: int = 1
     """Requests in flight per connection (h2load -m), for `http2` scenarios."""
+    status: int = 0
+    """The status every server must give the measured request when it is not a 2xx or
+    3xx (a 412, a 416): checked before measuring; wrk's count of such answers is then
+    not an error."""
     cache_hits: bool = False
     """Every server must answer from its cache, checked after each warm-up and after
     each measured run by a header (nginx X-Cache-Status, Varnish X-Varnish, frontdesk
@@ -222,7 +226,8 @@ BASIC_HEADER = ("Authorization", "Basic YmVuY2g6YmVuY2g=")  # bench:bench
 
 # The request shapes browsers, players and load balancers send, besides the plain GET
 # (issue 16): (suffix, description, extra fields, method). Each becomes a static
-# scenario and a cache-hit one.
+# scenario (CACHE_SHAPES below: the cache-hit ones); a numeric suffix is the 4xx status
+# both servers must give.
 SHAPES: tuple[tuple[str, str, tuple[tuple[str, str], ...], str], ...] = (
     ("inm", "revalidation, If-None-Match matching: 304", (("If-None-Match", "{etag}"),), "GET"),
     (
@@ -238,6 +243,14 @@ SHAPES: tuple[tuple[str, str, tuple[tuple[str, str], ...], str], ...] = (
         "GET",
     ),
     ("range", "Range: bytes=0-99: 206", (("Range", "bytes=0-99"),), "GET"),
+    (
+        "if-range",
+        "Range: bytes=0-99 with If-Range the ETag given (a resumed download): 206",
+        (("Range", "bytes=0-99"), ("If-Range", "{etag}")),
+        "GET",
+    ),
+    ("416", "Range: bytes=5000- past the end: 416", (("Range", "bytes=5000-"),), "GET"),
+    ("412", "If-Match not matching (a lost update): 412", (("If-Match", '"0123-abcd"'),), "GET"),
 )
 # No HEAD shape: wrk reads a HEAD answer's Content-Length as a body to wait for, so it
 # cannot measure one. HEAD takes the same lanes as GET (the head of the same answer).
@@ -292,7 +305,14 @@ SCENARIOS: list[Scenario] = [
     ),
 ]
 SCENARIOS += [
-    _static(f"static-1k-{suffix}", f"the 1 KiB file, {text}", "/1k.txt", headers=h, method=m)
+    _static(
+        f"static-1k-{suffix}",
+        f"the 1 KiB file, {text}",
+        "/1k.txt",
+        headers=h,
+        method=m,
+        status=int(suffix) if suffix.isdigit() else 0,
+    )
     for suffix, text, h, m in SHAPES
 ]
 
@@ -441,6 +461,12 @@ CACHE_SHAPES = (
     ("inm-miss", "If-None-Match not matching: 200", (("If-None-Match", '"other"'),)),
     ("ims", "If-Modified-Since the Last-Modified: 304", (("If-Modified-Since", CACHE_LM),)),
     ("range", "Range: bytes=0-99: 206", (("Range", "bytes=0-99"),)),
+    (
+        "if-range",
+        "Range: bytes=0-99 and If-Range the ETag: 206",
+        (("Range", "bytes=0-99"), ("If-Range", '"bench-1k"')),
+    ),
+    ("416", "Range: bytes=5000- past the end: 416", (("Range", "bytes=5000-"),)),
 )
 # No HEAD scenario: wrk 4.1 reads a HEAD response's Content-Length as a body to wait
 # for, and hangs (tests/integration/test_cache_hot_shapes.py covers HEAD's answers).
@@ -454,6 +480,7 @@ for _suffix, _what, _headers in CACHE_SHAPES:
             nginx_http=NGINX_CACHE_HTTP,
             frontdesk_config=FRONTDESK_CACHE,
             request=Request(headers=_headers),
+            status=int(_suffix) if _suffix.isdigit() else 0,
             upstream=1,
             upstream_headers=(
                 "Cache-Control: max-age=3600",

@@ -32,6 +32,9 @@ from .messages import CacheRequest, OriginResponse
 from .policy import Action as Do
 from .policy import Decision, decide, matching, select, stale_detail
 from .reply import (
+    LAST,
+    ROOM,
+    SHAPES,
     UNTIL,
     render_hit,
     render_not_modified,
@@ -79,7 +82,15 @@ _COLD_FIELDS = frozenset(
 )
 _CLIENT_CONDITIONS = (b"if-none-match", b"if-modified-since")
 _HOT_CONDITIONS = frozenset({b"if-none-match", b"if-modified-since", b"range", b"if-range"})
+# Request fields of no concern to the cache whose names are as long as some that are
+# (the hot lane tells them apart without lower-casing them).
+_COMMON_FIELDS = (b"accept", b"cookie", b"origin", b"priority", b"referer", b"sec-ch-ua")
+_UNSEEN = b"?"  # a name not in CachedProxy._spelled
 _HOT_KEYS = 4096  # (Host, target) → key pairs remembered for the hot lane
+# Bytes a memo of conditional/range answers may take besides the entry's own size
+# (reply.py, slot ROOM), and what one answer costs in it besides its key and body.
+_SHAPE_ROOM = 1024
+_SHAPE_OVERHEAD = 64
 _TEXT = b"text/plain; charset=utf-8"
 
 
@@ -115,6 +126,16 @@ class CachedProxy(Action):
         # bypass the cache).
         self._hot_conditions = _HOT_CONDITIONS - self.options.bypass_request_headers
         self._hot_keys: dict[tuple[bytes | None, bytes], str] = {}
+        # The hot lane's verdict on a field name as commonly spelled (as sent, and in
+        # lower case), looked up by the hash the protocol's field scan computed already:
+        # the lower-case name of a condition it answers, b"" for a field that sends the
+        # request to the slower lanes, None for a field of no concern to it.
+        spelled: dict[bytes, bytes | None] = {}
+        for name in (*cold, *_COMMON_FIELDS):
+            if len(name) in self._cold_lengths:
+                verdict = (name if name in self._hot_conditions else b"") if name in cold else None
+                spelled[name] = spelled[name.title()] = verdict
+        self._spelled = spelled
 
     # ------------------------------------------------------------------ keys
 
@@ -182,16 +203,27 @@ class CachedProxy(Action):
         if key is None:
             return None
         lengths = self._cold_lengths
-        conditions: list[tuple[bytes, bytes]] | None = None
+        spelled = self._spelled
+        # The shape of a conditional or range request, as its memo key: the method and
+        # the fields serve.answer reads (names lower-cased, values raw, in order).
+        shape: tuple[bytes, ...] | None = None
         for name, value in headers:
             if len(name) in lengths:
-                low = name.lower()
-                if low in self._cold:
+                low = spelled.get(name, _UNSEEN)
+                if low is _UNSEEN:
+                    low = name.lower()
+                    if low not in self._cold:
+                        continue
                     if low not in self._hot_conditions:
                         return None
-                    if conditions is None:
-                        conditions = []
-                    conditions.append((low, value))
+                elif low is None:
+                    continue
+                elif not low:
+                    return None
+                if shape is None:
+                    shape = (method, low, value)
+                else:
+                    shape += (low, value)
         now = time.time()
         found = self.memory.variants(key, now)  # type: ignore[union-attr]
         if len(found) == 1 and found[0].plain:
@@ -214,8 +246,23 @@ class CachedProxy(Action):
             memo[:] = render_hit(
                 entry, prepared.head, prepared.body, age, ttl, self.options, self.via, now
             )
-        if conditions is not None:
-            return self._hot_conditional(method, conditions, stored)
+        if shape is not None:
+            # The answer to a shape is a function of the shape and the entry at this
+            # second of age: made once (_hot_conditional), then looked up.
+            # The last shape answered is compared first, not hashed (the hash of the
+            # fields' values, new bytes each request, costs more than the rest).
+            last = memo[LAST]
+            if last is not None and last[3] is self and last[0] == shape:  # type: ignore[index]
+                cell = last[2]  # type: ignore[index]
+                if cell is not None:
+                    cell[0] += 1
+                return last[1]  # type: ignore[index,no-any-return]
+            shapes = memo[SHAPES]
+            if shapes is not None:
+                known = shapes.get(shape)  # type: ignore[union-attr]
+                if known is not None:
+                    return self._hot_known(shape, known, memo)
+            return self._hot_shape(shape, stored)
         if stored.plain:
             if method == GET:
                 return memo[1]  # type: ignore[return-value]
@@ -247,17 +294,54 @@ class CachedProxy(Action):
             return None
         return stored
 
+    def _hot_known(
+        self, shape: tuple[bytes, ...], known: tuple[bytes, int], memo: list[object]
+    ) -> bytes:
+        """Count the answer remembered for `shape` and make it the entry's last one."""
+        data, status = known
+        method = shape[0]
+        # What the counts add: nothing for a 200 to a GET (the runs count those), else
+        # one for its method and status (fast_counts).
+        cell = None if status == 200 and method == GET else self.fast_cell(method, status)
+        if cell is not None:
+            cell[0] += 1
+        memo[LAST] = (shape, data, cell, self)
+        return data
+
+    def _hot_shape(self, shape: tuple[bytes, ...], stored: Stored) -> bytes:
+        """The answer to a conditional or range request (`shape`: the method, then the
+        fields as (lower-cased name, value) pairs), counted and remembered in the entry's
+        memo for the rest of this second of age."""
+        method = shape[0]
+        conditions = list(zip(shape[1::2], shape[2::2], strict=True))
+        data, status = self._hot_conditional(method, conditions, stored)
+        memo = stored.rendered
+        self._hot_known(shape, (data, status), memo)
+        size = _SHAPE_OVERHEAD + sum(map(len, shape)) + (len(data) if status == 206 else 0)
+        shapes = memo[SHAPES]
+        if shapes is None or size > memo[ROOM]:  # type: ignore[operator]
+            # Full (or the first): cleared whole, as the other bounded memos.
+            p = stored.prepared
+            shapes = memo[SHAPES] = {}
+            memo[ROOM] = _SHAPE_ROOM + len(p.head) + len(p.body)
+            if size > memo[ROOM]:  # type: ignore[operator]
+                return data
+        shapes[shape] = (data, status)  # type: ignore[index]
+        memo[ROOM] -= size  # type: ignore[operator]
+        return data
+
     def _hot_conditional(
         self, method: bytes, conditions: list[tuple[bytes, bytes]], stored: Stored
-    ) -> bytes:
-        """serve.answer's 304 / 206 / 416 / 200 for a fresh hot entry, from bytes made
-        at most once a second (reply.py) and one slice of the body for a 206."""
+    ) -> tuple[bytes, int]:
+        """serve.answer's 304 / 206 / 416 / 200 for a fresh hot entry, and its status,
+        from bytes made at most once a second (reply.py) and one slice of the body for
+        a 206."""
         entry = stored.entry
         memo = stored.rendered
-        if entry.status == 200:
+        status = entry.status
+        if status == 200:
             if not_modified(conditions, entry):
-                self.count_fast(method, 304)
-                return render_not_modified(entry, memo, self.via)
+                return render_not_modified(entry, memo, self.via), 304
             if method == GET:
                 ranges = 0
                 wanted = b""
@@ -268,14 +352,10 @@ class CachedProxy(Action):
                 if ranges == 1 and if_range_holds(conditions, entry):
                     span = parse_range(wanted, entry.content_length)
                     if span is not None:
-                        self.count_fast(method, 416 if span is False else 206)
                         p = stored.prepared
-                        return render_range(p.head, p.body, span, memo, self.via)
-            elif method != GET:
-                self.fast_head += 1
-        else:
-            self.count_fast(method, entry.status)
-        return memo[1] if method == GET else memo[2]  # type: ignore[return-value]
+                        data = render_range(p.head, p.body, span, memo, self.via)
+                        return data, 416 if span is False else 206
+        return memo[1] if method == GET else memo[2], status  # type: ignore[return-value]
 
     # ------------------------------------------------------ without a Task
 

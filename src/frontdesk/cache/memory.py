@@ -54,7 +54,7 @@ class Stored:
     # The shell's rendered answers for the current second of age (cache/reply.py): a
     # mutable cell in an immutable record, so a hit re-renders at most once a second.
     rendered: list[object] = field(
-        default_factory=lambda: [-1, b"", b"", None, None, None, None, 0.0]
+        default_factory=lambda: [-1, b"", b"", None, None, None, None, 0.0, None, 0, None]
     )
 
     @property

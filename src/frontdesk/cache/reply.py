@@ -31,7 +31,15 @@ _NO_LENGTH = (204, 304)  # RFC 9110 §8.6: no Content-Length on 204; a 304 descr
 # made the first time a request of that shape comes in that second; [7] the time
 # (time.time()) until which it holds: the next whole second of age, or the end of
 # freshness if sooner. A hit before then needs no arithmetic on the entry's age.
-AGE, GET, HEAD, MEMBER, NOT_MODIFIED, UNSATISFIABLE, PARTIAL, UNTIL = range(8)
+# [8] the whole answers to conditional and range requests given this second, by the
+# request's shape (CachedProxy.hot: the method and the fields serve.answer reads), with
+# what the fast lane counts for each: a revalidation or a player's next range is a
+# lookup. [9] the bytes [8] may still take (keys and 206 bodies; the other answers are
+# the slots above): about the entry's own size, so that requests of ever new shapes
+# cannot make an entry hold more than twice its bytes. [10] the last of them answered:
+# (shape, bytes, its counter or None, the CachedProxy counting it). Slots [4]-[10] are
+# dropped with the rest when the second changes.
+AGE, GET, HEAD, MEMBER, NOT_MODIFIED, UNSATISFIABLE, PARTIAL, UNTIL, SHAPES, ROOM, LAST = range(11)
 
 
 def _tail(via: bytes, age: int, member: bytes) -> bytes:
@@ -59,7 +67,7 @@ def render_hit(
     # Age grows with the clock (or stands still before response_time: re-rendering
     # early then is harmless), so the memo holds until the next whole second of age.
     until = now + min(whole + 1 - age, ttl)
-    return [whole, head + body, head, member, None, None, None, until]
+    return [whole, head + body, head, member, None, None, None, until, None, 0, None]
 
 
 def render_not_modified(entry: Entry, memo: list[object], via: bytes) -> bytes:

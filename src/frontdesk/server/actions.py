@@ -43,25 +43,37 @@ class Action:
     label = "-"
     fast_answers = 0
     fast_head = 0
-    fast_other: dict[tuple[bytes, int], int] | None = None
+    # By (method, status): a one-item list, the count, so that a memo of an answer can
+    # hold its own counter and count it without a lookup (static/action.py).
+    fast_other: dict[tuple[bytes, int], list[int]] | None = None
 
-    def count_fast(self, method: bytes, status: int) -> None:
-        """Count a fast-lane answer whose status is not the action's plain one."""
+    def fast_cell(self, method: bytes, status: int) -> list[int]:
+        """The counter of the fast lane's answers with this method and status."""
         other = self.fast_other
         if other is None:
             other = self.fast_other = {}
         key = (method, status)
-        other[key] = other.get(key, 0) + 1
+        cell = other.get(key)
+        if cell is None:
+            cell = other[key] = [0]
+        return cell
+
+    def count_fast(self, method: bytes, status: int) -> None:
+        """Count a fast-lane answer whose status is not the action's plain one."""
+        self.fast_cell(method, status)[0] += 1
 
     def fast_counts(self, live: int) -> list[tuple[str, int, int]]:
         """(method, status, count) of the fast lane's answers; `live` adds the runs
-        of open connections, not folded in yet."""
+        of open connections, not folded in yet. `fast_other` may count a plain status
+        too (a HEAD, or a GET's 200 after a failed If-None-Match): merged here."""
         plain = self.fixed.status if self.fixed is not None else 200
-        other = self.fast_other or {}
+        other = {key: cell[0] for key, cell in (self.fast_other or {}).items()}
         get = self.fast_answers + live - self.fast_head - sum(other.values())
-        rows = [("GET", plain, get), ("HEAD", plain, self.fast_head)]
-        rows += [(m.decode("latin-1"), status, n) for (m, status), n in other.items()]
-        return rows
+        counts = {(b"GET", plain): get, (b"HEAD", plain): self.fast_head}
+        for key, n in other.items():
+            counts[key] = counts.get(key, 0) + n
+        return [(m.decode("latin-1"), status, n) for (m, status), n in counts.items()]
+
     # An action whose answer never varies sets this: the protocol then skips the call.
     fixed: FixedResponse | None = None
     # The largest request body this action takes; None: the server's max_body_size.

@@ -60,8 +60,23 @@ _NOT_HOT = frozenset(
         b"if-unmodified-since",
     }
 )
+# The fields hot() reads, as browsers and curl spell them and in lower case.
+_SPELLED = {
+    spelling: name.lower()
+    for name in (
+        b"Accept-Encoding",
+        b"Range",
+        b"If-Range",
+        b"If-Match",
+        b"If-None-Match",
+        b"If-Modified-Since",
+        b"If-Unmodified-Since",
+    )
+    for spelling in (name, name.lower())
+}
 _TEXT = b"text/plain; charset=utf-8"
 _MEMO_ANSWERS = 64  # rendered conditional/range answers kept per cached file
+_ANSWERS_ROOM = 4096  # and the bytes they may take besides the file's size
 _NO_AE = b"\n"  # the key's mark for "no Accept-Encoding" (never in a field value)
 
 
@@ -137,40 +152,58 @@ class StaticFiles(Action):
         # answered by its Accept-Encoding alone; any other shape by the whole key, a
         # lookup in the answers respond() rendered for the same fields before.
         ae = None
-        key: list[bytes] | None = None
+        key: tuple[bytes, ...] | None = None
         for name, value in headers:
             if _HOT_FIRST[name[0]] and len(name) in _HOT_LENGTHS:
-                lname = name.lower()
+                # The name as commonly spelled: looked up by the hash the protocol's
+                # field scan computed already (a lower-cased copy needs its own).
+                lname = _SPELLED.get(name)
+                if lname is None:
+                    lname = name.lower()
                 if lname == b"accept-encoding":
                     if ae is not None:
                         return None  # repeated: respond() joins the lines
                     ae = value
                 elif lname in _NOT_HOT:
                     if key is None:
-                        key = [method, lname, value]
+                        key = (method, lname, value)
                     else:
                         key += (lname, value)
         if method != b"GET" and method != b"HEAD":
             return None
-        if key is None:
-            resp = res.responses.get(ae)
-            if resp is None:
-                return None
-        else:
-            key.append(_NO_AE if ae is None else ae)
-            resp = res.answers.get(tuple(key))
-            if resp is None:
-                return None
-            res.used = True
-            if resp.status != 200:
-                self.count_fast(method, resp.status)  # 304, 206, 412, 416
-            elif method == b"HEAD":
-                self.fast_head += 1
-            if method == b"HEAD":
-                return resp.head + clock.date_line + b"\r\n"
-            return resp.rendered(clock.date_line)
-        res.used = True
         date_line = clock.date_line
+        if key is not None:
+            key += (_NO_AE if ae is None else ae,)
+            # The last shape answered first: compared, not hashed (hashing the fields'
+            # values, new bytes each request, costs more than the rest of the lookup).
+            last = res.last_answer
+            if last is not None and last[0] == key:
+                resp = last[1]
+                cell = last[2]
+            else:
+                found = res.answers.get(key)
+                if found is None:
+                    return None
+                resp = found
+                status = resp.status
+                # What the counts add: nothing for a 200 to a GET (the runs count it).
+                cell = None
+                if status != 200 or method != b"GET":
+                    cell = self.fast_cell(method, status)
+                res.last_answer = (key, resp, cell)
+            res.used = True
+            if cell is not None:  # 304, 206, 412, 416, a HEAD (fast_counts)
+                cell[0] += 1
+                if method == b"HEAD":
+                    return resp.head + date_line + b"\r\n"
+            if resp._date is date_line:  # rendered this second already (inlined call)
+                return resp._rendered
+            return resp.rendered(date_line)
+        plain = res.responses.get(ae)
+        if plain is None:
+            return None
+        resp = plain
+        res.used = True
         if method == b"HEAD":
             self.fast_head += 1
             return resp.head + date_line + b"\r\n"
@@ -225,9 +258,16 @@ class StaticFiles(Action):
         elif key is not None:
             # The plan is a function of the method, these fields and the file (a
             # changed file is a new Resource): the same request gets the same bytes.
-            if len(res.answers) >= _MEMO_ANSWERS:
+            # Bounded in count and in bytes (keys, heads, bodies: a 206 is a slice of
+            # its own), to about the file's size: requests of ever new shapes cannot
+            # make a file hold much more memory than its own bytes.
+            size = sum(map(len, key)) + len(resp.head) + len(resp.body)
+            if len(res.answers) >= _MEMO_ANSWERS or size > res.answers_room:
                 res.answers.clear()
-            res.answers[key] = resp
+                res.answers_room = _ANSWERS_ROOM + res.identity.size
+            if size <= res.answers_room:
+                res.answers[key] = resp
+                res.answers_room -= size
         return resp
 
     async def stream(self, req: Request, body: BodyReader | None, out: ResponseWriter) -> None:

@@ -78,6 +78,9 @@ class Resource:
     # (method, the raw fields the answer depends on): a browser's revalidation sends the
     # same If-None-Match each time, a player the same Range. See static/action.py.
     answers: dict[tuple[bytes, ...], FixedResponse] = field(default_factory=dict)
+    answers_room: int = 0  # the bytes `answers` may still take (static/action.py)
+    # The last of `answers` the hot lane gave: (key, answer, its counter or None).
+    last_answer: tuple[tuple[bytes, ...], FixedResponse, list[int] | None] | None = None
 
     @property
     def identity(self) -> Variant:

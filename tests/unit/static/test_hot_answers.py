@@ -76,6 +76,24 @@ def test_each_shape_is_answered_hot_after_its_first_request(tmp_path: Path) -> N
     assert {200, 206, 304, 412, 416} <= set(statuses)
 
 
+def test_shapes_taking_turns_get_their_own_answers_and_counts(tmp_path: Path) -> None:
+    """The last shape answered is compared first (Resource.last_answer): shapes that
+    alternate, in any spelling, must still each get their own answer, counted once."""
+    action = make_action(tmp_path)
+    clock = Clock()
+    shapes = [SHAPES[i] for i in (0, 2, 4, 5, 6, 7)]  # small answers: all fit the memo
+    expected = {i: wire(action, b"GET", headers, clock) for i, headers in enumerate(shapes)}
+    for _ in range(3):
+        for i, headers in enumerate(shapes):
+            for spelled in (headers, [(n.lower(), v) for n, v in headers]):
+                assert hot(action, b"GET", spelled, clock) == expected[i]
+    counts = {key: cell[0] for key, cell in (action.fast_other or {}).items()}
+    statuses = [int(expected[i].split(b" ", 2)[1]) for i in range(len(shapes))]
+    for status in {206, 304, 412, 416}:
+        assert counts[(b"GET", status)] == 6 * statuses.count(status)
+    assert (b"GET", 200) not in counts  # counted by the runs
+
+
 def test_a_304_for_one_etag_is_not_sent_for_another(tmp_path: Path) -> None:
     action = make_action(tmp_path)
     clock = Clock()
@@ -99,6 +117,20 @@ def test_answers_are_bounded_per_file(tmp_path: Path) -> None:
     for i in range(500):
         wire(action, b"GET", [(b"Range", b"bytes=%d-%d" % (i, i + 10))], clock)
     assert len(action.memory["/f.bin"].answers) <= 64
+
+
+def test_answers_are_bounded_in_bytes_per_file(tmp_path: Path) -> None:
+    """Big ranges of ever new shapes: what the memo holds stays about the file's size
+    (each 206 is a slice of its own), and every answer is still right."""
+    action = make_action(tmp_path)
+    clock = Clock()
+    for i in range(200):
+        got = wire(action, b"GET", [(b"Range", b"bytes=%d-" % i)], clock)
+        assert got.endswith(BODY[i:])
+        assert hot(action, b"GET", [(b"Range", b"bytes=%d-" % i)], clock) in (None, got)
+        answers = action.memory["/f.bin"].answers
+        held = sum(len(r.head) + len(r.body) for r in answers.values())
+        assert held <= len(BODY) + 4096
 
 
 NAMES = st.sampled_from(

@@ -26,7 +26,6 @@ from frontdesk.server.actions import ANSWERED, Action
 
 from .fetch import HOLD, Fetch
 from .fields import has
-from .invalidation import invalidated_keys
 from .keys import make_key, strip_query
 from .messages import CacheRequest, OriginResponse
 from .policy import Action as Do
@@ -46,6 +45,7 @@ from .serve import if_range_holds, not_modified, parse_range
 from .status import Fwd
 from .store import Hit
 from .validation import freshen, validation_request_fields
+from .write_through import InvalidatingWriter
 
 if TYPE_CHECKING:
     from frontdesk.proxy.handler import ProxyAction
@@ -588,17 +588,17 @@ class CachedProxy(Action):
     async def _write_through(
         self, req: Request, body: BodyReader | None, out: ResponseWriter
     ) -> None:
-        """§4.4: forward, then invalidate the target (and same-origin Location /
-        Content-Location) when the answer is not an error."""
+        """§4.4: forward, and invalidate the target (and same-origin Location /
+        Content-Location) when the answer is not an error, before the client sees it
+        (write_through.py)."""
         creq, _, _ = self._cache_request(req)
-        fetch = Fetch(self.runtime, creq, _WRITE_THROUGH, out, self.via)
+        client = InvalidatingWriter(out, self.runtime, creq)
+        fetch = Fetch(self.runtime, creq, _WRITE_THROUGH, client, self.via)
         try:
             await self.proxy.stream(req, body, fetch)
         finally:
             fetch.close()
-        keys = invalidated_keys(creq, fetch.status, fetch.fields, self.options.key)
-        if keys:
-            await self.runtime.purge(keys=keys)
+            await client.settled()
 
     async def _purge(self, req: Request, out: ResponseWriter) -> None:
         if not self.runtime.may_purge(req.peer):

@@ -470,7 +470,7 @@ def _start(
     if name == "varnish":
         return servers.start_varnish(workdir, cpu, extra)
     if name.startswith("floor"):
-        return servers.start_floor(scenario, workdir, cpu, scan=name == "floor-scan")
+        return servers.start_floor(scenario, workdir, cpu, name == "floor-scan", extra)
     command = opts.baseline_cmd if name == "frontdesk-base" else opts.frontdesk_cmd
     return servers.start_frontdesk(scenario, workdir, cpu, command or "", extra, name)
 

@@ -85,9 +85,10 @@ class Scenario:
     servers: tuple[str, ...] = ("nginx", "frontdesk")
     """The servers measured side by side; frontdesk's req/s is divided by each other's.
     "varnish" is Varnish in front of the backend (needs `upstream`); "floor" is
-    bench/floor.py on the frontdesk config (fixed-body scenarios only): the least a
-    uvloop + httptools server does per request, to show what the parser itself costs;
-    "floor-scan" adds the one check of the fields every server must make."""
+    bench/floor.py on the frontdesk config (fixed-body scenarios; bench/proxy_floor.py
+    for a proxy scenario): the least a uvloop + httptools server does per request, to
+    show what the parser itself costs; "floor-scan" adds the one check of the fields
+    every server must make."""
     frontdesk_reference: str = ""
     """A second frontdesk config, measured as server "frontdesk-1" in the same
     interleaved rounds (list it in `servers`): the proxy pool scenario's single server,
@@ -365,6 +366,7 @@ SCENARIOS.append(
         nginx_server=NGINX_PROXY,
         nginx_http=NGINX_PROXY_HTTP.replace("keepalive 64", "keepalive 128"),
         frontdesk_config=FRONTDESK_PROXY.replace("keepalive = 64\n", ""),
+        servers=("nginx", "frontdesk", "floor"),
         upstream=1,
         origin="nginx",
     )

@@ -222,15 +222,25 @@ def start_nginx(
 
 
 FLOOR = Path(__file__).resolve().with_name("floor.py")
+PROXY_FLOOR = FLOOR.with_name("proxy_floor.py")
 
 
-def start_floor(scenario: Scenario, workdir: Path, cpu: int, scan: bool = False) -> Server:
-    """bench/floor.py on the scenario's frontdesk config (a fixed-body scenario's);
-    `scan`: with the least check of the fields (server "floor-scan")."""
+def start_floor(
+    scenario: Scenario,
+    workdir: Path,
+    cpu: int,
+    scan: bool = False,
+    extra: dict[str, str] | None = None,
+) -> Server:
+    """bench/floor.py on the scenario's frontdesk config (a fixed-body scenario's), or
+    bench/proxy_floor.py on a proxy scenario's; `scan`: with the least check of the
+    fields (server "floor-scan")."""
     port = procs.free_port()
     conf = workdir / "floor.toml"
-    conf.write_text(render(scenario.frontdesk_config, {"port": str(port), "workdir": str(workdir)}))
-    argv = [sys.executable, str(FLOOR), "-c", str(conf), *(["--scan"] if scan else [])]
+    values = {"port": str(port), "workdir": str(workdir), **(extra or {})}
+    conf.write_text(render(scenario.frontdesk_config, values))
+    script = PROXY_FLOOR if scenario.upstream else FLOOR
+    argv = [sys.executable, str(script), "-c", str(conf), *(["--scan"] if scan else [])]
     return start("floor-scan" if scan else "floor", argv, port, workdir, cpu)
 
 

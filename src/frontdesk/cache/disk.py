@@ -253,7 +253,13 @@ class DiskTier:
             self._sweeping = asyncio.get_running_loop().create_task(self.sweep())
 
     async def sweep(self) -> None:
-        """Measure ROOT, evict down to LOW_WATER if over the bound, drop dead tmp files."""
+        """Measure ROOT, evict down to LOW_WATER if over the bound, drop dead tmp files.
+        A sweep a store started and that is still under way ends first: two sweeps in
+        two threads would each measure while the other deletes."""
+        running = self._sweeping
+        if running is not None and not running.done() and running is not asyncio.current_task():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(running)
         self._last_sweep = self._clock()
         try:
             total, evicted, entries = await self._run(self._sweep, self._clock())

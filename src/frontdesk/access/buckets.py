@@ -5,8 +5,8 @@ request takes one token or is refused with the time until the next one. A key th
 has not been seen is a full bucket, and so is a key whose bucket has refilled: such
 entries carry no information and are the first forgotten when the table is full.
 Only under a flood of more than `max_keys` active keys are partly drained buckets
-forgotten too (the oldest first): their owners get a fresh burst, the price of
-bounded memory.
+forgotten too (the least recently used first): their owners get a fresh burst, the
+price of bounded memory.
 
 Pure: `now` is passed in.
 """
@@ -49,6 +49,11 @@ class Buckets:
             if tokens > capacity:
                 tokens = float(capacity)
         rate = self.rate
+        if held is not None:
+            # To the end of the dict's order, which evict() reads as least recently
+            # used first: updating in place would keep the key's first place, and a
+            # client that keeps sending would be forgotten before an idle one.
+            del table[key]
         if tokens >= 1.0:
             tokens -= 1.0
             table[key] = (tokens, now)
@@ -61,8 +66,8 @@ class Buckets:
         return len(self.table)
 
     def evict(self, now: float) -> None:
-        """Forget the full buckets; if that frees less than a quarter, the oldest
-        entries too, down to three quarters of max_keys."""
+        """Forget the full buckets; if that frees less than a quarter, the least
+        recently used entries too, down to three quarters of max_keys."""
         table = self.table
         rate, capacity = self.rate, self.capacity
         full = [k for k, (t, at) in table.items() if t + (now - at) * rate >= capacity]

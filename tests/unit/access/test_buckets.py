@@ -46,6 +46,16 @@ def test_full_buckets_are_forgotten_first() -> None:
     assert len(b.table) <= 4
 
 
+def test_a_key_in_use_outlives_idle_ones_when_the_table_overflows() -> None:
+    b = Buckets(rate=0.001, capacity=5, max_keys=4)
+    for k in ("first", "a", "b", "c"):
+        b.take(k, 0.0)
+    b.take("first", 1.0)  # the earliest key, but the most recently used
+    b.take("new", 2.0)  # full: nobody has refilled, the least recently used go
+    assert "first" in b.table and "a" not in b.table
+    assert b.table["first"][0] < 4  # still drained by its two requests, not a new burst
+
+
 def test_shared_table_is_one_limit_for_two_mappings(tmp_path: Path) -> None:
     path = str(tmp_path / "frontdesk-ratelimit-1-ab")
     one = SharedBuckets(path, rate=1.0, capacity=4, max_keys=1000)

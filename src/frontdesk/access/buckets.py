@@ -38,7 +38,10 @@ class Buckets:
 
     def take(self, key: str, now: float) -> Taken:
         table = self.table
-        held = table.get(key)
+        # Taken out and put back: to the end of the dict's order, which evict() reads as
+        # least recently used first (updating in place would keep the key's first
+        # place, and a client that keeps sending would be forgotten before an idle one).
+        held = table.pop(key, None)
         capacity = self.capacity
         if held is None:
             if len(table) >= self.max_keys:
@@ -49,11 +52,6 @@ class Buckets:
             if tokens > capacity:
                 tokens = float(capacity)
         rate = self.rate
-        if held is not None:
-            # To the end of the dict's order, which evict() reads as least recently
-            # used first: updating in place would keep the key's first place, and a
-            # client that keeps sending would be forgotten before an idle one.
-            del table[key]
         if tokens >= 1.0:
             tokens -= 1.0
             table[key] = (tokens, now)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from proc_helpers import free_port
@@ -264,9 +265,22 @@ def test_backend_closing_idle_connections(server, backends):
         assert echo(body)["request_on_connection"] == 1
 
 
-def test_stale_connection_retried_once_for_idempotent_requests(srv):
+def test_stale_connection_retried_once_for_idempotent_requests(server, app):
     """The backend drops the next request on a kept-alive connection without an
-    answer: a GET is retried on a fresh connection; a POST is not."""
+    answer: a GET is retried on a fresh connection (not on another idle one, which a
+    restarted backend has closed as well); a POST is not. On a server of its own whose
+    idle connections are reused last-in first-out for the whole test (pool.take_idle
+    takes the oldest past half of `keepalive_timeout`): the module's server has many,
+    and the one the backend drops must be the one reused."""
+    srv = server(
+        f'[[route]]\nproxy = {{ pool = "a" }}\n[pool.a]\nservers = ["{app.address}"]\n'
+        'keepalive_timeout = "600s"\n'
+    )
+    # Two requests at once leave two idle upstream connections: the retry below must
+    # not take the other one.
+    with ThreadPoolExecutor(2) as pool:
+        statuses = list(pool.map(lambda _: srv.get("/sleep/0.3")[0].status, range(2)))
+    assert statuses == [200, 200]
     conn = srv.http()
     conn.request("GET", "/close-next")
     assert conn.getresponse().read()

@@ -235,9 +235,11 @@ class ProxyAction(Action):
             return
         conn.detach()
         if exc.stale and not out.started and req.method in IDEMPOTENT:
-            # The kept-alive connection was closed under us: `stream()` retries
-            # (as a Task) on another connection; the request was counted already.
-            req.scratch = RETRYING
+            # The kept-alive connection was closed under us: `stream()` retries (as a
+            # Task) on a fresh connection to the same server, as the general path
+            # does (the other idle ones are as old: a restarted backend closed them
+            # all); the request was counted already.
+            req.scratch = Retry(backend, conn.extra_head)
             client.run_task(req, self, None, out)
             return
         self._answer(req, out, exc, backend.label)
@@ -258,8 +260,13 @@ class ProxyAction(Action):
         backend: Backend | None = None
         cookie = b""
         scratch = req.scratch
-        if scratch is RETRYING:
+        if isinstance(scratch, Retry):
+            # begin()'s reused connection was stale: what the loop below does for
+            # its own reused connections.
             first = False
+            backend, cookie = scratch.backend, scratch.cookie
+            fresh_once = False
+            fresh = True
         elif scratch is not None:
             backend, cookie = scratch  # chosen by begin()
         req.scratch = None
@@ -435,7 +442,16 @@ class ProxyAction(Action):
 
 
 ABORTED_OUTCOME = Outcome.ABORTED
-RETRYING = object()  # req.scratch of a request that _done hands to stream() to retry
+
+
+class Retry:
+    """req.scratch of a request that _done hands to stream() to send again."""
+
+    __slots__ = ("backend", "cookie")
+
+    def __init__(self, backend: Backend, cookie: bytes) -> None:
+        self.backend = backend
+        self.cookie = cookie
 
 
 def outcome_of(exc: UpstreamError) -> Outcome:

@@ -12,6 +12,12 @@ re-rendered once a second by a timer, as a server must send one (RFC 9110 §6.6.
 With --scan it also makes the one check of the fields that every correct server must
 make, frontdesk's own scan (exactly one Host, no unseen body framing) and nothing else.
 
+On a `static` route's config it answers 304 Not Modified to everything, with the ETag
+and Cache-Control frontdesk's own 304 carries: the floor of a revalidation
+(static-1k-inm). On a listener with `tls = true` it speaks TLS through frontdesk's own
+record path (frontdesk.tls.transport, the leanest a Python server has found) with the
+config's certificate: the floor of HTTPS, where OpenSSL's work is the same for all.
+
 Measured beside nginx and frontdesk in the same interleaved rounds, the two show how
 much of the gap to nginx is the parser's own per-field cost, how much the least check
 adds, and how much is the rest of frontdesk.
@@ -22,14 +28,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import email.utils
+import ssl
 import time
 import tomllib
+from collections.abc import Callable
 from typing import Any
 
 import httptools
 import uvloop
 
 from frontdesk.server.protocol import FRAMING_FIELDS, ORDINARY_FIELDS
+from frontdesk.tls.transport import tls_factory
 
 REFUSED = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
@@ -38,16 +47,20 @@ class Answer:
     """The response bytes, with a Date line that changes once a second."""
 
     def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        lines = [f"HTTP/1.1 {status} OK", "Server: floor"]
+        lines = [f"HTTP/1.1 {status} {'Not Modified' if status == 304 else 'OK'}"]
+        lines.append("Server: floor")
         lines += [f"{name}: {value}" for name, value in headers.items()]
-        lines.append(f"Content-Length: {len(body)}")
+        if status != 304:  # RFC 9110 §15.4.5: a 304 has no content
+            lines.append(f"Content-Length: {len(body)}")
         self.head = ("\r\n".join(lines) + "\r\n").encode("latin-1")
         self.body = body
         self.data = b""
+        self.closing = b""  # the same with `Connection: close` (RFC 9112 §9.6)
 
     def refresh(self, loop: asyncio.AbstractEventLoop) -> None:
-        date = email.utils.formatdate(time.time(), usegmt=True)
-        self.data = self.head + f"Date: {date}\r\n\r\n".encode("ascii") + self.body
+        date = f"Date: {email.utils.formatdate(time.time(), usegmt=True)}\r\n".encode("ascii")
+        self.data = self.head + date + b"\r\n" + self.body
+        self.closing = self.head + date + b"Connection: close\r\n\r\n" + self.body
         loop.call_later(1.0, self.refresh, loop)
 
 
@@ -72,7 +85,14 @@ class Floor(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         self.fields = []
-        self.transport.write(self.answer.data)
+        self.answer_and_maybe_close()
+
+    def answer_and_maybe_close(self) -> None:
+        if self.parser.should_keep_alive():
+            self.transport.write(self.answer.data)
+        else:  # `Connection: close` (tls-handshake)
+            self.transport.write(self.answer.closing)
+            self.transport.close()
 
 
 class CheckedFloor(Floor):
@@ -96,13 +116,36 @@ class CheckedFloor(Floor):
             self.transport.write(REFUSED)
             self.transport.close()
         else:
-            self.transport.write(self.answer.data)
+            self.answer_and_maybe_close()
 
 
-async def serve(host: str, port: int, answer: Answer, protocol: type[Floor]) -> None:
+NOT_MODIFIED = Answer(304, {"ETag": '"floor-1k"', "Cache-Control": "public, max-age=60"}, b"")
+
+
+def _tls_context(config: dict[str, Any]) -> ssl.SSLContext:
+    """The listener context frontdesk builds from the same [tls] table."""
+    from frontdesk.config.tls import Tls
+    from frontdesk.tls.contexts import new_context
+
+    tls = config["tls"]
+    context = new_context(Tls.model_validate({"cert": tls["cert"], "key": tls["key"]}))
+    context.load_cert_chain(tls["cert"], tls["key"])
+    return context
+
+
+async def serve(
+    host: str,
+    port: int,
+    answer: Answer,
+    protocol: type[Floor],
+    context: ssl.SSLContext | None,
+) -> None:
     loop = asyncio.get_running_loop()
     answer.refresh(loop)
-    server = await loop.create_server(lambda: protocol(answer), host, port, backlog=4096)
+    factory: Callable[[], asyncio.Protocol] = lambda: protocol(answer)  # noqa: E731
+    if context is not None:
+        factory = tls_factory(factory, context, 10.0)
+    server = await loop.create_server(factory, host, port, backlog=4096)
     async with server:
         await server.serve_forever()
 
@@ -116,10 +159,21 @@ def main() -> None:
     args = parser.parse_args()
     with open(args.config, "rb") as f:
         config = tomllib.load(f)
-    host, port = config["server"]["listen"][0].rsplit(":", 1)
-    respond = config["route"][0]["respond"]
-    answer = Answer(respond["status"], respond.get("headers", {}), respond["body"].encode())
-    uvloop.run(serve(host, int(port), answer, CheckedFloor if args.scan else Floor))
+    listen = config["server"]["listen"][0]
+    if isinstance(listen, dict):  # { address = "...", tls = true }
+        context = _tls_context(config) if listen.get("tls") else None
+        listen = listen["address"]
+    else:
+        context = None
+    host, port = listen.rsplit(":", 1)
+    route = config["route"][0]
+    if "static" in route:
+        answer = NOT_MODIFIED
+    else:
+        respond = route["respond"]
+        answer = Answer(respond["status"], respond.get("headers", {}), respond["body"].encode())
+    protocol = CheckedFloor if args.scan else Floor
+    uvloop.run(serve(host, int(port), answer, protocol, context))
 
 
 if __name__ == "__main__":

@@ -241,7 +241,8 @@ def start_floor(
     conf.write_text(render(scenario.frontdesk_config, values))
     script = PROXY_FLOOR if scenario.upstream else FLOOR
     argv = [sys.executable, str(script), "-c", str(conf), *(["--scan"] if scan else [])]
-    return start("floor-scan" if scan else "floor", argv, port, workdir, cpu)
+    name = "floor-scan" if scan else "floor"
+    return start(name, argv, port, workdir, cpu, tls=scenario.tls)
 
 
 def start_frontdesk(

@@ -250,12 +250,19 @@ class StaticFiles(Action):
         p = plan(req.method, fields, res, self.max_ranges, self.boundary)
         if isinstance(p, NeedCoding) or (p.variant is not None and p.variant.body is None):
             return None  # to compress first, or bytes to send from disk
-        resp = self._fixed(p)
         if plain and p.status == 200:
+            # Every Accept-Encoding value that chooses this variant gets the same answer
+            # object: each one holds a rendered copy of the body (FixedResponse), which
+            # per value would be up to _MEMO copies outside the cache's byte budget.
+            body = p.content()
+            shared = [r for r in res.responses.values() if r.body is body]
+            resp = shared[0] if shared else self._fixed(p)
             if len(res.responses) >= _MEMO:
                 res.responses.clear()
             res.responses[fields.accept_encoding] = resp
-        elif key is not None:
+            return resp
+        resp = self._fixed(p)
+        if key is not None:
             # The plan is a function of the method, these fields and the file (a
             # changed file is a new Resource): the same request gets the same bytes.
             # Bounded in count and in bytes (keys, heads, bodies: a 206 is a slice of

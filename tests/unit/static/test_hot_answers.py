@@ -119,6 +119,24 @@ def test_answers_are_bounded_per_file(tmp_path: Path) -> None:
     assert len(action.memory["/f.bin"].answers) <= 64
 
 
+def test_accept_encoding_values_choosing_one_variant_share_one_rendered_answer(
+    tmp_path: Path,
+) -> None:
+    """Each plain answer holds a rendered copy of its body: the Accept-Encoding
+    values that all choose the identity body must not make one copy each."""
+    action = make_action(tmp_path)
+    clock = Clock()
+    values = [b"x-%d" % i for i in range(15)] + [None]  # _MEMO: 16 kept
+    for value in values:
+        headers = [] if value is None else [(b"Accept-Encoding", value)]
+        got = wire(action, b"GET", headers, clock)
+        assert got.endswith(BODY)
+        assert hot(action, b"GET", headers, clock) == got
+    responses = action.memory["/f.bin"].responses
+    assert len(responses) == 16
+    assert len({id(r) for r in responses.values()}) == 1
+
+
 def test_answers_are_bounded_in_bytes_per_file(tmp_path: Path) -> None:
     """Big ranges of ever new shapes: what the memo holds stays about the file's size
     (each 206 is a slice of its own), and every answer is still right."""

@@ -168,7 +168,11 @@ class Connection(asyncio.Protocol):
         if reader is None:
             # An action may finish a body-less request without a Task (a Task per
             # request is a measurable share of a proxied request's CPU time).
-            exchange = action.begin(req, writer)
+            try:
+                exchange = action.begin(req, writer)
+            except Exception:
+                self._failed(req, writer)
+                return
             if exchange is ANSWERED:
                 self.exchange_done(req, writer)
                 return
@@ -197,16 +201,23 @@ class Connection(asyncio.Protocol):
         except (ClientDisconnected, asyncio.CancelledError):
             return
         except Exception:
-            self.ctx.log_exception(req)
-            if not writer.started:
-                resp = self.ctx.error(500, "internal error")
-                req.keep_alive = False
-                self._active = None
-                self._respond(req, resp)
-                self._flush()
+            if self._failed(req, writer):
                 return
-            req.keep_alive = False  # the framing of a half-sent response is lost
         self._after_exchange(req, writer, reader)
+
+    def _failed(self, req: Request, writer: ResponseWriter) -> bool:
+        """An action raised: logged, and a 500 if nothing was sent yet (then True: the
+        exchange is over). After a response began, its framing is lost: the connection
+        closes once the exchange ends."""
+        self.ctx.log_exception(req)
+        req.keep_alive = False
+        if writer.started:
+            return False
+        self._active = None
+        self._respond(req, self.ctx.error(500, "internal error"))
+        if not self._in_feed:  # else data_received sends it (and closes) at its end
+            self._flush()
+        return True
 
     def _refuse_body(self, req: Request, writer: ResponseWriter) -> None:
         """The body the action was reading is malformed (see `_protocol_error`): answer
@@ -334,7 +345,15 @@ class Connection(asyncio.Protocol):
     def _answer(self, req: Request, action: Action) -> None:
         """A non-streaming action's answer; one that returns None is streamed instead
         (a static file that is not in memory)."""
-        resp = action.fixed or action.respond(req)
+        try:
+            resp = action.fixed or action.respond(req)
+        except Exception:
+            # A bug in an action is a 500 and a traceback in the error log, as in
+            # stream(): not an exception out of data_received, which drops the
+            # connection and every request queued on it.
+            self.ctx.log_exception(req)
+            req.keep_alive = False
+            resp = self.ctx.error(500, "internal error")
         if resp is None:
             self.state = BUSY
             self.deadline = _NEVER

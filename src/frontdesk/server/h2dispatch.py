@@ -281,7 +281,11 @@ class H2Dispatch:
         if action.streaming:
             self.start(stream, req, action, expect)
             return
-        resp = action.fixed or action.respond(req)
+        try:
+            resp = action.fixed or action.respond(req)
+        except Exception:  # a bug in an action: a 500 on this stream, as in stream()
+            self.ctx.log_exception(req)
+            return self.refuse(stream, req, 500, "internal error")
         if resp is None:  # a non-streaming action that streams this one (a large file)
             self.start(stream, req, action, expect)
         else:
@@ -294,7 +298,15 @@ class H2Dispatch:
         writer = H2ResponseWriter(stream, req)
         stream.writer = writer
         if not req.has_body or not action.streaming:
-            exchange = action.begin(req, writer) if action.streaming else None
+            try:
+                exchange = action.begin(req, writer) if action.streaming else None
+            except Exception:
+                self.ctx.log_exception(req)
+                if writer.started:
+                    writer.abort()
+                else:
+                    self.refuse(stream, req, 500, "internal error")
+                return
             if exchange is ANSWERED:
                 stream.exchange_done(req, writer)
                 return

@@ -24,6 +24,7 @@ import httptools
 from frontdesk.errors import ProtocolError
 from frontdesk.http.framing import check_transfer_coding
 from frontdesk.http.target import parse_host, parse_target
+from frontdesk.log import error_log
 from frontdesk.server.connection import (
     _NEVER,
     BODY,
@@ -433,7 +434,13 @@ class HttpProtocol(Connection):
             # answered from memory, needs no Request object and no task: a fixed
             # answer, or an action's own ready bytes (a cached static file).
             if fixed is None:
-                data = action.hot(method, url, path, raw_host, headers, self.clock)
+                try:
+                    data = action.hot(method, url, path, raw_host, headers, self.clock)
+                except Exception:
+                    # A bug in a hot lane: logged; the general path answers (its
+                    # respond() may still, or gives the 500).
+                    error_log.exception("hot lane failed on %r", path)
+                    data = None
                 # A file body goes out with sendfile(2): not on TLS, where the normal
                 # path reads and writes it through the TLS transport. (`__class__ is`:
                 # the cheapest test, and `https` is read only for a file.)

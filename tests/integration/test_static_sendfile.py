@@ -62,6 +62,18 @@ def _rss_kib(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
+def _sockets(pid: int) -> int:
+    """Open socket descriptors of a process."""
+    fds = Path(f"/proc/{pid}/fd")
+    count = 0
+    for fd in fds.iterdir():
+        try:
+            count += os.readlink(fd).startswith("socket:")
+        except FileNotFoundError:
+            pass  # closed while listed
+    return count
+
+
 def _ping(srv) -> float:
     start = time.monotonic()
     with srv.connect() as c:
@@ -96,14 +108,27 @@ def test_stalled_reader_is_closed_after_write_timeout(big_site, prefix):
 
 @pytest.mark.parametrize("prefix", ["/sf/", "/rw/"])
 def test_client_gone_mid_file_leaves_the_server_healthy(big_site, prefix):
+    """Each vanished client's connection is closed: its socket does not stay open in
+    the worker (sendfile(2) learns of the reset on a dup() of the socket, not on the
+    transport), so nothing is left for a shutdown or a reload to wait for."""
     srv, _ = big_site
+    assert _ping(srv) < 1.0
+    worker = _worker_pid(srv)
+    before = _sockets(worker)
     for _ in range(5):
         with srv.connect() as c:
             c.send(f"GET {prefix}huge.bin HTTP/1.1\r\nHost: t\r\n\r\n".encode())
             c.sock.recv(65536)
     time.sleep(0.3)
     assert _ping(srv) < 1.0
+    deadline = time.monotonic() + 5
+    while _sockets(worker) > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _sockets(worker) == before
     assert "Traceback" not in srv.stderr_text()
+    start = time.monotonic()
+    srv.stop()  # no connection left in flight: the worker stops at once
+    assert time.monotonic() - start < 5
 
 
 @pytest.mark.parametrize("prefix", ["/sf/", "/rw/"])

@@ -13,7 +13,8 @@ zero-copy is done here, by hand, in the three steps it needs:
    its own; it also keeps the socket number from being reused under us.
 3. Flow control and timeouts: EAGAIN → wait until writable, with the connection's
    deadline set to now + write_timeout (the worker's tick closes a stalled client);
-   a closed connection cancels the task (connection_lost), and EPIPE/ECONNRESET end
+   a closed connection cancels the task (connection_lost), and EPIPE/ECONNRESET
+   abort the transport (which, reading paused, has not seen the peer go) and end
    the exchange as a client disconnect.
 
 `sendfile = false` (and the tests' switch) uses the same entry point with pread in a
@@ -88,6 +89,10 @@ async def _sendfile(
                 await writable.wait()
                 continue
             except (BrokenPipeError, ConnectionError) as exc:
+                # Learnt on our dup(): the transport, its reading paused while the
+                # answer is sent, does not know. Unclosed, the connection would stay
+                # BUSY with no deadline, and shutdown and reload wait for it in vain.
+                conn.transport.abort()
                 raise ClientDisconnected() from exc
             if sent == 0:
                 raise FileShrunk()

@@ -124,7 +124,7 @@ def test_client_gone_mid_file_leaves_the_server_healthy(big_site, prefix):
     deadline = time.monotonic() + 5
     while _sockets(worker) > before and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _sockets(worker) == before
+    assert _sockets(worker) <= before  # (the ping's own may have closed since)
     assert "Traceback" not in srv.stderr_text()
     start = time.monotonic()
     srv.stop()  # no connection left in flight: the worker stops at once

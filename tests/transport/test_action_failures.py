@@ -37,6 +37,17 @@ class BrokenBegin(Action):
         raise RuntimeError("begin bug")
 
 
+class HalfBegin(Action):
+    """begin() starts its answer, then raises: the framing is lost."""
+
+    streaming = True
+
+    def begin(self, req: Request, out: ResponseWriter) -> Exchange | None:
+        out.start(200, [], 10)
+        out.write(b"abc")
+        raise RuntimeError("half begin bug")
+
+
 class BrokenHot(Action):
     """The hot lane raises; respond() answers the same request."""
 
@@ -52,7 +63,12 @@ class BrokenHot(Action):
         return self.answer
 
 
-ROUTES = [("/broken", Broken()), ("/begin", BrokenBegin()), ("/hot", BrokenHot())]
+ROUTES = [
+    ("/broken", Broken()),
+    ("/begin", BrokenBegin()),
+    ("/half", HalfBegin()),
+    ("/hot", BrokenHot()),
+]
 
 
 @pytest.mark.parametrize("path", ["/broken", "/begin"])
@@ -78,6 +94,14 @@ async def test_http1_a_raising_hot_lane_falls_back_to_the_general_path(
     assert [(s, b) for s, _, b in responses(bytes(t.out))] == [(200, b"fine")] * 2
     assert not t.closed
     assert any("hot bug" in (r.exc_text or "") for r in caplog.records)
+
+
+async def test_http1_an_answer_broken_off_closes_the_connection() -> None:
+    """Content-Length promised 10 bytes and 3 came: only closing can tell the client."""
+    proto, t = connect(make_ctx(ROUTES))
+    proto.data_received(b"GET /half HTTP/1.1\r\nHost: a\r\n\r\n")
+    await _run_until(lambda: t.closed or t.eof)
+    assert bytes(t.out).startswith(b"HTTP/1.1 200") and bytes(t.out).endswith(b"abc")
 
 
 async def test_http1_requests_before_the_failure_are_answered() -> None:

@@ -171,7 +171,8 @@ class Connection(asyncio.Protocol):
             try:
                 exchange = action.begin(req, writer)
             except Exception:
-                self._failed(req, writer)
+                if not self._failed(req, writer):
+                    self._after_exchange(req, writer, None)  # half sent: closes
                 return
             if exchange is ANSWERED:
                 self.exchange_done(req, writer)

@@ -139,6 +139,9 @@ class Pool:
     def member(self, member_id: str) -> Member:
         return self._by_id[member_id]
 
+    def __contains__(self, member_id: object) -> bool:
+        return member_id in self._by_id
+
     def eligible(self, now: float) -> list[tuple[Member, float]]:
         """The members a policy may pick at ``now``, with their effective weights."""
         if now >= self._next_refresh:

@@ -334,7 +334,7 @@ class AppRunner:
         """Out of the pool without failing a request: no new ones, those in flight
         finish (up to the pool's drain_timeout), then it leaves."""
         pool = self._pool(inst.pool)
-        if pool is not None and inst.address not in {m.id for m in pool.balance.members}:
+        if pool is not None and inst.address not in pool.balance:
             # Already out of the balance (a reload rebuilt the pool meanwhile): no request
             # can reach it, so there is nothing to drain (seen as a KeyError in CI).
             self._leave(inst)

@@ -301,11 +301,7 @@ class H2Dispatch:
             try:
                 exchange = action.begin(req, writer) if action.streaming else None
             except Exception:
-                self.ctx.log_exception(req)
-                if writer.started:
-                    writer.abort()
-                else:
-                    self.refuse(stream, req, 500, "internal error")
+                stream.failed(req, writer)
                 return
             if exchange is ANSWERED:
                 stream.exchange_done(req, writer)

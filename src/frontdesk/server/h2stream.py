@@ -149,12 +149,20 @@ class H2Stream:
         except (ClientDisconnected, asyncio.CancelledError):
             return
         except Exception:
-            self.proto.ctx.log_exception(req)
-            if not writer.started:
-                self.active = None
-                self.proto.refuse(self, req, 500, "internal error")
-                return
-            writer.abort()
+            self.failed(req, writer)
+            return
+        self.active = None
+        self.proto.answered(self, req, writer.status, writer.sent)
+
+    def failed(self, req: Request, writer: ResponseWriter) -> None:
+        """The action raised (a bug): logged; a 500 if nothing was sent yet, else the
+        stream is reset, its framing lost (RFC 9113 §8.1), and the exchange ends."""
+        self.proto.ctx.log_exception(req)
+        if not writer.started:
+            self.active = None
+            self.proto.refuse(self, req, 500, "internal error")
+            return
+        writer.abort()
         self.active = None
         self.proto.answered(self, req, writer.status, writer.sent)
 

@@ -255,8 +255,9 @@ class StaticFiles(Action):
             # object: each one holds a rendered copy of the body (FixedResponse), which
             # per value would be up to _MEMO copies outside the cache's byte budget.
             body = p.content()
-            shared = [r for r in res.responses.values() if r.body is body]
-            resp = shared[0] if shared else self._fixed(p)
+            resp = next((r for r in res.responses.values() if r.body is body), None)
+            if resp is None:
+                resp = self._fixed(p)
             if len(res.responses) >= _MEMO:
                 res.responses.clear()
             res.responses[fields.accept_encoding] = resp

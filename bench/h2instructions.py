@@ -23,12 +23,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-from instructions import _COLLECTED, _Transport
+from callgrind import per_request
+from instructions import _Transport
 
 
 class _Client:
@@ -79,9 +78,7 @@ class _Client:
         return b"".join(out)
 
 
-async def _feed(
-    config: str, path: str, streams: int, n: int, profile: bool, timed: bool
-) -> None:
+async def _feed(config: str, path: str, streams: int, n: int, profile: bool, timed: bool) -> None:
     import gc
 
     from frontdesk.config.load import load_file
@@ -138,20 +135,6 @@ async def _feed(
     os._exit(0)  # no teardown in the count
 
 
-def _count(args: argparse.Namespace, n: int) -> int:
-    env = dict(os.environ)
-    if args.src:
-        env["PYTHONPATH"] = str(Path(args.src).resolve())
-    argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-    argv += [sys.executable, __file__, "--child", str(n), args.config, args.path]
-    argv += ["--streams", str(args.streams)]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-    m = _COLLECTED.search(done.stderr)
-    if done.returncode != 0 or m is None:
-        sys.exit(f"callgrind run failed:\n{done.stderr[-2000:]}")
-    return int(m.group(1))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config")
@@ -170,9 +153,9 @@ def main() -> None:
         feed = _feed(args.config, args.path, args.streams, n, args.profile, args.time)
         uvloop.run(feed)
         return
-    n = args.requests
-    low, high = _count(args, n), _count(args, 5 * n)
-    print(f"{(high - low) / (4 * n):.0f} instructions per request")
+    child = [args.config, args.path, "--streams", str(args.streams)]
+    count = per_request(__file__, child, args.requests, args.src)
+    print(f"{count:.0f} instructions per request")
 
 
 if __name__ == "__main__":

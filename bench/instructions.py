@@ -22,13 +22,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
-import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
-_COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
+from callgrind import per_request
 
 
 class _Transport:
@@ -41,9 +38,7 @@ class _Transport:
         self.writes += 1
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 40000), "sockname": ("127.0.0.1", 80)}.get(
-            name, default
-        )
+        return {"peername": ("127.0.0.1", 40000), "sockname": ("127.0.0.1", 80)}.get(name, default)
 
     def is_closing(self) -> bool:
         return False
@@ -82,22 +77,6 @@ async def _feed(config: str, request: bytes, n: int) -> None:
     os._exit(0)  # no teardown in the count
 
 
-def _count(args: argparse.Namespace, n: int) -> int:
-    env = dict(os.environ)
-    if args.src:
-        env["PYTHONPATH"] = str(Path(args.src).resolve())
-    argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-    argv += [sys.executable, __file__, "--child", str(n), args.config, args.path]
-    for field in args.header:
-        argv += ["-H", field]
-    argv += ["-X", args.method]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-    m = _COLLECTED.search(done.stderr)
-    if done.returncode != 0 or m is None:
-        sys.exit(f"callgrind run failed:\n{done.stderr[-2000:]}")
-    return int(m.group(1))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config")
@@ -115,9 +94,11 @@ def main() -> None:
 
         uvloop.run(_feed(args.config, request, args.child))
         return
-    n = args.requests
-    low, high = _count(args, n), _count(args, 5 * n)
-    print(f"{(high - low) / (4 * n):.0f} instructions per request")
+    child = [args.config, args.path, "-X", args.method]
+    for field in args.header:
+        child += ["-H", field]
+    count = per_request(__file__, child, args.requests, args.src)
+    print(f"{count:.0f} instructions per request")
 
 
 if __name__ == "__main__":

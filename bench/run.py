@@ -314,9 +314,7 @@ def measure_h2(server: servers.Server, number: int, scenario: Scenario, opts: Op
     _, cpu = cpus()
 
     def argv(seconds: float) -> list[str]:
-        return h2load.command(
-            url, connections, scenario.streams, seconds, scenario.request, cpu
-        )
+        return h2load.command(url, connections, scenario.streams, seconds, scenario.request, cpu)
 
     if opts.warmup > 0:
         h2load.run(argv(opts.warmup), opts.warmup)

@@ -33,9 +33,7 @@ def seen(srv, path: str, method: str = "GET") -> int:
     return int(json.loads(body).get(f"{method} {path}", 0))
 
 
-def wait_stored(
-    srv, u: str, timeout: float = 30.0, headers: dict[str, str] | None = None
-) -> None:
+def wait_stored(srv, u: str, timeout: float = 30.0, headers: dict[str, str] | None = None) -> None:
     """Until `u` is in the cache: a response is stored as its last bytes go out, so the
     client can ask again (and reach the other worker) a moment before the store has it.
     Asks with only-if-cached (RFC 9111 §5.2.1.7), which never reaches the origin."""

@@ -93,4 +93,3 @@ def test_reload_after_changing_env_rolls_under_load_and_fails_nothing(server) ->
     assert {r["pid"] for r in app_rows(srv)} and srv.get("/")[1].split()[
         1
     ] == f"v{version}".encode()
-

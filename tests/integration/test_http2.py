@@ -247,9 +247,7 @@ def test_request_bodies_follow_the_window(h2server, tls) -> None:
     c = H2Client(tls_port, tls)
     data = bytes(range(256)) * (3 * 4096)
     try:
-        with_length = c.send(
-            "/api/upload", "POST", [(b"content-length", b"%d" % len(data))], data
-        )
+        with_length = c.send("/api/upload", "POST", [(b"content-length", b"%d" % len(data))], data)
         a = c.wait(with_length)
         assert a.body == f"{len(data)} {hashlib.sha256(data).hexdigest()}".encode()
         chunked = c.send("/api/upload", "POST", [], data)  # no length: chunked upstream
@@ -391,6 +389,7 @@ def test_more_streams_than_the_limit_end_the_connection(h2server, tls) -> None:
 @pytest.mark.slow
 def test_shutdown_says_goaway_and_finishes_streams_in_flight(tmp_path: Path) -> None:
     """SIGTERM: GOAWAY (NO_ERROR) at once, the request in flight still answered."""
+
     class Slow(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 

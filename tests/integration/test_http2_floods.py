@@ -257,4 +257,3 @@ def test_flood(h2c: tuple[Server, int], name: str) -> None:
     assert flooder.connections > 1  # the server ended flooding connections
     server.wait_log(reason, start=log_from)
     assert server.proc.poll() is None and live_children(server.pid) == [worker]
-

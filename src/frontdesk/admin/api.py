@@ -83,9 +83,7 @@ def pools_payload(master: Master, merged: list[dict[str, Any]]) -> list[dict[str
             {
                 "pool": pool.name,
                 "balance": seen.get("balance", pool.config.balance),
-                "health_interval": pool.config.health.interval
-                if pool.config.health.path
-                else None,
+                "health_interval": pool.config.health.interval if pool.config.health.path else None,
                 "servers": listed,
             }
         )

@@ -99,9 +99,7 @@ def parse_request(line: str, headers: list[str]) -> ExplainRequest:
         raise ExplainError(f"the server would answer 400 to the target {raw!r}")
     if not any(k.lower() == "host" for k, _ in fields):
         fields.insert(0, ("Host", split.netloc))
-    return ExplainRequest(
-        method, host, split.port, target.path, target.query, raw, tuple(fields)
-    )
+    return ExplainRequest(method, host, split.port, target.path, target.query, raw, tuple(fields))
 
 
 def _conditions(route: Route) -> list[tuple[str, Matcher]]:

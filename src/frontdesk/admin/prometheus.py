@@ -93,8 +93,7 @@ def _upstream(rows: list[list[Any]], pools: list[dict[str, Any]]) -> Iterable[Me
         latency.add_metric([pool, server], _buckets(buckets), seconds)
     state = GaugeMetricFamily(
         "frontdesk_upstream_state",
-        "Workers that see each backend server in each state (up, ejected, down, "
-        "drain, disabled).",
+        "Workers that see each backend server in each state (up, ejected, down, drain, disabled).",
         labels=["pool", "server", "state"],
     )
     up = GaugeMetricFamily(
@@ -175,7 +174,8 @@ def _apps(apps: list[dict[str, Any]]) -> Iterable[Metric]:
         "frontdesk_app_restarts", "Restarts of each app's instances.", labels=["app"]
     )
     running = GaugeMetricFamily(
-        "frontdesk_app_instances_ready", "Instances of each app ready (in its pool).",
+        "frontdesk_app_instances_ready",
+        "Instances of each app ready (in its pool).",
         labels=["app"],
     )
     names = sorted({row["app"] for row in apps})

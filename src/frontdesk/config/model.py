@@ -431,9 +431,7 @@ class Config(BaseModel):
 
     def listeners(self) -> list[Listener]:
         """Every listen entry as a table (a plain string is a plain HTTP listener)."""
-        return [
-            Listener(address=a) if isinstance(a, str) else a for a in self.server.listen
-        ]
+        return [Listener(address=a) if isinstance(a, str) else a for a in self.server.listen]
 
     def listen_addresses(self) -> list[tuple[str, int]]:
         """(host, port) pairs to bind; host "" means all interfaces, IPv6 without brackets."""

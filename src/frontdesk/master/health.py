@@ -163,6 +163,7 @@ async def probe(
 
 HISTORY = 60  # check results kept per server for the admin API
 
+
 class HealthChecker(PoolJob):
     """The master's active checks: a round per `interval` for each pool with a path."""
 

@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from frontdesk.server.response import FixedResponse
 
 
-
 class H2Settings(Protocol):
     """The `[http2]` table as the server sees it (config/http2.py; the server package
     knows no config model)."""

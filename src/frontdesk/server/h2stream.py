@@ -132,9 +132,7 @@ class H2Stream:
     def run_task(
         self, req: Request, action: Action, reader: BodyReader | None, writer: ResponseWriter
     ) -> None:
-        self.active = asyncio.get_running_loop().create_task(
-            self._run(req, action, reader, writer)
-        )
+        self.active = asyncio.get_running_loop().create_task(self._run(req, action, reader, writer))
 
     async def _run(
         self, req: Request, action: Action, reader: BodyReader | None, writer: ResponseWriter

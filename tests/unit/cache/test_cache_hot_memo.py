@@ -31,9 +31,7 @@ class _Memory:
 
 
 def make_entry() -> Stored:
-    e = stored(
-        h(cache_control="max-age=100", etag=ETAG.decode(), last_modified=LM), body=len(BODY)
-    )
+    e = stored(h(cache_control="max-age=100", etag=ETAG.decode(), last_modified=LM), body=len(BODY))
     return make_stored(e, BODY)
 
 

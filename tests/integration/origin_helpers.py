@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 _ROUTES = """
@@ -44,3 +45,19 @@ def wait_stored(srv, u: str, timeout: float = 30.0, headers: dict[str, str] | No
             return
         assert r.status == 504 and time.monotonic() < deadline, r.status
         time.sleep(0.02)
+
+
+def burst(srv, u: str, n: int) -> list[tuple[int, bytes]]:
+    """(status, body) of `n` concurrent GETs of `u`, each on a connection of its own."""
+    results: list[tuple[int, bytes]] = []
+
+    def one() -> None:
+        r, body = srv.get(u)
+        results.append((r.status, body))
+
+    threads = [threading.Thread(target=one) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    return results

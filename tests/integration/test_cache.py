@@ -8,12 +8,11 @@ from a fresh one, and its /stats count says how many requests reached it.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from urllib.parse import quote
 
 import pytest
-from origin_helpers import cached_routes, seen
+from origin_helpers import burst, cached_routes, seen
 
 CACHE = """
 [cache.main]
@@ -193,17 +192,7 @@ def test_concurrent_misses_for_an_expired_key_make_one_origin_request(srv):
     srv.get(u)
     time.sleep(1.2)
     before = seen(srv, "/c/collapse")
-    results: list[tuple[int, bytes]] = []
-
-    def one() -> None:
-        r, body = srv.get(u)
-        results.append((r.status, body))
-
-    threads = [threading.Thread(target=one) for _ in range(100)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(20)
+    results = burst(srv, u, 100)
     assert len(results) == 100 and all(s == 200 for s, _ in results)
     assert seen(srv, "/c/collapse") - before == 1
     assert {b for _, b in results} == {b"/c/collapse #2"}

@@ -10,7 +10,7 @@ import time
 from urllib.parse import quote
 
 import pytest
-from origin_helpers import cached_routes, seen, wait_stored
+from origin_helpers import burst, cached_routes, seen, wait_stored
 
 CACHE = """
 [cache.main]
@@ -31,13 +31,13 @@ def srv(module_server, origin, tmp_path_factory):
     return module_server(cached_routes(origin.address, text), workers=2)
 
 
-def worker_hits(srv) -> list[int]:
-    """Cache hits so far in each worker."""
+def worker_hits(srv, counter: str = "hits") -> list[int]:
+    """Cache hits (or another counter of [cache.main]) so far in each worker."""
     result = srv.cli("status", "--json")
     assert result.returncode == 0, result.stderr
     workers = json.loads(result.stdout)["workers"]
     assert len(workers) == 2
-    return [int(w["caches"]["main"]["hits"]) for w in workers]
+    return [int(w["caches"]["main"][counter]) for w in workers]
 
 
 def stored(srv, u: str, n: int = 40) -> set[bytes]:
@@ -68,6 +68,39 @@ def test_a_response_stored_by_one_worker_is_a_hit_in_both(srv):
     assert seen(srv, "/c/w-store") == 1  # the origin was asked once, not once per worker
     after = worker_hits(srv)
     assert all(a > b for a, b in zip(after, before, strict=True)), (before, after)
+
+
+def test_concurrent_misses_in_both_workers_make_one_origin_request(srv):
+    # The origin takes 0.5 s: 40 requests on 40 connections, spread over both workers,
+    # all miss while the first fetch is on. The worker that fetches collapses its own
+    # (runtime.Flight); the other waits on its lease (cache/leases.py).
+    u = "/c/w-burst?cc=" + quote("max-age=600") + "&sleep=0.5"
+    before = worker_hits(srv, "collapsed")
+    results = burst(srv, u, 40)
+    assert len(results) == 40 and all(status == 200 for status, _ in results)
+    assert {body for _, body in results} == {b"/c/w-burst #1"}
+    assert seen(srv, "/c/w-burst") == 1  # not once per worker
+    after = worker_hits(srv, "collapsed")
+    assert all(a > b for a, b in zip(after, before, strict=True)), (before, after)
+
+
+def test_a_stale_key_in_use_on_both_workers_is_refreshed_once(srv):
+    # stale-while-revalidate (RFC 5861 §3): stale requests on both workers are answered
+    # at once while one background request refreshes the key; it takes the origin
+    # 0.5 s, long enough for both workers to see the key stale.
+    u = "/c/w-swr?cc=" + quote("max-age=1, stale-while-revalidate=60") + "&sleep=0.5"
+    r, first = srv.get(u)
+    assert r.status == 200
+    wait_stored(srv, u)
+    time.sleep(1.2)  # stale now
+    bodies = many(srv, u, 20)
+    # Answered from the stale entry, none waiting (the last ones may see the refresh).
+    assert first in bodies and bodies <= {first, b"/c/w-swr #2"}
+    deadline = time.monotonic() + 10
+    while seen(srv, "/c/w-swr") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.7)  # a second refresh (from the other worker) would land by now
+    assert seen(srv, "/c/w-swr") == 2  # the first fetch and one refresh
 
 
 def test_a_304_freshening_is_seen_by_both(srv):

@@ -42,6 +42,7 @@ from .reply import (
     write_stored,
 )
 from .serve import if_range_holds, not_modified, parse_range
+from .shared import key_hash
 from .status import Fwd
 from .store import Hit
 from .validation import freshen, validation_request_fields
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from frontdesk.server.request import Request
 
     from .entry import Entry
+    from .leases import Leases
     from .memory import Stored
     from .runtime import CacheRuntime
 
@@ -65,6 +67,7 @@ _SERVES = frozenset({Do.HIT, Do.STALE_HIT, Do.STALE_REVALIDATE})
 # Misses that concurrent requests may share (collapsing); a request whose own
 # directives sent it to the origin (Fwd.REQUEST) waits for nobody.
 _SHARED_MISSES = frozenset({Fwd.URI_MISS, Fwd.VARY_MISS, Fwd.MISS, Fwd.STALE})
+_PROBE_EVERY = 0.25  # seconds between checks that a lease's holder is alive
 _WRITE_THROUGH = Decision(Do.FORWARD, fwd=Fwd.METHOD)
 _BYPASS = Decision(Do.FORWARD, fwd=Fwd.BYPASS)
 # Request fields that take a request off the hot lane: decide() and answer() read them.
@@ -409,6 +412,7 @@ class CachedProxy(Action):
             return
         creq, fwd, key = self._cache_request(req)
         followed = False
+        waited = False  # on another worker's fetch
         while True:
             flight = runtime.flights.get(key) if runtime.collapse and not followed else None
             if flight is not None:
@@ -420,6 +424,8 @@ class CachedProxy(Action):
             if decision.action in _SERVES:
                 hit = _hit_for(hits, decision.entry)
                 _close_others(hits, hit)
+                if waited:
+                    runtime.collapsed += 1
                 await self._answer_hit(out, decision, hit, now)
                 if decision.action is Do.STALE_REVALIDATE:
                     self._refresh(req, key, decision)
@@ -427,6 +433,13 @@ class CachedProxy(Action):
             if not followed and key in runtime.flights:
                 _close_others(hits, None)
                 continue  # a fetch for this key started while we looked
+            if not followed and _shares_fetch(decision) and runtime.collapse:
+                leases = runtime.memory.leases if runtime.memory is not None else None
+                if leases is not None and leases.fetching_elsewhere(key_hash(key)):
+                    _close_others(hits, None)
+                    followed = waited = True
+                    await self._wait_elsewhere(leases, key_hash(key))
+                    continue
             break
         if decision.action is Do.GATEWAY_TIMEOUT:
             _close_others(hits, None)
@@ -464,20 +477,41 @@ class CachedProxy(Action):
         if stored:
             runtime.collapsed += 1
 
+    async def _wait_elsewhere(self, leases: Leases, kid: bytes) -> None:
+        """Wait (bounded) while another worker fetches this key (leases.py): until its
+        lease is let go, its holder found dead, or `collapse_timeout`."""
+        deadline = time.monotonic() + self.runtime.collapse_timeout
+        probe = time.monotonic() + _PROBE_EVERY
+        pause = 0.002
+        while leases.marked(kid):
+            now = time.monotonic()
+            if now >= deadline:
+                return
+            if now >= probe:
+                # The mark of a worker that died mid-fetch stays: the lock tells.
+                if not leases.fetching_elsewhere(kid):
+                    return
+                probe = now + _PROBE_EVERY
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.02)
+
     async def _fetch(self, miss: Miss, decision: Decision, hits: list[Hit]) -> None:
         """Go to the origin for a miss or a validation, storing what may be stored."""
         req, fwd, creq, key, out = miss
         runtime = self.runtime
         flight = None
-        if (
-            runtime.collapse
-            and key not in runtime.flights
-            and (decision.action is Do.VALIDATE or decision.fwd in _SHARED_MISSES)
-        ):
+        if runtime.collapse and key not in runtime.flights and _shares_fetch(decision):
             from .runtime import Flight
 
             flight = runtime.flights[key] = Flight()
             flight.result.add_done_callback(lambda _: _forget(runtime.flights, key, flight))
+            leases = runtime.memory.leases if runtime.memory is not None else None
+            if leases is not None:
+                # The other workers' misses for this key wait for it too; let go once
+                # the response is stored or known not to be (the flight's end).
+                kid = key_hash(key)
+                if leases.take(kid):
+                    flight.result.add_done_callback(lambda _: leases.release(kid))
         headers = req.headers
         client_conditional = any(has(headers, n) for n in _CLIENT_CONDITIONS)
         if decision.action is Do.VALIDATE:
@@ -550,14 +584,19 @@ class CachedProxy(Action):
         await self._answer_hit(out, decision, hit, now, member)
 
     def _refresh(self, req: Request, key: str, decision: Decision) -> None:
-        """RFC 5861 §3: revalidate in the background, once per key at a time."""
+        """RFC 5861 §3: revalidate in the background, once per key at a time in the whole
+        server (its lease, leases.py, keeps the other workers from doing it again)."""
         runtime = self.runtime
         if key in runtime.revalidating:
             return
+        leases = runtime.memory.leases if runtime.memory is not None else None
+        kid = key_hash(key) if leases is not None else b""
+        if leases is not None and not leases.take(kid):
+            return  # another worker refreshes it (or fetches it) already: once per server
         runtime.revalidating.add(key)
-        runtime.spawn(self._revalidate(req, key, decision))
+        runtime.spawn(self._revalidate(req, key, decision, kid))
 
-    async def _revalidate(self, req: Request, key: str, decision: Decision) -> None:
+    async def _revalidate(self, req: Request, key: str, decision: Decision, kid: bytes) -> None:
         runtime = self.runtime
         fetch = None
         try:
@@ -580,6 +619,8 @@ class CachedProxy(Action):
             error_log.exception("cache %r: background revalidation of %s failed", runtime.name, key)
         finally:
             runtime.revalidating.discard(key)
+            if runtime.memory is not None:
+                runtime.memory.leases.release(kid)
             if fetch is not None:
                 fetch.close()
 
@@ -639,6 +680,12 @@ def _close_others(hits: list[Hit], keep: Hit | None) -> None:
     for h in hits:
         if h is not keep:
             h.body.close()
+
+
+def _shares_fetch(decision: Decision) -> bool:
+    """Whether others' requests for the key may wait on this request's fetch: a miss or a
+    validation, not a request whose own directives sent it to the origin."""
+    return decision.action is Do.VALIDATE or decision.fwd in _SHARED_MISSES
 
 
 def _forget(flights: dict[str, Any], key: str, flight: Any) -> None:

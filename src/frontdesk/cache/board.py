@@ -39,19 +39,26 @@ def slot_of(kid: bytes) -> int:
     return (kid[0] << 8) | kid[1]
 
 
+def open_shared(path: Path, size: int) -> tuple[int, mmap.mmap]:
+    """The file at `path` (created when missing, grown to `size`), open and mapped."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        # Two workers may create it at once: growing a file to the size it already
+        # has changes nothing, so neither erases what the other wrote.
+        if os.fstat(fd).st_size < size:
+            os.ftruncate(fd, size)
+        return fd, mmap.mmap(fd, size)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 class Board:
     """The generation and hit-count arrays, mapped from `path` (created when missing)."""
 
     def __init__(self, path: Path) -> None:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            # Two workers may create it at once: growing a file to the size it already
-            # has changes nothing, so neither erases what the other wrote.
-            if os.fstat(fd).st_size < _SIZE:
-                os.ftruncate(fd, _SIZE)
-            self._map = mmap.mmap(fd, _SIZE)
-        finally:
-            os.close(fd)
+        fd, self._map = open_shared(path, _SIZE)
+        os.close(fd)  # the map stays
         view = memoryview(self._map)
         self._view = view
         self.gens = view[: SLOTS * 8].cast("Q")

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from .board import Board, WriteLock, slot_of
 from .entry import Entry
+from .leases import Leases
 from .lmdb_store import LmdbStore, Writing, pack_record, unpack_record
 from .memory import ENTRY_OVERHEAD, Stored, make_stored
 from .record import RecordError, dump_entry, key_id, load_entry, variant_id
@@ -81,6 +82,7 @@ class SharedTier:
         self.root = root
         self._lock = WriteLock(root / "lock")
         self._board = Board(root / "board")
+        self.leases = Leases(root / "leases")  # who is fetching what (collapsing)
         self._gens = self._board.gens
         self._freq = self._board.freq
         self._db = LmdbStore(root / "store", max_bytes)
@@ -135,7 +137,7 @@ class SharedTier:
 
     def _load(self, key: str, now: float) -> Local:
         """Read `key` from LMDB into the hot copy (when it fits there)."""
-        kid = _kid(key)
+        kid = key_hash(key)
         slot = slot_of(kid)
         gen = self._gens[slot]  # before the read: board.py says why
         stored: list[Stored] = []
@@ -180,7 +182,7 @@ class SharedTier:
             self._stats.too_large += 1
             return False
         entry = replace(entry, content_length=len(body), ref=None)
-        sid = _kid(entry.key) + bytes.fromhex(variant_id(entry.variant, entry.method))
+        sid = key_hash(entry.key) + bytes.fromhex(variant_id(entry.variant, entry.method))
         record = pack_record(dump_entry(entry), body)
         charge = len(record) + len(sid) + ENTRY_OVERHEAD
         if charge > self.max_bytes:
@@ -216,7 +218,7 @@ class SharedTier:
     # -- removal
 
     async def delete(self, key: str) -> int:
-        kid = _kid(key)
+        kid = key_hash(key)
         return self._write(lambda w: w.remove_key(kid)) or 0
 
     async def purge_tag(self, tag: str) -> int:
@@ -249,12 +251,14 @@ class SharedTier:
         self._hot = S3Fifo(self._hot.capacity)
         self._db.close()
         self._board.close()
+        self.leases.close()
         self._lock.close()
         if self._private is not None:
             shutil.rmtree(self._private, ignore_errors=True)
 
 
-def _kid(key: str) -> bytes:
+def key_hash(key: str) -> bytes:
+    """The key's hash as bytes: its board slot (board.py) and its lease (leases.py)."""
     return bytes.fromhex(key_id(key))
 
 

@@ -381,11 +381,16 @@ def _status(config: Config, as_json: bool) -> int:
 
 def _watch(config: Config, every: float, as_json: bool) -> int:
     """`status --watch`: redraw in place until Ctrl-C (the screen cleared each time)."""
-    import time
+    import signal
 
     if every <= 0:
         print("--watch needs a positive number of seconds", file=sys.stderr)
         return EXIT_CONFIG
+    # Ctrl-C (or a TERM) is taken between redraws only: blocked, it waits as pending
+    # for sigtimedwait, the pause between redraws. As a KeyboardInterrupt it could land
+    # in a destructor, where Python reports and swallows it, and the loop went on.
+    stops = {signal.SIGINT, signal.SIGTERM}
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
     try:
         while True:
             sys.stdout.write("\x1b[H\x1b[2J")  # cursor home, clear: redrawn in place
@@ -393,9 +398,10 @@ def _watch(config: Config, every: float, as_json: bool) -> int:
             sys.stdout.flush()
             if code:
                 return code
-            time.sleep(every)
-    except KeyboardInterrupt:
-        return 0
+            if signal.sigtimedwait(stops, every) is not None:
+                return 0
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def _explain(config: Config, request: str, headers: list[str], as_json: bool) -> int:

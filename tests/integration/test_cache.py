@@ -137,6 +137,22 @@ def test_unsafe_method_invalidates_the_url(srv):
     assert b == b"/c/inval #2"  # §4.4: the POST's 2xx invalidated the stored GET
 
 
+def test_unsafe_method_invalidates_its_location_and_content_location(srv):
+    # §4.4: same-origin Location and Content-Location are invalidated with the target.
+    loc, cloc = url("/c/inval-loc", cc="max-age=60"), url("/c/inval-cloc", cc="max-age=60")
+    for u in (loc, cloc):
+        srv.get(u)
+        assert "hit" in srv.get(u)[0].getheader("Cache-Status")
+    post = url("/c/inval-post", h=f"Location:{loc}")
+    r, _ = srv.get(post, method="POST")
+    assert r.status == 200 and r.getheader("Location") == loc
+    assert srv.get(loc)[1] == b"/c/inval-loc #2"
+    put = url("/c/inval-put", h=f"Content-Location:http://127.0.0.1:{srv.port}{cloc}")
+    r, _ = srv.get(put, method="PUT")
+    assert r.status == 200
+    assert srv.get(cloc)[1] == b"/c/inval-cloc #2"
+
+
 def test_purge_method_from_an_allowed_address(srv):
     u = url("/c/purged", cc="max-age=60")
     srv.get(u)

@@ -156,8 +156,15 @@ class Fetch(ResponseWriter):
             return
         if stored.client_headers != headers:  # tag fields removed (tags.py)
             block = response_head(stored.client_headers, version, self.via)[0]
+        # The origin's fields go on: a write-through's writer reads Location and
+        # Content-Location in them (write_through.py, RFC 9111 §4.4).
         out.start_forwarded(
-            status, block + b"Cache-Status: " + member + b"\r\n", has_length, has_date
+            status,
+            block + b"Cache-Status: " + member + b"\r\n",
+            has_length,
+            has_date,
+            headers,
+            version,
         )
 
     def interim(self, status: int, block: bytes) -> None:

@@ -8,13 +8,15 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "frontdesk"
-# cache/: every policy module is pure; the storage tiers hold the clock, files, threads
-# and sockets (store.py, the interface, and s3fifo.py, the eviction rule, stay pure), and
-# the shell on the proxy (action, fetch, write_through, runtime) does the I/O the policy decides.
+# cache/: every policy module is pure; the storage tiers (with the shared board and the
+# fetch leases) hold the clock, files, threads and sockets (store.py, the interface, and
+# s3fifo.py, the eviction rule, stay pure), and the shell on the proxy (action, fetch,
+# write_through, runtime) does the I/O the policy decides.
 CACHE_IO = {
     "memory.py",
     "shared.py",
     "board.py",
+    "leases.py",
     "disk.py",
     "redis_tier.py",
     "tiered.py",

@@ -348,6 +348,19 @@ def test_version_of_each_pipelined_request_is_its_own(pieces: list[bytes]) -> No
     assert t.eof
 
 
+def test_version_of_a_request_begun_in_an_earlier_read() -> None:
+    # Found by the fuzzer: the second request began in the first read, and its head ends
+    # at the first byte of the next, whose own request line has " HTTP/1.1\r\n" just
+    # where the second's version would be were its line at that read's start. Taken for
+    # HTTP/1.1, the HTTP/1.0 request without Host was answered 400.
+    proto, t = connect(make_ctx())
+    proto.data_received(b"GET /fixed HTTP/1.1\r\nHost: a\r\n\r\nGET /ab HTTP/1.0\r\n\r")
+    proto.data_received(b"\nGET /c HTTP/1.1\r\nHost: a\r\n\r\n")
+    out = bytes(t.out)
+    assert out.count(b"HTTP/1.1 200 OK") == 2 and b"400" not in out
+    assert out.endswith(b"other") and b"Connection: close" in out.split(b"fixed")[1]
+
+
 def test_version_read_off_a_split_request_line() -> None:
     proto, t = connect(make_ctx())
     proto.data_received(b"GET /fixed HTTP/1.")

@@ -316,6 +316,14 @@ class HttpProtocol(Connection):
         now = self.state
         if now == HEAD or now == BODY:  # a request is still being read
             self._after_feed(state == IDLE)
+        elif now == IDLE and self._url_parts:
+            # These bytes also began the next request (pipelined) after the last one
+            # answered: its head is being read. (Left idle, the next read would be
+            # taken for its start: its version read off the wrong bytes, and its
+            # header timeout started late.) Its bytes so far are not counted.
+            self.state = HEAD
+            self._head_size = 0
+            self._after_feed(True)
         out = self._out
         if out:
             self.transport.write(out[0] if len(out) == 1 else b"".join(out))

@@ -45,12 +45,13 @@ class Leases:
         self._view = memoryview(self._map)
         self._prints = self._view.cast("Q")
         self._held: dict[int, int] = {}  # slot → fingerprint, of the leases held here
+        self._closed = False
 
     def take(self, kid: bytes) -> bool:
         """Take the lease of `kid` for a fetch; False if its slot is taken (by another
         worker, or here by another key)."""
         slot = slot_of(kid)
-        if slot in self._held:
+        if slot in self._held or self._closed:
             return False
         try:
             fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, slot)
@@ -76,7 +77,9 @@ class Leases:
         """Whether another process's lease names `kid` (a memory read, no system call;
         a crashed holder's mark stays: `fetching_elsewhere` tells)."""
         slot = slot_of(kid)
-        return slot not in self._held and self._prints[slot] == fingerprint(kid)
+        if self._closed or slot in self._held:
+            return False
+        return self._prints[slot] == fingerprint(kid)
 
     def fetching_elsewhere(self, kid: bytes) -> bool:
         """Whether another process holds the lease of `kid` now."""
@@ -91,6 +94,9 @@ class Leases:
         return False
 
     def close(self) -> None:
+        """Unmapped and closed (the worker is stopping): every lease it held is let go,
+        and the fetches still running find nothing to release."""
+        self._closed = True
         self._held.clear()
         self._prints.release()
         self._view.release()

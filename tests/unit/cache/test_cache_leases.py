@@ -108,3 +108,16 @@ def test_the_lock_still_holds_after_another_process_probed_it(tmp_path):
     with other_worker(path, A, release=True):
         for _ in range(3):  # a probe takes and drops a shared lock of its own
             assert here.fetching_elsewhere(A)
+
+
+def test_a_closed_file_lets_go_and_answers_nothing(tmp_path):
+    path = tmp_path / "leases"
+    here = Leases(path)
+    assert here.take(A)
+    here.close()
+    # A fetch that ends after the tier closed (a stopping worker) releases nothing.
+    here.release(A)
+    assert not here.take(A) and not here.marked(A) and not here.fetching_elsewhere(A)
+    there = Leases(path)
+    assert not there.fetching_elsewhere(A)  # the lock went with the descriptor
+    assert there.take(A)

@@ -68,6 +68,7 @@ _SERVES = frozenset({Do.HIT, Do.STALE_HIT, Do.STALE_REVALIDATE})
 # directives sent it to the origin (Fwd.REQUEST) waits for nobody.
 _SHARED_MISSES = frozenset({Fwd.URI_MISS, Fwd.VARY_MISS, Fwd.MISS, Fwd.STALE})
 _PROBE_EVERY = 0.25  # seconds between checks that a lease's holder is alive
+_MARK_GRACE = 10  # half-milliseconds a lease's holder has to mark it
 _WRITE_THROUGH = Decision(Do.FORWARD, fwd=Fwd.METHOD)
 _BYPASS = Decision(Do.FORWARD, fwd=Fwd.BYPASS)
 # Request fields that take a request off the hot lane: decide() and answer() read them.
@@ -413,6 +414,7 @@ class CachedProxy(Action):
         creq, fwd, key = self._cache_request(req)
         followed = False
         waited = False  # on another worker's fetch
+        leased: bytes | None = None  # this request's lease on the key (leases.py)
         while True:
             flight = runtime.flights.get(key) if runtime.collapse and not followed else None
             if flight is not None:
@@ -433,13 +435,24 @@ class CachedProxy(Action):
             if not followed and key in runtime.flights:
                 _close_others(hits, None)
                 continue  # a fetch for this key started while we looked
-            if not followed and _shares_fetch(decision) and runtime.collapse:
+            if (
+                not followed
+                and _shares_fetch(decision)
+                and runtime.collapse
+                and decision.action is not Do.GATEWAY_TIMEOUT
+            ):
                 leases = runtime.memory.leases if runtime.memory is not None else None
-                if leases is not None and leases.fetching_elsewhere(key_hash(key)):
-                    _close_others(hits, None)
-                    followed = waited = True
-                    await self._wait_elsewhere(leases, key_hash(key))
-                    continue
+                if leases is not None:
+                    # Taken here, not once the fetch starts: two workers that miss at
+                    # once must not both see the key free and both fetch it.
+                    kid = key_hash(key)
+                    if leases.take(kid):
+                        leased = kid  # _fetch makes the flight it ends with (no await)
+                    else:
+                        _close_others(hits, None)
+                        followed = waited = True
+                        await self._wait_elsewhere(leases, kid)
+                        continue
             break
         if decision.action is Do.GATEWAY_TIMEOUT:
             _close_others(hits, None)
@@ -450,7 +463,7 @@ class CachedProxy(Action):
                 decision.status_member(self.options),
             )
             return
-        await self._fetch(Miss(req, fwd, creq, key, out), decision, hits)
+        await self._fetch(Miss(req, fwd, creq, key, out), decision, hits, leased)
 
     async def _answer_hit(
         self,
@@ -480,6 +493,12 @@ class CachedProxy(Action):
     async def _wait_elsewhere(self, leases: Leases, kid: bytes) -> None:
         """Wait (bounded) while another worker fetches this key (leases.py): until its
         lease is let go, its holder found dead, or `collapse_timeout`."""
+        # The holder marks the slot just after it locks it: a few ms for the mark (no
+        # mark by then, or another key's, and the slot is another key's fetch).
+        for _ in range(_MARK_GRACE):
+            if leases.marked(kid) or not leases.locked_elsewhere(kid):
+                break
+            await asyncio.sleep(0.0005)
         deadline = time.monotonic() + self.runtime.collapse_timeout
         probe = time.monotonic() + _PROBE_EVERY
         pause = 0.002
@@ -495,23 +514,29 @@ class CachedProxy(Action):
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.02)
 
-    async def _fetch(self, miss: Miss, decision: Decision, hits: list[Hit]) -> None:
-        """Go to the origin for a miss or a validation, storing what may be stored."""
+    async def _fetch(
+        self, miss: Miss, decision: Decision, hits: list[Hit], leased: bytes | None = None
+    ) -> None:
+        """Go to the origin for a miss or a validation, storing what may be stored.
+        `leased`: the key's lease, taken by the caller (stream())."""
         req, fwd, creq, key, out = miss
         runtime = self.runtime
+        leases = runtime.memory.leases if runtime.memory is not None else None
         flight = None
         if runtime.collapse and key not in runtime.flights and _shares_fetch(decision):
             from .runtime import Flight
 
             flight = runtime.flights[key] = Flight()
             flight.result.add_done_callback(lambda _: _forget(runtime.flights, key, flight))
-            leases = runtime.memory.leases if runtime.memory is not None else None
             if leases is not None:
                 # The other workers' misses for this key wait for it too; let go once
                 # the response is stored or known not to be (the flight's end).
-                kid = key_hash(key)
-                if leases.take(kid):
+                kid = leased if leased is not None else key_hash(key)
+                if leased is not None or leases.take(kid):
                     flight.result.add_done_callback(lambda _: leases.release(kid))
+                leased = None
+        if leased is not None and leases is not None:
+            leases.release(leased)  # no flight to end it (not expected: stream() checked)
         headers = req.headers
         client_conditional = any(has(headers, n) for n in _CLIENT_CONDITIONS)
         if decision.action is Do.VALIDATE:

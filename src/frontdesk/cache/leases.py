@@ -83,9 +83,14 @@ class Leases:
 
     def fetching_elsewhere(self, kid: bytes) -> bool:
         """Whether another process holds the lease of `kid` now."""
-        if not self.marked(kid):
-            return False
+        return self.marked(kid) and self.locked_elsewhere(kid)
+
+    def locked_elsewhere(self, kid: bytes) -> bool:
+        """Whether another process holds the lock of `kid`'s slot (for `kid` or for
+        another key of the slot: the mark tells which)."""
         slot = slot_of(kid)
+        if self._closed or slot in self._held:
+            return False
         try:
             fcntl.lockf(self._fd, fcntl.LOCK_SH | fcntl.LOCK_NB, 1, slot)
         except OSError:

@@ -85,6 +85,7 @@ def test_another_key_of_the_same_slot_is_not_waited_for(tmp_path):
     assert slot_of(b) == slot_of(A)
     with other_worker(path, A, release=True):
         assert not here.marked(b) and not here.fetching_elsewhere(b)
+        assert here.locked_elsewhere(b)  # the slot's lock, for a key the mark names
         assert not here.take(b)  # the slot holds one lease: b is fetched without one
 
 

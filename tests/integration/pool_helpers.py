@@ -120,5 +120,7 @@ def wait_states(srv, wanted: dict[str, dict[str, int]], timeout: float = 10.0) -
 
 
 def pool_cli(srv, *args: str) -> subprocess.CompletedProcess[str]:
-    """`frontdesk pool -c CONFIG ARGS` against `srv`."""
+    """`frontdesk pool -c CONFIG ARGS` against `srv`, once its admin socket answers (it
+    may appear just after the port does: CI saw the CLI find no socket)."""
+    status(srv)
     return srv.cli("pool", *args)

@@ -10,6 +10,7 @@ import ssl
 import subprocess
 import sys
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -150,25 +151,33 @@ def test_sessions_resume_on_every_worker(
 ) -> None:
     """Each worker has its own SSL_CTX; a ticket one of them issued resumes on the
     others because the master gave them all the same ticket key. With 2 workers
-    accepting from one socket, 30 resumptions in a row land on both."""
+    accepting from one socket, resumptions 8 at a time land on both (one after the
+    other, the kernel may hand every connection to the same worker: CI saw 0 and 31)."""
     server, tls_port = tls_server
     ctx = client_context(ca)
     ctx.maximum_version = version
     body, session, _ = https_get(ctx, tls_port)
     assert body.endswith(b"hello\n")
     assert session is not None
-    reused = [https_get(ctx, tls_port, session=session)[2] for _ in range(30)]
-    assert all(reused), reused
-    # Both workers served some of them: the ticket worker A issued resumed on worker B.
     assert server.config is not None
-    status = subprocess.run(
-        [sys.executable, "-m", "frontdesk", "status", "--json", "-c", str(server.config)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=server.config.parent,
-    )
-    served = [w["requests"] for w in json.loads(status.stdout)["workers"]]
+    served: list[int] = []
+    for _ in range(5):
+        with ThreadPoolExecutor(8) as pool:
+            reused = list(
+                pool.map(lambda _: https_get(ctx, tls_port, session=session)[2], range(24))
+            )
+        assert all(reused), reused
+        # Both workers served some: the ticket worker A issued resumed on worker B.
+        status = subprocess.run(
+            [sys.executable, "-m", "frontdesk", "status", "--json", "-c", str(server.config)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=server.config.parent,
+        )
+        served = [w["requests"] for w in json.loads(status.stdout)["workers"]]
+        if len(served) == 2 and all(n > 0 for n in served):
+            break
     assert len(served) == 2 and all(n > 0 for n in served), served
     # Clients closing (close_notify) are no news worth a log line each.
     assert "eof_received" not in server.stderr() + server.stdout()

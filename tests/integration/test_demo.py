@@ -194,6 +194,11 @@ def test_killing_a_planner_instance_during_queries_fails_none(demo: DemoProcess)
         for t in threads:
             t.join(120)
         assert failures == [], failures
+        # A SIGTERMed planner finishes its requests and exits once its idle keep-alive
+        # connections (frontdesk's pool) time out: up to Handler.timeout (5 s) later.
+        stop_by = time.monotonic() + 15
+        while alive(victim) and time.monotonic() < stop_by:
+            time.sleep(0.1)
         assert not alive(victim)
         # The supervisor starts a new planner.1, and it joins the pool again.
         deadline = time.monotonic() + 30

@@ -441,7 +441,7 @@ class CachedProxy(Action):
                 and runtime.collapse
                 and decision.action is not Do.GATEWAY_TIMEOUT
             ):
-                leases = runtime.memory.leases if runtime.memory is not None else None
+                leases = runtime.leases
                 if leases is not None:
                     # Taken here, not once the fetch starts: two workers that miss at
                     # once must not both see the key free and both fetch it.
@@ -521,7 +521,7 @@ class CachedProxy(Action):
         `leased`: the key's lease, taken by the caller (stream())."""
         req, fwd, creq, key, out = miss
         runtime = self.runtime
-        leases = runtime.memory.leases if runtime.memory is not None else None
+        leases = runtime.leases
         flight = None
         if runtime.collapse and key not in runtime.flights and _shares_fetch(decision):
             from .runtime import Flight
@@ -534,8 +534,7 @@ class CachedProxy(Action):
                 kid = leased if leased is not None else key_hash(key)
                 if leased is not None or leases.take(kid):
                     flight.result.add_done_callback(lambda _: leases.release(kid))
-                leased = None
-        if leased is not None and leases is not None:
+        elif leased is not None and leases is not None:
             leases.release(leased)  # no flight to end it (not expected: stream() checked)
         headers = req.headers
         client_conditional = any(has(headers, n) for n in _CLIENT_CONDITIONS)
@@ -614,7 +613,7 @@ class CachedProxy(Action):
         runtime = self.runtime
         if key in runtime.revalidating:
             return
-        leases = runtime.memory.leases if runtime.memory is not None else None
+        leases = runtime.leases
         kid = key_hash(key) if leases is not None else b""
         if leases is not None and not leases.take(kid):
             return  # another worker refreshes it (or fetches it) already: once per server
@@ -644,8 +643,8 @@ class CachedProxy(Action):
             error_log.exception("cache %r: background revalidation of %s failed", runtime.name, key)
         finally:
             runtime.revalidating.discard(key)
-            if runtime.memory is not None:
-                runtime.memory.leases.release(kid)
+            if runtime.leases is not None:
+                runtime.leases.release(kid)
             if fetch is not None:
                 fetch.close()
 

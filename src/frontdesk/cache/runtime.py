@@ -67,6 +67,8 @@ class CacheRuntime:
         self.options = options
         self.store = store
         self.memory = memory  # also the first tier of `store`, for lookups without await
+        # Who is fetching what, across the workers (leases.py): with the shared tier.
+        self.leases = memory.leases if memory is not None else None
         self.memory_only = memory is not None and store is memory
         self.collapse = collapse
         self.collapse_timeout = collapse_timeout

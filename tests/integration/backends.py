@@ -258,6 +258,20 @@ async def handle(reader, writer, req: Req, conn_id: int, n: int) -> bool:
         writer.write(b"5\r\nhello\r\n0\r\nX-Checksum: abc123\r\n\r\n")
         await writer.drain()
         return True
+    if path.startswith("/many-fields"):
+        # ?n=N fields in the head, or (&trailers) in the trailer section.
+        fields = b"".join(b"X-F%d: v\r\n" % i for i in range(int(q.get("n", "300"))))
+        if "trailers" in q:
+            writer.write(head(200, [("Transfer-Encoding", "chunked")]))
+            writer.write(b"2\r\nok\r\n0\r\n" + fields + b"\r\n")
+        else:
+            writer.write(head(200, [("Content-Length", "2")])[:-2] + fields + b"\r\nok")
+        await writer.drain()
+        return True
+    if path.startswith("/http10"):
+        writer.write(b"HTTP/1.0 200 OK\r\nContent-Length: 7\r\n\r\nold one")
+        await writer.drain()
+        return False
     if path.startswith("/no-length"):
         writer.write(head(200, [("Connection", "close")]) + b"until-close")
         await writer.drain()

@@ -341,6 +341,32 @@ def test_response_trailers_passed(srv):
     assert resp.trailers == [(b"X-Checksum", b"abc123")]
 
 
+def test_a_backend_head_or_trailer_of_too_many_fields_is_refused(srv):
+    # A runaway backend must not grow a worker's memory: at most 256 fields a section.
+    with srv.connect() as c:
+        ok = c.exchange(b"GET /many-fields?n=200 HTTP/1.1\r\nHost: h\r\n\r\n")
+        assert ok.status == 200 and ok.body == b"ok" and ok.header("x-f199") == "v"
+        refused = c.exchange(b"GET /many-fields?n=300 HTTP/1.1\r\nHost: h\r\n\r\n")
+        assert refused.status == 502
+    with srv.connect() as c:
+        ok = c.exchange(b"GET /many-fields?n=200&trailers=1 HTTP/1.1\r\nHost: h\r\n\r\n")
+        assert ok.body == b"ok" and len(ok.trailers) == 200
+    with srv.connect() as c:
+        # The head went out already: the response is cut short, with no last chunk.
+        c.send(b"GET /many-fields?n=300&trailers=1 HTTP/1.1\r\nHost: h\r\n\r\n")
+        data = c.read_until_close()
+    assert data.startswith(b"HTTP/1.1 200 ") and not data.endswith(b"0\r\n\r\n")
+
+
+def test_via_names_the_version_the_backend_answered_in(srv):
+    # RFC 9110 §7.6.3: received-protocol is the version of the message as received.
+    resp, body = srv.get("/http10")
+    assert resp.status == 200 and body == b"old one"
+    assert resp.getheader("Via") == "1.0 frontdesk"
+    resp, body = srv.get("/hop")
+    assert resp.getheader("Via") == "1.1 frontdesk"
+
+
 def test_content_length_and_chunked_downloads(srv):
     for path in ("/bytes/300000", "/bytes/300000?chunked=1"):
         resp, body = srv.get(path)

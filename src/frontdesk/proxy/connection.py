@@ -32,10 +32,10 @@ if TYPE_CHECKING:
 Notify = Callable[["UpstreamConnection", "UpstreamError | None"], None]
 
 NEVER = float("inf")
-# A backend's header (or trailer) section may hold at most this many fields: llhttp
-# sets no limit of its own, and a runaway backend must not grow a worker's memory.
+# A backend's header (or trailer) section may hold at most this many fields and bytes:
+# llhttp sets no limit of its own, and a runaway backend must not grow a worker's memory.
 MAX_FIELDS = 256
-MAX_HEAD = 64 * 1024  # bytes read before a response head is complete
+MAX_HEAD = 64 * 1024  # bytes read before a response head is complete; a trailer section
 
 # Exchange phases, for the deadline in force and for what a failure means.
 IDLE = 0  # in the pool (deadline: keep-alive idle timeout)
@@ -92,6 +92,7 @@ class UpstreamConnection(asyncio.Protocol):
         "head_at",
         "_complete",
         "_head_left",
+        "_v11",
         "_headers",
         "_interim",
         "_write_paused",
@@ -138,6 +139,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.head_at = 0.0
         self._complete = False  # the response ended inside the current feed_data()
         self._head_left: int | None = MAX_HEAD  # None once the final head is in
+        self._v11 = False  # the response began with "HTTP/1.1 " (see data_received)
         self._headers: list[tuple[bytes, bytes]] = []
         self._interim = False
         self._write_paused = False
@@ -350,6 +352,9 @@ class UpstreamConnection(asyncio.Protocol):
         if not self.got_bytes:
             self.got_bytes = True
             self.phase = READING
+            # The response's first bytes: its version is read off them here, since
+            # httptools makes a new str each time it is asked (on_headers_complete).
+            self._v11 = data.startswith(b"HTTP/1.1 ")
         if not self._read_paused:
             self.deadline = self.clock.now + self.idle_timeout
         client = self.client
@@ -364,6 +369,9 @@ class UpstreamConnection(asyncio.Protocol):
                 self._head_left = left
                 if left < 0:
                     self._fail(UpstreamProtocolError("response head too large", sent=True))
+            elif self._headers and len(self._headers) > MAX_FIELDS:
+                # Trailer fields still arriving (on_message_complete checks the rest).
+                self._fail(UpstreamProtocolError("response trailer section too large", sent=True))
             if self._complete:
                 # Finished after the parser returned: the completion may reuse this
                 # connection for the next request, which must not happen mid-parse.
@@ -433,16 +441,18 @@ class UpstreamConnection(asyncio.Protocol):
     # ------------------------------------------------------------ parser callbacks
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        headers = self._headers
-        headers.append((name, value))
-        if len(headers) > MAX_FIELDS or len(value) > 65536:
-            raise UpstreamProtocolError("response header section too large", sent=True)
+        # Runs once per field of every response: only the append. A head is bounded on
+        # its bytes as they arrive (data_received) and its fields once complete;
+        # trailers as they arrive and once complete (on_message_complete).
+        self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         parser = self.parser
         status = parser.get_status_code()
         headers = self._headers
         self._headers = []  # trailers, if any, arrive in a list of their own
+        if len(headers) > MAX_FIELDS:
+            raise UpstreamProtocolError("response header section too large", sent=True)
         if not 100 <= status <= 599:
             # RFC 9110 §15: "Values outside the range 100..599 are invalid." llhttp
             # takes any three digits; such a response is never passed on (nor stored).
@@ -454,6 +464,7 @@ class UpstreamConnection(asyncio.Protocol):
             # removed, to a client that can take them.
             self._interim = True
             waiter = self.continue_waiter
+            self._v11 = False  # the final head may be in a later read: ask the parser
             if status == 100:
                 if waiter is not None and not waiter.done():
                     waiter.set_result(None)
@@ -475,7 +486,7 @@ class UpstreamConnection(asyncio.Protocol):
             # Answered before the client's body was all read: it cannot all be
             # consumed, so the client connection closes after this response.
             out.close_after()
-        version = parser.get_http_version()
+        version = "1.1" if self._v11 else parser.get_http_version()
         block, length, has_date = response_head(headers, version, self.via, upgrade=status == 101)
         self.status = status
         self.head_at = monotonic()
@@ -501,6 +512,10 @@ class UpstreamConnection(asyncio.Protocol):
         out = self.out
         if out is not None:
             trailers = self._headers
+            if trailers and (
+                len(trailers) > MAX_FIELDS or sum(len(n) + len(v) for n, v in trailers) > MAX_HEAD
+            ):
+                raise UpstreamProtocolError("response trailer section too large", sent=True)
             out.end(trailer_block(trailers) if trailers else b"")
         self._complete = True  # see data_received
 

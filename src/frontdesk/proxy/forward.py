@@ -32,6 +32,9 @@ FORWARDING = frozenset(
 )
 _REQUEST_SPECIAL = HOP_BY_HOP | FORWARDING | {b"host", b"x-request-id", b"content-length"}
 _RESPONSE_SPECIAL = HOP_BY_HOP | {b"content-length", b"date"}
+# Their lengths: most fields of a response (Server, Content-Type, Last-Modified, ...)
+# are passed on after this one test, with no lower-cased copy made.
+_RESPONSE_SPECIAL_LENGTHS = frozenset(len(name) for name in _RESPONSE_SPECIAL)
 # RFC 9110 §6.5.1: fields that frame, route or authenticate a message do not belong
 # in a trailer section; a recipient must not merge them into the header section.
 _NOT_IN_TRAILERS = HOP_BY_HOP | {b"content-length", b"host", b"trailer", b"content-type"}
@@ -271,8 +274,7 @@ def response_head(
     length: int | None = None
     has_date = False
     for name, value in headers:
-        lname = name.lower()
-        if lname in _RESPONSE_SPECIAL:
+        if len(name) in _RESPONSE_SPECIAL_LENGTHS and (lname := name.lower()) in _RESPONSE_SPECIAL:
             if lname == b"content-length":
                 length = int(value)  # llhttp has checked it: digits only, one value
             elif lname == b"date":

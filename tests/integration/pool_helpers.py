@@ -119,6 +119,22 @@ def wait_states(srv, wanted: dict[str, dict[str, int]], timeout: float = 10.0) -
     raise AssertionError(f"pool states {got}, wanted {wanted}; log:\n{srv.stderr_text()}")
 
 
+def connections(srv, pool: str = "p") -> dict[str, int]:
+    """server → connections open to it, summed over the workers."""
+    for p in status(srv)["pools"]:
+        if p["pool"] == pool:
+            return {s["server"]: s["open"] for s in p["servers"]}
+    raise AssertionError(f"no pool {pool!r} in the status")
+
+
+def wait_closed(srv, server: str, timeout: float = 3.0) -> None:
+    """Wait until frontdesk has no connection open to `server`."""
+    deadline = time.monotonic() + timeout
+    while connections(srv)[server] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert connections(srv)[server] == 0, status(srv)
+
+
 def pool_cli(srv, *args: str) -> subprocess.CompletedProcess[str]:
     """`frontdesk pool -c CONFIG ARGS` against `srv`, once its admin socket answers (it
     may appear just after the port does: CI saw the CLI find no socket)."""

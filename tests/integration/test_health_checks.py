@@ -11,7 +11,16 @@ import os
 import signal
 import time
 
-from pool_helpers import hit, pool_server, set_health, shares, status, wait_states
+from pool_helpers import (
+    connections,
+    hit,
+    pool_server,
+    set_health,
+    shares,
+    status,
+    wait_closed,
+    wait_states,
+)
 
 INTERVAL = 0.3
 FALL = 2
@@ -34,12 +43,17 @@ def up_down(a, b, state_b: str, workers: int = 2) -> dict:
 
 def test_failing_healthz_takes_a_server_down_in_every_worker_and_back(server, backends):
     a, b = backends("hc-a"), backends("hc-b")
-    srv = pool_server(server, [a, b], pool=checked(), workers=2)
+    # Idle connections kept long, so that only the verdict can close them.
+    pool = checked() + '\nkeepalive_timeout = "60s"'
+    srv = pool_server(server, [a, b], pool=pool, workers=2)
     wait_states(srv, up_down(a, b, "up"))
+    assert shares(hit(srv, 4)) == {"hc-a": 2, "hc-b": 2}
+    assert connections(srv)[b.address] >= 1
     set_health(b, "fail")
     took = wait_states(srv, up_down(a, b, "down"))
     print(f"down in both workers {took:.2f}s after /healthz started failing")
     assert took < FALL * INTERVAL + SLACK
+    wait_closed(srv, b.address)  # its idle connections go with it
     results = hit(srv, 20)
     assert results == [(200, "hc-a")] * 20  # b answers /echo fine, but is out
     set_health(b, "ok")

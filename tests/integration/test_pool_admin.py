@@ -5,7 +5,18 @@ from __future__ import annotations
 import threading
 import time
 
-from pool_helpers import hit, pool_cli, pool_server, release, shares, status, wait_states
+import pytest
+from pool_helpers import (
+    connections,
+    hit,
+    pool_cli,
+    pool_server,
+    release,
+    shares,
+    status,
+    wait_closed,
+    wait_states,
+)
 
 TWO = {"workers": 2}
 
@@ -50,9 +61,30 @@ def test_drain_lets_a_slow_request_finish_while_new_ones_go_elsewhere(server, ba
     kept = a.address if drained == b.address else b.address
     wait_states(srv, {drained: {"drain": 2}, kept: {"up": 2}}, timeout=10)
     assert in_flight(srv)[drained] == 0
+    # Its connection was closed as the slow request ended, not kept idle.
+    assert connections(srv)[drained] == 0
     assert pool_cli(srv, "enable", "p", drained).returncode == 0
     wait_states(srv, {a.address: {"up": 2}, b.address: {"up": 2}}, timeout=10)
     assert shares(hit(srv, 10)) == {"dr-a": 5, "dr-b": 5}
+
+
+@pytest.mark.parametrize("how", ["drain", "disable"])
+def test_a_server_taken_out_keeps_no_idle_connection(server, backends, how):
+    # A server an operator takes out is usually about to be stopped: one that stops
+    # gracefully must not wait for frontdesk's idle connections to time out.
+    a, b = backends(f"{how}-a"), backends(f"{how}-b")
+    pool = 'balance = "round_robin"\nkeepalive_timeout = "60s"'
+    srv = pool_server(server, [a, b], pool=pool, workers=1)
+    assert shares(hit(srv, 10)) == {f"{how}-a": 5, f"{how}-b": 5}
+    assert connections(srv) == {a.address: 1, b.address: 1}  # kept alive, idle
+    assert pool_cli(srv, how, "p", a.address).returncode == 0
+    wait_closed(srv, a.address)
+    assert hit(srv, 4) == [(200, f"{how}-b")] * 4
+    assert connections(srv) == {a.address: 0, b.address: 1}
+    assert pool_cli(srv, "enable", "p", a.address).returncode == 0
+    wait_states(srv, {a.address: {"up": 1}, b.address: {"up": 1}})
+    assert shares(hit(srv, 10)) == {f"{how}-a": 5, f"{how}-b": 5}
+    assert connections(srv) == {a.address: 1, b.address: 1}
 
 
 def test_disable_takes_a_server_out_even_in_panic_mode(server, backends):

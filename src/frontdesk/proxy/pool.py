@@ -119,11 +119,20 @@ class UpstreamPool:
         found by DNS); an older generation than the one in effect is ignored.
 
         A pool of one server has no balancer, so nothing to adopt. Members that left
-        lose their idle connections; requests in flight to them finish."""
+        lose their idle connections; requests in flight to them finish. So do members
+        drained, disabled or found down: a server stopping gracefully (a drained one
+        taken down for maintenance) need not wait for our idle connections to time out
+        (HAProxy's `on-marked-down shutdown-sessions`, for idle ones only). A drained or
+        disabled one also keeps none after its requests in flight end; a down one may
+        still get panic-mode requests, so it keeps those (no connection per request)."""
         balance = self.balance
         if balance is None:
             return
+        out_before = {b.label for b in self.backends if _out(b)}
+        generation = balance.generation
         balance.apply_wire(wire, monotonic())
+        if balance.generation == generation:
+            return  # not newer than the state in effect
         old = {b.label: b for b in self.backends}
         backends = []
         for member in balance.members:
@@ -135,8 +144,11 @@ class UpstreamPool:
         self.backends = backends
         self._backend_of = {b.member: b for b in backends}
         for gone in old.values():
-            while gone.idle:
-                gone.idle.pop().close()
+            _close_idle(gone)
+        for backend in backends:
+            backend.retired = backend.member.admin is not AdminState.ACTIVE
+            if _out(backend) and backend.label not in out_before:
+                _close_idle(backend)
 
     def checks_passed(self, member_ids: list[str], since: float) -> None:
         """The master's active checks begun at `since` passed for these members: end
@@ -457,6 +469,7 @@ class UpstreamPool:
         if (
             reusable
             and not conn.closed
+            and not backend.retired
             and config.keepalive > 0
             and conn.requests < config.keepalive_requests
             and not conn.transport.is_closing()
@@ -504,6 +517,18 @@ class UpstreamPool:
     def close_all(self) -> None:
         for conn in list(self.connections):
             conn.close()
+
+
+def _out(backend: Backend) -> bool:
+    """Taken out of rotation: drained, disabled, or down by the active checks."""
+    member = backend.member
+    return member is not None and (member.admin is not AdminState.ACTIVE or not member.active.up)
+
+
+def _close_idle(backend: Backend) -> None:
+    idle = backend.idle
+    while idle:
+        idle.pop().close()
 
 
 def _member_state(m: Member, now: float) -> str:

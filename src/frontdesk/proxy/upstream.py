@@ -36,6 +36,7 @@ class Backend:
         "stats",
         "used",
         "used_before",
+        "retired",
     )
 
     def __init__(self, address: tuple[str, int] | str, label: str) -> None:
@@ -50,6 +51,9 @@ class Backend:
         # in the window before (UpstreamPool.release, UpstreamPool.sweep).
         self.used = 0
         self.used_before = 0
+        # Drained or disabled by an operator: it takes no new request, so a connection
+        # to it is closed when its exchange ends instead of kept idle (UpstreamPool).
+        self.retired = False
         # Its entry in the pool's balancer (frontdesk.balance.Member); None in a pool of
         # one server, which has no balancer.
         self.member: Any = None

@@ -369,6 +369,10 @@ class UpstreamConnection(asyncio.Protocol):
                 self._head_left = left
                 if left < 0:
                     self._fail(UpstreamProtocolError("response head too large", sent=True))
+                elif len(self._headers) > MAX_FIELDS:
+                    self._fail(
+                        UpstreamProtocolError("response header section too large", sent=True)
+                    )
             elif self._headers and len(self._headers) > MAX_FIELDS:
                 # Trailer fields still arriving (on_message_complete checks the rest).
                 self._fail(UpstreamProtocolError("response trailer section too large", sent=True))
@@ -441,9 +445,8 @@ class UpstreamConnection(asyncio.Protocol):
     # ------------------------------------------------------------ parser callbacks
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        # Runs once per field of every response: only the append. A head is bounded on
-        # its bytes as they arrive (data_received) and its fields once complete;
-        # trailers as they arrive and once complete (on_message_complete).
+        # Runs once per field of every response: only the append. A head and trailers
+        # are bounded after each read (data_received) and once complete.
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:

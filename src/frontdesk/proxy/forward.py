@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from frontdesk.http.fields import COMMON_REQUEST_FIELDS
+
 Headers = Sequence[tuple[bytes, bytes]]
 
 # RFC 9110 §7.6.1: "Intermediaries MUST parse a received Connection header field
@@ -31,6 +33,9 @@ FORWARDING = frozenset(
     {b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded"}
 )
 _REQUEST_SPECIAL = HOP_BY_HOP | FORWARDING | {b"host", b"x-request-id", b"content-length"}
+# Common fields, as clients spell them, that are none of those: forwarded after one set
+# lookup, with no lower-cased copy made (a browser's request has a dozen).
+_REQUEST_PASSED = frozenset(n for n in COMMON_REQUEST_FIELDS if n.lower() not in _REQUEST_SPECIAL)
 _RESPONSE_SPECIAL = HOP_BY_HOP | {b"content-length", b"date"}
 # Their lengths: most fields of a response (Server, Content-Type, Last-Modified, ...)
 # are passed on after this one test, with no lower-cased copy made.
@@ -143,6 +148,9 @@ def request_head(
     has_length = False
     options: frozenset[bytes] = frozenset()
     for name, value in headers:
+        if name in _REQUEST_PASSED:
+            parts += (name, b": ", value, b"\r\n")
+            continue
         lname = name.lower()
         if lname in _REQUEST_SPECIAL:
             if lname == b"host":

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import httptools
 
 from frontdesk.errors import ProtocolError
+from frontdesk.http.fields import COMMON_REQUEST_FIELDS
 from frontdesk.http.framing import check_transfer_coding
 from frontdesk.http.target import parse_host, parse_target
 from frontdesk.log import error_log
@@ -47,55 +48,10 @@ if TYPE_CHECKING:
     from frontdesk.server.context import WorkerContext
 
 
-# Request fields the server itself never interprets, as browsers, curl and proxies
-# spell them (and in lower case, as HTTP/2-era clients do): a name found here as sent
-# is passed by with one set lookup instead of being lower-cased and compared. Any other
-# name, in any case, takes the exact path.
-ORDINARY_FIELDS = frozenset(
-    spelling
-    for name in (
-        b"Accept",
-        b"Accept-Charset",
-        b"Accept-Encoding",
-        b"Accept-Language",
-        b"Authorization",
-        b"Cache-Control",
-        b"Connection",
-        b"Content-Type",
-        b"Cookie",
-        b"DNT",
-        b"Forwarded",
-        b"If-Match",
-        b"If-Modified-Since",
-        b"If-None-Match",
-        b"If-Range",
-        b"If-Unmodified-Since",
-        b"Keep-Alive",
-        b"Origin",
-        b"Pragma",
-        b"Priority",
-        b"Range",
-        b"Referer",
-        b"Sec-Ch-Ua",
-        b"Sec-Ch-Ua-Mobile",
-        b"Sec-Ch-Ua-Platform",
-        b"Sec-Fetch-Dest",
-        b"Sec-Fetch-Mode",
-        b"Sec-Fetch-Site",
-        b"Sec-Fetch-User",
-        b"TE",
-        b"Upgrade-Insecure-Requests",
-        b"User-Agent",
-        b"Via",
-        b"X-Forwarded-For",
-        b"X-Forwarded-Host",
-        b"X-Forwarded-Proto",
-        b"X-Real-IP",
-        b"X-Request-ID",
-        b"X-Requested-With",
-    )
-    for spelling in (name, name.lower())
-)
+# Request fields the server itself never interprets (http/fields.py): a name found
+# there as sent is passed by with one set lookup instead of being lower-cased and
+# compared. Any other name, in any case, takes the exact path.
+ORDINARY_FIELDS = COMMON_REQUEST_FIELDS
 FRAMING_FIELDS = frozenset({b"expect", b"content-length", b"transfer-encoding", b"upgrade"})
 _CACHE_SIZE = 4096  # Host values and request-targets remembered per worker
 

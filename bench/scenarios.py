@@ -375,6 +375,21 @@ SCENARIOS.append(
         origin="nginx",
     )
 )
+# What a proxied page costs when a browser asks for it: each request field is parsed,
+# checked and forwarded (the backend sees all twelve).
+SCENARIOS.append(
+    Scenario(
+        name="proxy-1k-nginx-origin-browser",
+        description="as proxy-1k-nginx-origin, with the browser-like request of fixed-1k-browser",
+        nginx_server=NGINX_PROXY,
+        nginx_http=NGINX_PROXY_HTTP.replace("keepalive 64", "keepalive 128"),
+        frontdesk_config=FRONTDESK_PROXY.replace("keepalive = 64\n", ""),
+        request=Request(headers=BROWSER_HEADERS),
+        servers=("nginx", "frontdesk", "floor"),
+        upstream=1,
+        origin="nginx",
+    )
+)
 
 # The same backend process on three ports, as a pool of three: against proxy-1k, the
 # cost of choosing a server (the balance core, p2c by default) on the request path.

@@ -204,9 +204,12 @@ def test_stale_while_revalidate_answers_at_once_and_refreshes_in_the_background(
 
 
 def test_concurrent_misses_for_an_expired_key_make_one_origin_request(srv):
-    u = url("/c/collapse", cc="max-age=1", sleep="0.5")
+    # The fetch takes 0.5 s, so the response is 0.5 s old when stored (RFC 9111 §4.2.3:
+    # response_delay counts in its age): max-age=2 leaves the waiters 1.5 s to read it
+    # fresh (CI saw 100 waiters on a loaded machine miss a 0.5 s window: 44 fetches).
+    u = url("/c/collapse", cc="max-age=2", sleep="0.5")
     srv.get(u)
-    time.sleep(1.2)
+    time.sleep(2.2)
     before = seen(srv, "/c/collapse")
     results = burst(srv, u, 100)
     assert len(results) == 100 and all(s == 200 for s, _ in results)

@@ -14,7 +14,7 @@ Config texts may use these placeholders, replaced by the harness:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -378,16 +378,11 @@ SCENARIOS.append(
 # What a proxied page costs when a browser asks for it: each request field is parsed,
 # checked and forwarded (the backend sees all twelve).
 SCENARIOS.append(
-    Scenario(
+    replace(
+        SCENARIOS[-1],
         name="proxy-1k-nginx-origin-browser",
         description="as proxy-1k-nginx-origin, with the browser-like request of fixed-1k-browser",
-        nginx_server=NGINX_PROXY,
-        nginx_http=NGINX_PROXY_HTTP.replace("keepalive 64", "keepalive 128"),
-        frontdesk_config=FRONTDESK_PROXY.replace("keepalive = 64\n", ""),
         request=Request(headers=BROWSER_HEADERS),
-        servers=("nginx", "frontdesk", "floor"),
-        upstream=1,
-        origin="nginx",
     )
 )
 

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
+
+from proc_helpers import concurrently
 
 _ROUTES = """
 [[route]]
@@ -49,15 +50,9 @@ def wait_stored(srv, u: str, timeout: float = 30.0, headers: dict[str, str] | No
 
 def burst(srv, u: str, n: int) -> list[tuple[int, bytes]]:
     """(status, body) of `n` concurrent GETs of `u`, each on a connection of its own."""
-    results: list[tuple[int, bytes]] = []
 
-    def one() -> None:
+    def one() -> tuple[int, bytes]:
         r, body = srv.get(u)
-        results.append((r.status, body))
+        return r.status, body
 
-    threads = [threading.Thread(target=one) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(20)
-    return results
+    return concurrently(n, one)

@@ -217,6 +217,23 @@ def test_concurrent_misses_for_an_expired_key_make_one_origin_request(srv):
     assert {b for _, b in results} == {b"/c/collapse #2"}
 
 
+def test_a_response_slower_than_its_max_age_needs_stale_while_revalidate_to_collapse(srv):
+    # RFC 9111 §4.2.3: the origin's 1.2 s count in the response's age, so max-age=1
+    # arrives stale and the requests that waited on its fetch go to the origin
+    # themselves; with stale-while-revalidate they take it, and one refresh follows.
+    slow = url("/c/slow-plain", cc="max-age=1", sleep="1.2")
+    results = burst(srv, slow, 10)
+    assert [s for s, _ in results] == [200] * 10
+    assert seen(srv, "/c/slow-plain") > 1
+    cc = "max-age=1, stale-while-revalidate=30"
+    slow = url("/c/slow-swr", cc=cc, sleep="1.2")
+    results = burst(srv, slow, 10)
+    assert [s for s, _ in results] == [200] * 10
+    assert {b for _, b in results} == {b"/c/slow-swr #1"}
+    time.sleep(1.5)  # the one background refresh lands
+    assert seen(srv, "/c/slow-swr") == 2
+
+
 def test_large_body_streams_into_the_cache_and_an_oversized_one_passes_through(srv):
     big = url("/c/big", cc="max-age=60", size=str(200 * 1024))
     r1, b1 = srv.get(big)

@@ -625,16 +625,16 @@ class CachedProxy(Action):
         fetch = None
         try:
             creq, fwd, _ = self._cache_request(req)
-            if kid:
-                # This worker read the stale entry, then took the lease: between the
-                # two, another worker's refresh may have stored a fresh response and
-                # let the lease go. Then there is nothing left to refresh.
-                hits = await runtime.store.get(key)
-                now = time.time()
-                current = decide(creq, [h.entry for h in hits], now, self.options).action
-                _close_others(hits, None)
-                if current is Do.HIT:
-                    return
+            # The stale entry was read before this refresh was claimed (the lease, or
+            # `revalidating` within the worker): another refresh, in this worker or
+            # another, may have stored a fresh response in between. Then there is
+            # nothing left to refresh.
+            hits = await runtime.store.get(key)
+            now = time.time()
+            current = decide(creq, [h.entry for h in hits], now, self.options).action
+            _close_others(hits, None)
+            if current is Do.HIT:
+                return
             headers = list(validation_request_fields(req.headers, decision.conditional))
             sent = replace(fwd, method=GET, headers=headers, scratch=None, keep_alive=True)
             fetch = Fetch(runtime, replace(creq, method=GET), decision, None, self.via)

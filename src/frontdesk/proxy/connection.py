@@ -35,7 +35,7 @@ NEVER = float("inf")
 # A backend's header (or trailer) section may hold at most this many fields and bytes:
 # llhttp sets no limit of its own, and a runaway backend must not grow a worker's memory.
 MAX_FIELDS = 256
-MAX_HEAD = 64 * 1024  # bytes read before a response head is complete; a trailer section
+MAX_HEAD = 64 * 1024  # bytes of a response head (counted as they are read), or of trailers
 
 # Exchange phases, for the deadline in force and for what a failure means.
 IDLE = 0  # in the pool (deadline: keep-alive idle timeout)
@@ -367,15 +367,15 @@ class UpstreamConnection(asyncio.Protocol):
                 # what a head may take is bounded here, on the bytes themselves.
                 left -= len(data)
                 self._head_left = left
-                if left < 0:
-                    self._fail(UpstreamProtocolError("response head too large", sent=True))
-                elif len(self._headers) > MAX_FIELDS:
-                    self._fail(
-                        UpstreamProtocolError("response header section too large", sent=True)
-                    )
-            elif self._headers and len(self._headers) > MAX_FIELDS:
-                # Trailer fields still arriving (on_message_complete checks the rest).
-                self._fail(UpstreamProtocolError("response trailer section too large", sent=True))
+            if left is not None and left < 0:
+                self._fail(UpstreamProtocolError("response head too large", sent=True))
+            elif len(self._headers) > MAX_FIELDS:
+                # A head still arriving, or trailers (`left` None: the head is in);
+                # each is checked whole once complete too.
+                section = "header" if left is not None else "trailer"
+                self._fail(
+                    UpstreamProtocolError(f"response {section} section too large", sent=True)
+                )
             if self._complete:
                 # Finished after the parser returned: the completion may reuse this
                 # connection for the next request, which must not happen mid-parse.
